@@ -1,0 +1,129 @@
+//! Queue configuration, the exhaustion policy and configuration errors.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::segment::MAX_SEGMENT_SIZE;
+
+/// What a push does when it needs a fresh segment and the segment pool has none that is safe to reuse.
+///
+/// wpool silently allocates in this situation (its "exhaustion" is hidden allocation churn). segpool makes the
+/// choice explicit, and [`QueueStats`](crate::QueueStats) counts every time it is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnExhausted {
+    /// Hand the value back at once in [`PushError`](crate::PushError) (kind `Exhausted`).
+    Fail,
+    /// Allocate one more segment. The pool keeps it for the queue's lifetime, so memory grows to the peak demand.
+    Grow,
+    /// Wait up to the given time for the reclamation strategy to make a segment reusable, then hand the value back
+    /// (kind `TimedOut`). Under loom time does not pass, so models use `Fail`.
+    Wait(Duration),
+}
+
+/// Configuration of a [`SegQueue`](crate::SegQueue). Build it with struct-update syntax from
+/// [`Config::default()`] and check it with [`Config::validate`] (the queue constructors do).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Slots per segment, `1..=MAX_SEGMENT_SIZE` (the reserve counter of the packed state word has 24 bits).
+    pub segment_size: usize,
+    /// Segments allocated up front; one of them is the queue's first segment, the rest fill the free list.
+    pub segment_count: usize,
+    /// What a push does when no segment is free (see [`OnExhausted`]).
+    pub on_exhausted: OnExhausted,
+    /// Limbo only: how many later retirements a retired segment waits before it may be reused (wpool: 512).
+    pub limbo_len: usize,
+}
+
+impl Default for Config {
+    /// wpool's defaults where it has them: 64-slot segments and a 512-entry limbo. segpool allocates 32 segments
+    /// up front (wpool: 16 per core) and grows when they run out, as wpool does silently.
+    fn default() -> Self {
+        Config {
+            segment_size: 64,
+            segment_count: 32,
+            on_exhausted: OnExhausted::Grow,
+            limbo_len: 512,
+        }
+    }
+}
+
+/// Largest number of segments one queue may own: segment indices are 32-bit and one value marks "no segment".
+pub const MAX_SEGMENTS: usize = u32::MAX as usize - 1;
+
+impl Config {
+    /// Checks every field; the error names the first invalid one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.segment_size == 0 {
+            return Err(ConfigError::new("segment_size", "must be at least 1"));
+        }
+        if self.segment_size > MAX_SEGMENT_SIZE {
+            return Err(ConfigError::new(
+                "segment_size",
+                format!(
+                    "is {} but the 24-bit reserve field of the segment state word holds at most {MAX_SEGMENT_SIZE}",
+                    self.segment_size
+                ),
+            ));
+        }
+        if self.segment_count == 0 {
+            return Err(ConfigError::new(
+                "segment_count",
+                "must be at least 1 (the queue's first segment comes from the pool)",
+            ));
+        }
+        if self.segment_count > MAX_SEGMENTS {
+            return Err(ConfigError::new(
+                "segment_count",
+                format!("is {} but segment indices are 32-bit (at most {MAX_SEGMENTS})", self.segment_count),
+            ));
+        }
+        if self.segment_size.checked_mul(self.segment_count).is_none() {
+            return Err(ConfigError::new(
+                "segment_count",
+                "times segment_size overflows usize",
+            ));
+        }
+        if self.limbo_len == 0 {
+            return Err(ConfigError::new(
+                "limbo_len",
+                "must be at least 1 (a limbo of 0 is immediate reuse, which is not wpool's heuristic)",
+            ));
+        }
+        if self.on_exhausted == OnExhausted::Wait(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "on_exhausted",
+                "Wait needs a non-zero timeout (use OnExhausted::Fail to fail at once)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An invalid [`Config`]: which field, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    field: &'static str,
+    reason: String,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The name of the offending field, as written in [`Config`].
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid segpool config: `{}` {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}

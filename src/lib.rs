@@ -1,0 +1,54 @@
+//! # segpool
+//!
+//! A lock-free segmented MPMC queue whose memory-reclamation strategy is a type parameter, so that strategies can
+//! be compared with everything else held fixed, and checked with loom, shuttle and Miri.
+//!
+//! ```
+//! # #[cfg(not(any(feature = "loom", feature = "shuttle")))] {
+//! use segpool::{Config, Limbo, OnExhausted, SegQueue};
+//!
+//! let queue: SegQueue<u64, Limbo> = SegQueue::with_config(Config {
+//!     segment_size: 4,
+//!     segment_count: 8,
+//!     on_exhausted: OnExhausted::Grow,
+//!     ..Config::default()
+//! })?;
+//! let mut handle = queue.handle(); // one per thread: owns that thread's reclamation state
+//! for value in 0..10 {
+//!     handle.push(value)?;
+//! }
+//! let mut batch = Vec::new();
+//! assert_eq!(handle.pop_batch(&mut batch, 16), 4); // one contiguous run: the rest of the head segment
+//! assert_eq!(batch, [0, 1, 2, 3]);
+//! assert_eq!(handle.pop(), Some(4));
+//! println!("{:?}", queue.stats());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Map of the crate
+//!
+//! Dependencies point one way: [`sync`] ← `segment` ← `segment_pool` ← [`reclaim`] ← `queue`.
+//!
+//! - [`sync`]: the facade over std, loom and shuttle. Nothing else names a model checker.
+//! - `segment`: slots, per-slot generation stamps, the packed state word, and the numbered invariants that every
+//!   `// SAFETY:` comment refers to.
+//! - `segment_pool`: type-stable segments, the tagged (ABA-safe) free list, waiting for a free segment.
+//! - [`reclaim`]: the [`Reclaim`] trait, the one seam every strategy implements, and what each promises.
+//! - `queue`: [`SegQueue`], its per-thread [`Handle`], and [`QueueStats`].
+//! - [`Config`] and [`OnExhausted`]: sizes and the explicit policy for an empty segment pool.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod config;
+mod queue;
+pub mod reclaim;
+mod segment;
+mod segment_pool;
+pub mod sync;
+
+pub use config::{Config, ConfigError, MAX_SEGMENTS, OnExhausted};
+pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue};
+pub use reclaim::{Limbo, Reclaim};
+pub use segment::{MAX_SEGMENT_SIZE, SegRef, SegmentId};

@@ -1,0 +1,146 @@
+//! Limbo: wpool's reclamation heuristic, done faithfully and made memory-safe.
+//!
+//! wpool puts every retired segment into a ring of 512 entries and reuses the segment that the insertion evicts,
+//! the one retired 512 retirements earlier, provided its reference count is zero at that moment; otherwise the
+//! evicted segment is dropped and left to Go's garbage collector. Here:
+//!
+//! - the ring has `Config::limbo_len` entries and starts empty (wpool pre-fills it with dummy segments, 512 extra
+//!   segments of memory that only hide how few segments the limbo gives back);
+//! - the reference count lives in each segment ([`LimboRefs`]). [`Limbo::protect`] increments it and then re-reads
+//!   the source word (wpool's increment-then-validate), so a thread that protected a segment before it was
+//!   unlinked keeps the count above zero until it leaves its operation;
+//! - an evicted segment with a non-zero count is abandoned as in wpool, but it stays allocated (segments are
+//!   type-stable) and is counted in [`Reclaim::abandoned`].
+//!
+//! The weakness this reproduces: a segment is reusable only after `limbo_len` *further* retirements, so with few
+//! segments (SegmentSize=1 makes every push use one) the free list runs dry while segments wait in the ring.
+
+use crate::config::Config;
+use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
+use crate::segment::{SegRef, SegmentId};
+use crate::sync::unmodelled::AtomicU64 as CounterU64;
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, fence};
+
+/// Limbo's per-segment reference count: threads currently inside an operation that protected the segment.
+#[derive(Debug, Default)]
+pub struct LimboRefs(AtomicU32);
+
+/// One thread's Limbo state: the segment each protection slot holds a reference on.
+#[derive(Debug)]
+pub struct LimboHandle {
+    held: [Option<SegmentId>; PROTECT_SLOTS],
+}
+
+/// wpool's limbo ring. See the module docs.
+#[derive(Debug)]
+pub struct Limbo {
+    ring: Mutex<Ring>,
+    abandoned: CounterU64,
+    pending: CounterU64,
+}
+
+#[derive(Debug)]
+struct Ring {
+    entries: Vec<Option<SegmentId>>,
+    next: usize,
+}
+
+impl Limbo {
+    fn release_slot<S: SegmentStore<Meta = LimboRefs>>(handle: &mut LimboHandle, slot: usize, store: &S) {
+        if let Some(id) = handle.held[slot].take() {
+            // Release: our reads of the segment happen before an evicting thread that sees the count at zero.
+            store.meta(id).0.fetch_sub(1, Ordering::Release);
+        }
+    }
+}
+
+impl Reclaim for Limbo {
+    const NAME: &'static str = "limbo";
+    type SegmentMeta = LimboRefs;
+    type Handle = LimboHandle;
+
+    fn new(config: &Config) -> Self {
+        Limbo {
+            ring: Mutex::new(Ring {
+                entries: vec![None; config.limbo_len],
+                next: 0,
+            }),
+            abandoned: CounterU64::new(0),
+            pending: CounterU64::new(0),
+        }
+    }
+
+    fn register(&self) -> LimboHandle {
+        LimboHandle {
+            held: [None; PROTECT_SLOTS],
+        }
+    }
+
+    fn unregister<S: SegmentStore<Meta = LimboRefs>>(&self, handle: &mut LimboHandle, store: &S) {
+        self.leave(handle, store);
+    }
+
+    fn enter(&self, _handle: &mut LimboHandle) {}
+
+    fn protect<S: SegmentStore<Meta = LimboRefs>>(
+        &self,
+        handle: &mut LimboHandle,
+        slot: usize,
+        src: &AtomicU64,
+        store: &S,
+    ) -> u64 {
+        Self::release_slot(handle, slot, store);
+        let mut seen = src.load(Ordering::Acquire);
+        loop {
+            let target = SegRef::from_bits(seen);
+            if target.is_none() {
+                return seen;
+            }
+            let refs = &store.meta(target.index()).0;
+            refs.fetch_add(1, Ordering::Relaxed);
+            // Pairs with the fence in `retire`: either the evictor sees our increment, or we see the source moved
+            // away from the segment (it was unlinked before it could be retired and evicted).
+            fence(Ordering::SeqCst);
+            let now = src.load(Ordering::Acquire);
+            if now == seen {
+                handle.held[slot] = Some(target.index());
+                return seen;
+            }
+            refs.fetch_sub(1, Ordering::Release);
+            seen = now;
+        }
+    }
+
+    fn leave<S: SegmentStore<Meta = LimboRefs>>(&self, handle: &mut LimboHandle, store: &S) {
+        for slot in 0..PROTECT_SLOTS {
+            Self::release_slot(handle, slot, store);
+        }
+    }
+
+    fn retire<S: SegmentStore<Meta = LimboRefs>>(&self, _handle: &mut LimboHandle, id: SegmentId, store: &S) {
+        let evicted = {
+            let mut ring = self.ring.lock().unwrap_or_else(|poison| poison.into_inner());
+            let next = ring.next;
+            ring.next = (next + 1) % ring.entries.len();
+            ring.entries[next].replace(id)
+        };
+        let Some(evicted) = evicted else {
+            self.pending.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        fence(Ordering::SeqCst);
+        if store.meta(evicted).0.load(Ordering::Acquire) == 0 {
+            store.make_reusable(evicted);
+        } else {
+            self.abandoned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,99 @@
+//! The reclamation seam: when may a retired segment be reused?
+//!
+//! Segments are type-stable (see [`crate::segment_pool`]): no strategy ever frees memory while the queue lives, so a
+//! wrong answer cannot become a use-after-free. It would become a *stale view*: a thread that protected a segment
+//! finding it in a later generation. The queue's generation checks (invariant 5 of [`crate::segment`]) catch every
+//! stale view, so values are never lost or duplicated, and [`QueueStats::stale_views`](crate::QueueStats) counts
+//! them. A sound strategy keeps that count at zero; the tests and model checks assert it.
+//!
+//! # The contract
+//!
+//! A queue operation runs between [`Reclaim::enter`] and [`Reclaim::leave`] on one thread's [`Reclaim::Handle`].
+//! Inside, every segment it dereferences was loaded with [`Reclaim::protect`], which returns a value that the source
+//! word held at a moment when the protection was already in force. A segment is passed to [`Reclaim::retire`] only
+//! after it was unlinked from the queue (no later `protect` can return it in that generation). The strategy must not
+//! hand a retired segment to [`SegmentStore::make_reusable`] while a handle that protected it before the unlink is
+//! still inside the same operation. Handles are explicit values, never thread-locals, so that loom and shuttle see
+//! every access.
+//!
+//! # What each strategy promises
+//!
+//! - **Limbo** (wpool's heuristic): a retired segment waits in a ring until `limbo_len` later retirements evict it,
+//!   then is reused if its reference count is zero, or abandoned if not (wpool drops it; here it stays allocated
+//!   and is counted as lost). `protect` increments the segment's reference count, then re-validates the source, so
+//!   the eviction check is sound; the delay itself guarantees nothing. Unreclaimed segments: up to `limbo_len`, plus
+//!   every lost one. A stalled thread holds at most the segments it references.
+
+pub mod limbo;
+
+pub use limbo::Limbo;
+
+use crate::config::Config;
+use crate::segment::SegmentId;
+use crate::sync::AtomicU64;
+
+/// Number of segments one handle can protect at a time (the queue needs one per operation; `len` needs two).
+pub const PROTECT_SLOTS: usize = 2;
+
+/// What a strategy can see of the segment pool.
+pub trait SegmentStore {
+    /// The strategy's per-segment state ([`Reclaim::SegmentMeta`]).
+    type Meta;
+    /// The per-segment state of segment `id`.
+    fn meta(&self, id: SegmentId) -> &Self::Meta;
+    /// Declares segment `id` safe to reuse: it goes back on the pool's free list.
+    fn make_reusable(&self, id: SegmentId);
+}
+
+/// A memory-reclamation strategy for the segments of a [`SegQueue`](crate::SegQueue). See the module docs.
+pub trait Reclaim: Send + Sync + Sized + 'static {
+    /// Short name for reports and benchmark labels.
+    const NAME: &'static str;
+    /// State the strategy keeps in every segment (`()` if none).
+    type SegmentMeta: Default + Send + Sync;
+    /// One thread's state: its protections and, for some strategies, its retired segments.
+    type Handle: Send;
+
+    /// Builds the strategy for a queue with this (validated) configuration.
+    fn new(config: &Config) -> Self;
+
+    /// A new handle for one thread.
+    fn register(&self) -> Self::Handle;
+
+    /// Gives a handle back when its thread is done with the queue. It must not protect anything any more.
+    fn unregister<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, store: &S);
+
+    /// Starts a queue operation.
+    fn enter(&self, handle: &mut Self::Handle);
+
+    /// Loads the segment reference in `src` (a packed [`SegRef`](crate::segment::SegRef)) into protection slot
+    /// `slot`, replacing what that slot protected, and returns it. The returned value was in `src` at a moment when
+    /// the protection was already visible to retirers. A "none" reference is returned unprotected.
+    fn protect<S: SegmentStore<Meta = Self::SegmentMeta>>(
+        &self,
+        handle: &mut Self::Handle,
+        slot: usize,
+        src: &AtomicU64,
+        store: &S,
+    ) -> u64;
+
+    /// Ends the operation started by [`Self::enter`]; every protection of the handle is dropped.
+    fn leave<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, store: &S);
+
+    /// Hands over a segment that was just unlinked and fully consumed. The strategy calls
+    /// [`SegmentStore::make_reusable`] for it (now or later) once reuse is safe by its rules, or never.
+    fn retire<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, id: SegmentId, store: &S);
+
+    /// The pool ran dry: reclaim eagerly whatever is already safe. Called inside an operation.
+    fn collect<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, store: &S) {
+        let _ = (handle, store);
+    }
+
+    /// Segments retired but not (yet) reusable.
+    fn pending(&self) -> u64;
+
+    /// Segments the strategy gave up on: retired, never to be reused while the queue lives.
+    fn abandoned(&self) -> u64 {
+        0
+    }
+}

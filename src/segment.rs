@@ -1,0 +1,258 @@
+//! Segments: fixed-size arrays of slots, each use of which is stamped with a generation.
+//!
+//! # Invariants (the rest of the crate relies on these; `// SAFETY:` comments elsewhere refer to them by number)
+//!
+//! 1. **Generations are unique per use.** A segment's generation changes only in [`Segment::reset_for_use`], which
+//!    only the thread that took the segment off the free list calls, before the segment is reachable. Generation 0
+//!    is never used, so the zeroed stamps of a new segment never look published.
+//! 2. **A slot is written once per generation**, by the producer whose reservation CAS on [`Segment::word`]
+//!    (which compares state, reserve count *and* generation) moved the reserve count past it.
+//! 3. **A slot is read once per generation**, by the consumer whose claim CAS on [`Segment::claim`] (which compares
+//!    the generation too) moved the claim index past it, and only after the slot's stamp equals that generation
+//!    (the producer publishes the stamp with `Release` after writing the value; the consumer loads it `Acquire`).
+//! 4. **Retirement happens once per generation, after every slot was read and the segment was unlinked.**
+//!    [`Segment::consumed`] counts slots read plus one for the unlink; the thread that brings it to
+//!    `segment_size + 1` retires the segment. Before that the segment was also unlinked from the queue's tail.
+//! 5. **Every reference to a segment carries the generation it was taken in** ([`SegRef`]), and every CAS that can
+//!    race with recycling compares a generation: the reservation word, the claim word, the `next` link
+//!    ([`SegRef::none`] is per-generation) and the queue's head and tail. A thread holding a stale reference
+//!    therefore fails its CAS instead of acting on the segment's next life.
+
+use std::mem::MaybeUninit;
+
+use crate::sync::{AtomicU32, AtomicU64, Ordering, UnsafeCell};
+
+/// Index of a segment in its pool's directory.
+pub type SegmentId = u32;
+
+/// The index value that means "no segment".
+pub(crate) const NO_SEGMENT: SegmentId = u32::MAX;
+
+/// The reserve field of the state word is 24 bits wide, so this is the largest segment.
+pub const MAX_SEGMENT_SIZE: usize = (1 << 24) - 1;
+
+/// A generation-tagged reference to a segment, packed in one `u64` (index in the high half, generation in the low
+/// half) so it can be stored in and compared-and-swapped on one atomic word.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SegRef(u64);
+
+impl SegRef {
+    /// A reference to segment `index` in its generation `generation`.
+    pub const fn new(index: SegmentId, generation: u32) -> Self {
+        SegRef(((index as u64) << 32) | generation as u64)
+    }
+
+    /// "No successor" as seen by generation `generation` of some segment. Being per-generation, a stale producer's
+    /// CAS of `next` from `none(old)` fails once the segment has moved to a new generation (invariant 5).
+    pub const fn none(generation: u32) -> Self {
+        SegRef::new(NO_SEGMENT, generation)
+    }
+
+    /// Rebuilds a reference from the word it was stored in.
+    pub const fn from_bits(bits: u64) -> Self {
+        SegRef(bits)
+    }
+
+    /// The packed word, for storing in an atomic.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// The segment's index in its pool.
+    pub const fn index(self) -> SegmentId {
+        (self.0 >> 32) as u32
+    }
+
+    /// The generation the reference was taken in.
+    pub const fn generation(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// Whether this is a "no segment" reference.
+    pub const fn is_none(self) -> bool {
+        self.index() == NO_SEGMENT
+    }
+}
+
+/// Life-cycle states kept in the top byte of [`Segment::word`].
+pub(crate) mod state {
+    /// Producers may reserve slots.
+    pub const OPEN: u8 = 0;
+    /// Every slot is reserved (set by the CAS that reserves the last one).
+    pub const CLOSED: u8 = 1;
+    /// Fully consumed and unlinked; handed to the reclamation strategy, or on the free list.
+    pub const RETIRED: u8 = 2;
+}
+
+/// The packed segment state word: `state (8 bits) | reserve count (24 bits) | generation (32 bits)`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct StateWord(pub u64);
+
+impl StateWord {
+    pub const fn new(state: u8, reserved: usize, generation: u32) -> Self {
+        StateWord(((state as u64) << 56) | ((reserved as u64) << 32) | generation as u64)
+    }
+    pub const fn state(self) -> u8 {
+        (self.0 >> 56) as u8
+    }
+    pub const fn reserved(self) -> usize {
+        ((self.0 >> 32) & 0x00ff_ffff) as usize
+    }
+    pub const fn generation(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// The consumer claim word: `claimed index (32 bits) | generation (32 bits)`. Tagging it with the generation closes
+/// the ABA gap of wpool's untagged consumer-head CAS.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct ClaimWord(pub u64);
+
+impl ClaimWord {
+    pub const fn new(claimed: usize, generation: u32) -> Self {
+        ClaimWord(((claimed as u64) << 32) | generation as u64)
+    }
+    pub const fn claimed(self) -> usize {
+        (self.0 >> 32) as usize
+    }
+    pub const fn generation(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// The generation after `generation`, skipping 0 (invariant 1).
+pub(crate) const fn next_generation(generation: u32) -> u32 {
+    match generation.wrapping_add(1) {
+        0 => 1,
+        next => next,
+    }
+}
+
+/// Keeps a value on its own pair of cache lines (128 bytes: adjacent-line prefetch pairs lines on x86), so that
+/// producers hammering one word do not slow consumers reading another.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One segment: `segment_size` slots plus the words that coordinate them. `M` is the per-segment state of the
+/// reclamation strategy (Limbo's reference count; `()` for the others).
+pub(crate) struct Segment<T, M> {
+    /// Producer side: the packed [`StateWord`].
+    pub word: CachePadded<AtomicU64>,
+    /// Consumer side: the [`ClaimWord`].
+    pub claim: CachePadded<AtomicU64>,
+    /// Slots read in this generation plus one for the unlink from the queue head (invariant 4).
+    pub consumed: AtomicU32,
+    /// The successor ([`SegRef`]), or [`SegRef::none`] of this generation.
+    pub next: AtomicU64,
+    /// Free-list link (index of the next free segment), owned by the segment pool.
+    pub next_free: AtomicU32,
+    /// Queue position of slot 0, for the approximate `len`. Written before the segment is linked.
+    pub first_position: AtomicU64,
+    /// The reclamation strategy's per-segment state.
+    pub meta: M,
+    /// `stamps[i]` is the generation in which slot `i` was last published.
+    stamps: Box<[AtomicU32]>,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+impl<T, M: Default> Segment<T, M> {
+    /// A new segment in generation 0 (never used, invariant 1): it must go through [`Self::reset_for_use`].
+    pub fn new(size: usize) -> Self {
+        Segment {
+            word: CachePadded(AtomicU64::new(StateWord::new(state::RETIRED, size, 0).0)),
+            claim: CachePadded(AtomicU64::new(ClaimWord::new(size, 0).0)),
+            consumed: AtomicU32::new(0),
+            next: AtomicU64::new(SegRef::none(0).bits()),
+            next_free: AtomicU32::new(NO_SEGMENT),
+            first_position: AtomicU64::new(0),
+            meta: M::default(),
+            stamps: (0..size).map(|_| AtomicU32::new(0)).collect(),
+            slots: (0..size)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
+        }
+    }
+}
+
+impl<T, M> Segment<T, M> {
+    pub fn size(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Moves the segment to its next generation with every slot free, and returns that generation.
+    ///
+    /// Called only by the thread that took the segment off the free list, before it becomes reachable: the
+    /// `Release` link CAS that publishes it orders these stores before any use. Threads with stale references may
+    /// read the words meanwhile; whatever mix of old and new values they see, their generation comparison fails.
+    pub fn reset_for_use(&self) -> u32 {
+        let old = StateWord(self.word.load(Ordering::Relaxed)).generation();
+        let generation = next_generation(old);
+        let size = self.size();
+        self.consumed.store(0, Ordering::Relaxed);
+        self.next.store(SegRef::none(generation).bits(), Ordering::Relaxed);
+        self.claim
+            .store(ClaimWord::new(0, generation).0, Ordering::Relaxed);
+        self.word
+            .store(StateWord::new(state::OPEN, 0, generation).0, Ordering::Release);
+        debug_assert!(size <= MAX_SEGMENT_SIZE);
+        generation
+    }
+
+    /// The generation the segment was last reset to (0 if never used).
+    pub fn generation(&self) -> u32 {
+        StateWord(self.word.load(Ordering::Acquire)).generation()
+    }
+
+    /// Is slot `index` published in `generation`?
+    pub fn is_published(&self, index: usize, generation: u32) -> bool {
+        self.stamps[index].load(Ordering::Acquire) == generation
+    }
+
+    /// Writes `value` into slot `index` and publishes it for `generation`.
+    ///
+    /// # Safety
+    ///
+    /// The caller's reservation CAS for slot `index` in `generation` succeeded and it has not written the slot yet
+    /// (invariant 2): no other thread reads or writes the slot until the stamp is published.
+    pub unsafe fn write(&self, index: usize, value: T, generation: u32) {
+        // SAFETY: by the caller's contract this thread owns the slot exclusively until the stamp below is stored.
+        self.slots[index].with_mut(|slot| unsafe { (*slot).write(value) });
+        let publish = if cfg!(segpool_mutant = "relaxed_publish") {
+            Ordering::Relaxed
+        } else {
+            Ordering::Release
+        };
+        self.stamps[index].store(generation, publish);
+    }
+
+    /// Moves the value out of slot `index`.
+    ///
+    /// # Safety
+    ///
+    /// The caller's claim CAS covering slot `index` succeeded in the generation whose stamp it observed with
+    /// [`Self::is_published`] (invariant 3), and it has not taken the slot yet; the segment is not retired before
+    /// the caller reports the read through [`Self::consumed`] (invariant 4).
+    pub unsafe fn take(&self, index: usize) -> T {
+        // SAFETY: the slot was initialised by the producer whose stamp we acquired, and the claim makes this thread
+        // its only reader in this generation.
+        self.slots[index].with(|slot| unsafe { (*slot).assume_init_read() })
+    }
+
+    /// Drops the value in slot `index` in place.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::take`], and the caller has exclusive access to the whole segment (queue drop).
+    pub unsafe fn drop_in_place(&self, index: usize) {
+        // SAFETY: forwarded from the caller.
+        drop(unsafe { self.take(index) });
+    }
+}
