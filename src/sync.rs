@@ -48,9 +48,15 @@ mod imp {
         loom::thread::yield_now();
     }
 
-    /// Runs `f` under `loom::model`: every interleaving within the preemption bound (`LOOM_MAX_PREEMPTIONS`).
+    /// Default preemption bound when `LOOM_MAX_PREEMPTIONS` is not set (loom's docs: 2-3 catch most bugs).
+    pub const DEFAULT_PREEMPTION_BOUND: usize = 3;
+
+    /// Runs `f` under loom: every interleaving with at most `LOOM_MAX_PREEMPTIONS` (default
+    /// [`DEFAULT_PREEMPTION_BOUND`]) preemptions. The other `LOOM_*` variables apply as documented by loom.
     pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-        loom::model(f);
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound.get_or_insert(DEFAULT_PREEMPTION_BOUND);
+        builder.check(f);
     }
 }
 

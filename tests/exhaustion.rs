@@ -1,0 +1,350 @@
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+//! What happens when the segment pool runs dry, under each `OnExhausted` policy.
+//!
+//! The Limbo numbers below are exact, traced from the code (`src/queue.rs`, `src/reclaim/limbo.rs`):
+//!
+//! - the queue's first segment is taken from the pool, so `segment_count - 1` segments start on the free list;
+//! - a push takes a segment only when it finds the tail full. With `segment_size = 1` that is every push but the
+//!   very first: push `k` (1-based, `k >= 2`) takes one;
+//! - a fully read segment is retired only when a pop unlinks it from the head, which needs a successor: the segment
+//!   of value `j` is retired by the pop of value `j + 1`. With alternating push/pop pairs, `k - 2` segments have been
+//!   retired when push `k` runs;
+//! - the ring starts empty and retirement `r` evicts retirement `r - limbo_len` (FIFO), which becomes reusable (its
+//!   reference count is zero single-threaded). So when push `k` runs, `max(0, k - 2 - limbo_len)` segments have
+//!   become reusable.
+//!
+//! Push `k` succeeds under `Fail` iff the `k - 1` segments needed so far fit in the supply
+//! `(segment_count - 1) + max(0, k - 2 - limbo_len)`. If `segment_count >= limbo_len + 2` that holds for every `k`;
+//! otherwise push `segment_count + 1` is the first to fail: exactly `segment_count` pairs succeed. Under `Grow` the
+//! same shortfall is allocated instead, `limbo_len + 2 - segment_count` segments in all, after which recycling
+//! supplies every push: `segments_allocated` settles at `max(segment_count, limbo_len + 2)`.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use segpool::{Config, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+
+/// A watchdog for loops that wait on another thread: panics with `what` instead of hanging the suite.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < give_up, "watchdog: no progress for 60 s while waiting until {what}");
+        thread::yield_now();
+    }
+}
+
+fn limbo_queue(segment_size: usize, segment_count: usize, limbo_len: usize, on_exhausted: OnExhausted) -> SegQueue<u64, Limbo> {
+    SegQueue::with_config(Config {
+        segment_size,
+        segment_count,
+        on_exhausted,
+        limbo_len,
+    })
+    .expect("valid config")
+}
+
+/// Alternating push/pop pairs until the first refused push (or `max_pairs`); returns the number of complete pairs.
+fn pairs_until_refused<R: Reclaim>(q: &SegQueue<u64, R>, max_pairs: u64) -> u64 {
+    let mut h = q.handle();
+    for pair in 0..max_pairs {
+        let value = 1_000 + pair;
+        if let Err(refused) = h.push(value) {
+            assert_eq!(refused.kind(), PushErrorKind::Exhausted);
+            assert_eq!(refused.into_inner(), value, "a refused push must hand its own value back");
+            return pair;
+        }
+        assert_eq!(h.pop(), Some(value), "pair {pair}: the value just pushed must come back");
+    }
+    max_pairs
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (a) Fail
+
+/// SegmentSize=1, two segments, limbo of 4, `Fail`: the third push is refused although the queue is empty.
+#[test]
+fn fail_refuses_push_while_segments_wait_in_limbo() {
+    let q = limbo_queue(1, 2, 4, OnExhausted::Fail);
+    let pairs = pairs_until_refused(&q, 100);
+    let stats = q.stats();
+    println!("Fail, SegmentSize=1, segment_count=2, limbo_len=4: {pairs} pairs succeeded, then {stats:#?}");
+    // segment_count (2) < limbo_len + 2 (6), so exactly segment_count pairs succeed (module docs): push 1 uses the
+    // first segment, push 2 the only free one, push 3 finds the free list empty with the first segment in the ring.
+    assert_eq!(pairs, 2, "pairs before the first refusal");
+    assert!(q.is_empty(), "the pool runs dry although the queue is empty");
+    assert_eq!(
+        stats,
+        QueueStats {
+            segments_allocated: 2,
+            segments_recycled: 0,
+            segments_retired: 1, // value 1's segment, by the pop of value 2
+            retired_pending: 1,
+            segments_abandoned: 0,
+            exhaustion_events: 1,
+            grown: 0,
+            failed_pushes: 1,
+            waits: 0,
+            wait_timeouts: 0,
+            stale_views: 0,
+        }
+    );
+}
+
+/// The exact pair count for a few more `Fail` configurations: `segment_count` pairs when `segment_count <
+/// limbo_len + 2`, unbounded otherwise.
+#[test]
+fn fail_pair_count_matches_the_trace() {
+    for segment_count in 1..=6 {
+        for limbo_len in 1..=4 {
+            let q = limbo_queue(1, segment_count, limbo_len, OnExhausted::Fail);
+            let pairs = pairs_until_refused(&q, 200);
+            let expected = if segment_count >= limbo_len + 2 { 200 } else { segment_count as u64 };
+            assert_eq!(pairs, expected, "segment_count={segment_count} limbo_len={limbo_len}");
+            let stats = q.stats();
+            assert_eq!(stats.failed_pushes, u64::from(expected < 200));
+            assert_eq!(stats.exhaustion_events, stats.failed_pushes);
+            assert_eq!(stats.segments_allocated, segment_count as u64, "Fail never allocates");
+            assert_eq!(stats.stale_views, 0);
+        }
+    }
+}
+
+/// Surprising but by design: once `Fail` refuses with `segment_count <= limbo_len + 1`, the queue never accepts a
+/// push again. The ring holds every segment but the tail, an eviction needs a retirement, a retirement needs the
+/// tail to get a successor, and that needs a free segment. Draining the queue does not help. (`verification/shuttle`
+/// states the requirement `segment_count >= limbo_len + 2` for `Fail`.)
+#[test]
+fn fail_with_segment_count_at_most_limbo_len_plus_one_never_recovers() {
+    let q = limbo_queue(1, 2, 4, OnExhausted::Fail);
+    assert_eq!(pairs_until_refused(&q, 100), 2);
+    let mut h = q.handle();
+    for attempt in 0..20u64 {
+        assert_eq!(h.pop(), None);
+        let refused = h.push(attempt).expect_err("no segment can ever become reusable");
+        assert_eq!(refused.kind(), PushErrorKind::Exhausted);
+        assert_eq!(refused.into_inner(), attempt);
+    }
+    let stats = q.stats();
+    assert_eq!((stats.failed_pushes, stats.segments_retired, stats.retired_pending), (21, 1, 1), "{stats:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (b) Grow
+
+/// Same configuration under `Grow`: the shortfall is allocated (churn), then the ring gives segments back.
+#[test]
+fn grow_allocates_until_the_ring_fills_then_recycles() {
+    let q = limbo_queue(1, 2, 4, OnExhausted::Grow);
+    let pairs = 1_000;
+    assert_eq!(pairs_until_refused(&q, pairs), pairs, "Grow never refuses");
+    let stats = q.stats();
+    println!("Grow, SegmentSize=1, segment_count=2, limbo_len=4, {pairs} pairs: {stats:#?}");
+    // Module docs: allocated = max(2, 4 + 2) = 6, so 4 grown; every later take is a recycled segment.
+    assert_eq!(
+        stats,
+        QueueStats {
+            segments_allocated: 6,
+            segments_recycled: pairs - 6, // pushes 2..=pairs take pairs - 1 segments: 1 fresh, 4 grown, the rest reused
+            segments_retired: pairs - 1,
+            retired_pending: 4, // the ring is full
+            segments_abandoned: 0,
+            exhaustion_events: 4,
+            grown: 4,
+            failed_pushes: 0,
+            waits: 0,
+            wait_timeouts: 0,
+            stale_views: 0,
+        }
+    );
+    assert!(stats.segments_allocated > q.config().segment_count as u64);
+}
+
+/// wpool's defaults (limbo of 512, here 32 segments up front) at SegmentSize=1: over 500 segments for a queue that
+/// never holds more than one value.
+#[test]
+fn grow_with_default_limbo_needs_limbo_len_plus_two_segments() {
+    let config = Config {
+        segment_size: 1,
+        on_exhausted: OnExhausted::Grow,
+        ..Config::default()
+    };
+    let (count, limbo_len) = (config.segment_count as u64, config.limbo_len as u64);
+    assert_eq!((count, limbo_len), (32, 512), "Config::default changed; revisit the numbers below");
+    let q: SegQueue<u64, Limbo> = SegQueue::with_config(config).unwrap();
+    let pairs = 10_000;
+    assert_eq!(pairs_until_refused(&q, pairs), pairs);
+    let stats = q.stats();
+    println!("Grow, SegmentSize=1, default config (segment_count=32, limbo_len=512), {pairs} pairs: {stats:#?}");
+    assert_eq!(stats.segments_allocated, limbo_len + 2, "{stats:?}");
+    assert_eq!(stats.grown, limbo_len + 2 - count);
+    assert_eq!(stats.exhaustion_events, stats.grown);
+    assert_eq!(stats.segments_recycled, pairs - (limbo_len + 2));
+    assert_eq!(stats.segments_retired, pairs - 1);
+    assert_eq!(stats.retired_pending, limbo_len);
+    assert_eq!((stats.segments_abandoned, stats.stale_views), (0, 0));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (c) Wait
+
+/// SegmentSize=2, three segments, limbo of 1, `Wait`: six values fill every segment; the seventh push waits. A
+/// consumer that pops four values retires the first segment (into the ring: still not reusable); the fifth pop
+/// unlinks and retires the second segment, which evicts the first: the waiting push takes it and succeeds.
+#[test]
+fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
+    let q = Arc::new(limbo_queue(2, 3, 1, OnExhausted::Wait(Duration::from_secs(60))));
+    {
+        let mut h = q.handle();
+        for value in 0..6 {
+            h.push(value).unwrap();
+        }
+    }
+    assert_eq!(q.stats().exhaustion_events, 0);
+    let producer = {
+        let q = q.clone();
+        thread::spawn(move || q.handle().push(6).map_err(|e| (e.kind(), e.into_inner())))
+    };
+    // The push cannot find a segment (none was retired yet), so it must have counted its wait before it blocks.
+    wait_until("the producer waits", || q.stats().waits == 1);
+    assert_eq!(q.stats().exhaustion_events, 1);
+
+    let consumer = {
+        let q = q.clone();
+        thread::spawn(move || {
+            let mut h = q.handle();
+            let mut popped = Vec::new();
+            for _ in 0..4 {
+                popped.push(h.pop().expect("six values were pushed"));
+            }
+            popped
+        })
+    };
+    assert_eq!(consumer.join().unwrap(), [0, 1, 2, 3]);
+    let stats = q.stats();
+    assert_eq!((stats.segments_retired, stats.retired_pending, stats.segments_recycled), (1, 1, 0), "{stats:?}");
+    // The only retired segment is still in the ring, so the producer cannot have a segment. (Giving it time to go
+    // wrong is not a timing assertion: nothing it could legally observe lets it finish.)
+    thread::sleep(Duration::from_millis(50));
+    assert!(!producer.is_finished(), "the producer got a segment while every retired one was still in limbo");
+
+    let consumer = {
+        let q = q.clone();
+        thread::spawn(move || q.handle().pop())
+    };
+    assert_eq!(consumer.join().unwrap(), Some(4));
+    assert_eq!(producer.join().unwrap(), Ok(()), "the waiting push must succeed once a segment is reusable");
+    let stats = q.stats();
+    println!("Wait, SegmentSize=2, segment_count=3, limbo_len=1: {stats:#?}");
+    assert_eq!(stats.waits, 1, "{stats:?}");
+    assert_eq!(stats.wait_timeouts, 0);
+    assert_eq!(stats.exhaustion_events, 1);
+    assert_eq!(stats.segments_recycled, 1, "the waiter took the evicted segment");
+    assert_eq!(stats.segments_allocated, 3);
+    assert_eq!(stats.stale_views, 0);
+    let mut h = q.handle();
+    assert_eq!((h.pop(), h.pop(), h.pop()), (Some(5), Some(6), None));
+}
+
+/// Fills every segment without consuming, so no segment is ever retired and no strategy can make one reusable.
+fn fill_all_segments<R: Reclaim>(on_exhausted: OnExhausted) -> SegQueue<u64, R> {
+    let q = SegQueue::with_config(Config {
+        segment_size: 3,
+        segment_count: 2,
+        on_exhausted,
+        limbo_len: 2,
+    })
+    .unwrap();
+    for value in 0..6 {
+        q.push(value).unwrap();
+    }
+    q
+}
+
+fn wait_times_out_without_consumers<R: Reclaim>() {
+    let q = fill_all_segments::<R>(OnExhausted::Wait(Duration::from_millis(50)));
+    let refused = q.push(99).expect_err("nothing can free a segment");
+    assert_eq!(refused.kind(), PushErrorKind::TimedOut);
+    assert_eq!(refused.into_inner(), 99, "a timed-out push must hand its own value back");
+    let stats = q.stats();
+    println!("Wait(50 ms) without consumers ({}): {stats:#?}", R::NAME);
+    assert_eq!(
+        (stats.waits, stats.wait_timeouts, stats.exhaustion_events, stats.failed_pushes),
+        (1, 1, 1, 0),
+        "{stats:?}"
+    );
+    assert_eq!(q.len(), 6);
+    assert_eq!(stats.stale_views, 0);
+}
+
+fn fail_without_consumers<R: Reclaim>() {
+    let q = fill_all_segments::<R>(OnExhausted::Fail);
+    for attempt in 0..3 {
+        let refused = q.push(100 + attempt).expect_err("every segment is full");
+        assert_eq!(refused.kind(), PushErrorKind::Exhausted);
+        assert_eq!(refused.into_inner(), 100 + attempt);
+    }
+    let stats = q.stats();
+    assert_eq!((stats.failed_pushes, stats.exhaustion_events, stats.waits), (3, 3, 0), "{stats:?}");
+    assert_eq!(q.len(), 6);
+    let mut h = q.handle();
+    for value in 0..6 {
+        assert_eq!(h.pop(), Some(value), "refused pushes must leave the queue untouched");
+    }
+    assert_eq!(h.pop(), None);
+}
+
+macro_rules! for_each_strategy {
+    ($($module:ident => $strategy:ty),* $(,)?) => {$(
+        mod $module {
+            #[test]
+            fn wait_times_out_without_consumers() {
+                super::wait_times_out_without_consumers::<$strategy>();
+            }
+
+            #[test]
+            fn fail_without_consumers() {
+                super::fail_without_consumers::<$strategy>();
+            }
+        }
+    )*};
+}
+
+for_each_strategy! {
+    limbo => segpool::Limbo,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (d) After a Fail
+
+/// SegmentSize=2, three segments, limbo of 1 (`segment_count >= limbo_len + 2`), `Fail`: after refusals the queue
+/// keeps its values, and once pops have made a segment reusable pushes succeed again, indefinitely.
+#[test]
+fn queue_keeps_working_after_fail() {
+    let q = limbo_queue(2, 3, 1, OnExhausted::Fail);
+    let mut h = q.handle();
+    for value in 0..6 {
+        h.push(value).unwrap();
+    }
+    for _ in 0..2 {
+        let refused = h.push(6).expect_err("all three segments are full");
+        assert_eq!(refused.kind(), PushErrorKind::Exhausted);
+        assert_eq!(refused.into_inner(), 6);
+    }
+    assert_eq!(q.len(), 6);
+    // Pops 0..=3 retire the first segment (into the ring), pop 4 retires the second, evicting the first.
+    for expected in 0..4 {
+        assert_eq!(h.pop(), Some(expected));
+    }
+    assert!(h.push(6).is_err(), "the only retired segment is still in limbo");
+    assert_eq!(h.pop(), Some(4));
+    h.push(6).expect("the evicted segment is reusable now");
+    let stats = q.stats();
+    println!("Fail then recovery, SegmentSize=2, segment_count=3, limbo_len=1: {stats:#?}");
+    assert_eq!((stats.failed_pushes, stats.segments_retired, stats.segments_recycled), (3, 2, 1), "{stats:?}");
+    assert_eq!((h.pop(), h.pop(), h.pop()), (Some(5), Some(6), None));
+    // segment_count >= limbo_len + 2: alternating pairs never run dry again.
+    assert_eq!(pairs_until_refused(&q, 500), 500);
+    assert_eq!(q.stats().failed_pushes, 3);
+    assert_eq!(q.stats().stale_views, 0);
+}
