@@ -38,12 +38,7 @@ impl Default for Config {
     /// wpool's defaults where it has them: 64-slot segments and a 512-entry limbo. segpool allocates 32 segments
     /// up front (wpool: 16 per core) and grows when they run out, as wpool does silently.
     fn default() -> Self {
-        Config {
-            segment_size: 64,
-            segment_count: 32,
-            on_exhausted: OnExhausted::Grow,
-            limbo_len: 512,
-        }
+        Config { segment_size: 64, segment_count: 32, on_exhausted: OnExhausted::Grow, limbo_len: 512 }
     }
 }
 
@@ -78,10 +73,7 @@ impl Config {
             ));
         }
         if self.segment_size.checked_mul(self.segment_count).is_none() {
-            return Err(ConfigError::new(
-                "segment_count",
-                "times segment_size overflows usize",
-            ));
+            return Err(ConfigError::new("segment_count", "times segment_size overflows usize"));
         }
         if self.limbo_len == 0 {
             return Err(ConfigError::new(
@@ -108,10 +100,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        ConfigError {
-            field,
-            reason: reason.into(),
-        }
+        ConfigError { field, reason: reason.into() }
     }
 
     /// The name of the offending field, as written in [`Config`].

@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use crate::config::{Config, ConfigError, OnExhausted};
 use crate::reclaim::{Reclaim, SegmentStore};
-use crate::segment::{ClaimWord, Segment, SegRef, SegmentId, StateWord, state};
-use crate::segment_pool::SegmentPool;
 use crate::segment::CachePadded;
+use crate::segment::{ClaimWord, SegRef, Segment, SegmentId, StateWord, state};
+use crate::segment_pool::SegmentPool;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{AtomicU64, Ordering, spin_hint};
 
@@ -67,8 +67,9 @@ pub struct QueueStats {
     pub segments_retired: u64,
     /// Retired segments the strategy has not made reusable yet (Limbo: those waiting in the ring).
     pub retired_pending: u64,
-    /// Retired segments the strategy gave up on (Limbo: evicted while still referenced). Never reused.
-    pub segments_abandoned: u64,
+    /// Retired segments whose reuse was deferred past the strategy's rule (Limbo: evicted from the ring while still
+    /// referenced; reused when the last reference drops).
+    pub segments_orphaned: u64,
     /// Times a push needed a segment and the pool had none (each is then grown, failed or waited).
     pub exhaustion_events: u64,
     /// Segments allocated because of `OnExhausted::Grow`.
@@ -120,7 +121,9 @@ impl<T> fmt::Display for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             PushErrorKind::Exhausted => f.write_str("segment pool exhausted (OnExhausted::Fail); value handed back"),
-            PushErrorKind::TimedOut => f.write_str("no segment became free in time (OnExhausted::Wait); value handed back"),
+            PushErrorKind::TimedOut => {
+                f.write_str("no segment became free in time (OnExhausted::Wait); value handed back")
+            }
         }
     }
 }
@@ -175,10 +178,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
 
     /// A handle for the calling thread: the cheap way to do many operations.
     pub fn handle(&self) -> Handle<'_, T, R> {
-        Handle {
-            queue: self,
-            local: self.reclaim.register(),
-        }
+        Handle { queue: self, local: self.reclaim.register() }
     }
 
     /// Pushes `value` at the tail. See [`Handle::push`].
@@ -230,7 +230,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
             segments_recycled: self.pool.recycled(),
             segments_retired: read(&c.retired),
             retired_pending: self.reclaim.pending(),
-            segments_abandoned: self.reclaim.abandoned(),
+            segments_orphaned: self.reclaim.orphaned(),
             exhaustion_events: read(&c.exhausted),
             grown: read(&c.grown),
             failed_pushes: read(&c.failed),
@@ -330,12 +330,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
             let fresh = SegRef::new(fresh_id, fresh_segment.generation());
             let position = segment.first_position.load(Ordering::Relaxed) + size as u64;
             fresh_segment.first_position.store(position, Ordering::Relaxed);
-            match segment.next.compare_exchange(
-                next.bits(),
-                fresh.bits(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match segment.next.compare_exchange(next.bits(), fresh.bits(), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     let _ = self.tail.compare_exchange(tail.bits(), fresh.bits(), Ordering::AcqRel, Ordering::Relaxed);
                 }
@@ -368,10 +363,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
                     return 0; // empty, or the next value's producer is still writing it
                 }
                 let claimed = ClaimWord::new(end, generation);
-                if segment
-                    .claim
-                    .compare_exchange_weak(claim.0, claimed.0, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_err()
+                if segment.claim.compare_exchange_weak(claim.0, claimed.0, Ordering::AcqRel, Ordering::Relaxed).is_err()
                 {
                     spin_hint();
                     continue;
@@ -397,11 +389,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
             }
             // Move the tail first so it never points at a segment behind the head (and so never at a retired one).
             let _ = self.tail.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed);
-            if self
-                .head
-                .compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
+            if self.head.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 self.finish_reads(local, segment, head, 1);
             }
         }
@@ -413,9 +401,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
         // AcqRel: every read of the segment's slots happens before the retirement by whoever finishes last.
         let done = segment.consumed.fetch_add(count, Ordering::AcqRel) + count;
         if done == size + 1 {
-            segment
-                .word
-                .store(StateWord::new(state::RETIRED, size as usize, at.generation()).0, Ordering::Release);
+            segment.word.store(StateWord::new(state::RETIRED, size as usize, at.generation()).0, Ordering::Release);
             self.counters.retired.fetch_add(1, Ordering::Relaxed);
             self.reclaim.retire(local, at.index(), &self.pool);
         }

@@ -175,9 +175,7 @@ impl<T, M: Default> Segment<T, M> {
             first_position: AtomicU64::new(0),
             meta: M::default(),
             stamps: (0..size).map(|_| AtomicU32::new(0)).collect(),
-            slots: (0..size)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-                .collect(),
+            slots: (0..size).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
         }
     }
 }
@@ -198,10 +196,8 @@ impl<T, M> Segment<T, M> {
         let size = self.size();
         self.consumed.store(0, Ordering::Relaxed);
         self.next.store(SegRef::none(generation).bits(), Ordering::Relaxed);
-        self.claim
-            .store(ClaimWord::new(0, generation).0, Ordering::Relaxed);
-        self.word
-            .store(StateWord::new(state::OPEN, 0, generation).0, Ordering::Release);
+        self.claim.store(ClaimWord::new(0, generation).0, Ordering::Relaxed);
+        self.word.store(StateWord::new(state::OPEN, 0, generation).0, Ordering::Release);
         debug_assert!(size <= MAX_SEGMENT_SIZE);
         generation
     }
@@ -225,11 +221,7 @@ impl<T, M> Segment<T, M> {
     pub unsafe fn write(&self, index: usize, value: T, generation: u32) {
         // SAFETY: by the caller's contract this thread owns the slot exclusively until the stamp below is stored.
         self.slots[index].with_mut(|slot| unsafe { (*slot).write(value) });
-        let publish = if cfg!(segpool_mutant = "relaxed_publish") {
-            Ordering::Relaxed
-        } else {
-            Ordering::Release
-        };
+        let publish = if cfg!(segpool_mutant = "relaxed_publish") { Ordering::Relaxed } else { Ordering::Release };
         self.stamps[index].store(generation, publish);
     }
 

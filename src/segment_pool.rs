@@ -93,10 +93,7 @@ impl<T, M: Default> SegmentPool<T, M> {
     /// If the pool already holds `MAX_SEGMENTS` segments (indices are 32-bit).
     pub fn allocate(&self) -> SegmentId {
         let id = self.allocated.fetch_add(1, Ordering::Relaxed);
-        assert!(
-            id < u64::from(NO_SEGMENT),
-            "segment pool is full: 2^32 - 1 segments allocated"
-        );
+        assert!(id < u64::from(NO_SEGMENT), "segment pool is full: 2^32 - 1 segments allocated");
         let id = id as SegmentId;
         let (chunk, offset) = locate(id);
         let slots = self.chunk_or_create(chunk);
@@ -174,12 +171,8 @@ impl<T, M> SegmentPool<T, M> {
             } else {
                 free_tag(head).wrapping_add(1)
             };
-            match self.free_head.compare_exchange_weak(
-                head,
-                pack_free(next, tag),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self.free_head.compare_exchange_weak(head, pack_free(next, tag), Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => {
                     let segment = self.get(id);
                     // Count second lives only: not fresh segments (generation 0) and not spares that a producer
@@ -210,12 +203,7 @@ impl<T, M> SegmentPool<T, M> {
             } else {
                 free_tag(head).wrapping_add(1)
             };
-            match self.free_head.compare_exchange_weak(
-                head,
-                pack_free(id, tag),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match self.free_head.compare_exchange_weak(head, pack_free(id, tag), Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(current) => head = current,
             }

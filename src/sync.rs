@@ -83,9 +83,7 @@ mod imp {
 
     fn env_usize(name: &str, default: usize) -> usize {
         match std::env::var(name) {
-            Ok(text) => text
-                .parse()
-                .unwrap_or_else(|_| panic!("{name} must be a non-negative integer, got {text:?}")),
+            Ok(text) => text.parse().unwrap_or_else(|_| panic!("{name} must be a non-negative integer, got {text:?}")),
             Err(_) => default,
         }
     }

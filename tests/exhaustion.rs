@@ -34,14 +34,13 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn limbo_queue(segment_size: usize, segment_count: usize, limbo_len: usize, on_exhausted: OnExhausted) -> SegQueue<u64, Limbo> {
-    SegQueue::with_config(Config {
-        segment_size,
-        segment_count,
-        on_exhausted,
-        limbo_len,
-    })
-    .expect("valid config")
+fn limbo_queue(
+    segment_size: usize,
+    segment_count: usize,
+    limbo_len: usize,
+    on_exhausted: OnExhausted,
+) -> SegQueue<u64, Limbo> {
+    SegQueue::with_config(Config { segment_size, segment_count, on_exhausted, limbo_len }).expect("valid config")
 }
 
 /// Alternating push/pop pairs until the first refused push (or `max_pairs`); returns the number of complete pairs.
@@ -80,7 +79,7 @@ fn fail_refuses_push_while_segments_wait_in_limbo() {
             segments_recycled: 0,
             segments_retired: 1, // value 1's segment, by the pop of value 2
             retired_pending: 1,
-            segments_abandoned: 0,
+            segments_orphaned: 0,
             exhaustion_events: 1,
             grown: 0,
             failed_pushes: 1,
@@ -110,10 +109,10 @@ fn fail_pair_count_matches_the_trace() {
     }
 }
 
-/// Surprising but by design: once `Fail` refuses with `segment_count <= limbo_len + 1`, the queue never accepts a
-/// push again. The ring holds every segment but the tail, an eviction needs a retirement, a retirement needs the
-/// tail to get a successor, and that needs a free segment. Draining the queue does not help. (`verification/shuttle`
-/// states the requirement `segment_count >= limbo_len + 2` for `Fail`.)
+/// By design, but worth pinning down: once `Fail` refuses with `segment_count <= limbo_len + 1`, the queue never
+/// accepts a push again. The ring holds every segment but the tail, an eviction needs a retirement, a retirement
+/// needs the tail to get a successor, and that needs a free segment. Draining the queue does not help. (The
+/// requirement `segment_count >= limbo_len + 2` for `Fail` and `Wait` is stated in `src/reclaim/mod.rs`.)
 #[test]
 fn fail_with_segment_count_at_most_limbo_len_plus_one_never_recovers() {
     let q = limbo_queue(1, 2, 4, OnExhausted::Fail);
@@ -148,7 +147,7 @@ fn grow_allocates_until_the_ring_fills_then_recycles() {
             segments_recycled: pairs - 6, // pushes 2..=pairs take pairs - 1 segments: 1 fresh, 4 grown, the rest reused
             segments_retired: pairs - 1,
             retired_pending: 4, // the ring is full
-            segments_abandoned: 0,
+            segments_orphaned: 0,
             exhaustion_events: 4,
             grown: 4,
             failed_pushes: 0,
@@ -164,11 +163,7 @@ fn grow_allocates_until_the_ring_fills_then_recycles() {
 /// never holds more than one value.
 #[test]
 fn grow_with_default_limbo_needs_limbo_len_plus_two_segments() {
-    let config = Config {
-        segment_size: 1,
-        on_exhausted: OnExhausted::Grow,
-        ..Config::default()
-    };
+    let config = Config { segment_size: 1, on_exhausted: OnExhausted::Grow, ..Config::default() };
     let (count, limbo_len) = (config.segment_count as u64, config.limbo_len as u64);
     assert_eq!((count, limbo_len), (32, 512), "Config::default changed; revisit the numbers below");
     let q: SegQueue<u64, Limbo> = SegQueue::with_config(config).unwrap();
@@ -182,7 +177,7 @@ fn grow_with_default_limbo_needs_limbo_len_plus_two_segments() {
     assert_eq!(stats.segments_recycled, pairs - (limbo_len + 2));
     assert_eq!(stats.segments_retired, pairs - 1);
     assert_eq!(stats.retired_pending, limbo_len);
-    assert_eq!((stats.segments_abandoned, stats.stale_views), (0, 0));
+    assert_eq!((stats.segments_orphaned, stats.stale_views), (0, 0));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -248,13 +243,7 @@ fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
 
 /// Fills every segment without consuming, so no segment is ever retired and no strategy can make one reusable.
 fn fill_all_segments<R: Reclaim>(on_exhausted: OnExhausted) -> SegQueue<u64, R> {
-    let q = SegQueue::with_config(Config {
-        segment_size: 3,
-        segment_count: 2,
-        on_exhausted,
-        limbo_len: 2,
-    })
-    .unwrap();
+    let q = SegQueue::with_config(Config { segment_size: 3, segment_count: 2, on_exhausted, limbo_len: 2 }).unwrap();
     for value in 0..6 {
         q.push(value).unwrap();
     }

@@ -30,8 +30,8 @@ use segpool::{Config, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, Se
 // ---------------------------------------------------------------------------------------------------------------
 // Strategy models
 
-/// A single-threaded model of a strategy's reuse rule. Single-threaded, no segment is protected when it is evicted
-/// or collected, so nothing is ever abandoned.
+/// A single-threaded model of a strategy's reuse rule. Single-threaded, no evicted or collected segment is still
+/// protected (only the segment being retired is), so nothing is ever orphaned.
 trait ReuseModel: Clone + Debug + 'static {
     fn new(config: &Config) -> Self;
     /// A segment was retired. Returns how many retired segments became reusable because of it.
@@ -60,10 +60,7 @@ struct LimboModel {
 
 impl ReuseModel for LimboModel {
     fn new(config: &Config) -> Self {
-        LimboModel {
-            limbo_len: config.limbo_len,
-            occupied: 0,
-        }
+        LimboModel { limbo_len: config.limbo_len, occupied: 0 }
     }
 
     fn retire(&mut self) -> usize {
@@ -90,9 +87,17 @@ impl Modelled for Limbo {
 #[derive(Clone, Debug)]
 enum Transition {
     /// Push the value `id` (ids are unique). `via_handle`: through a `Handle` instead of `SegQueue::push`.
-    Push { id: u64, via_handle: bool },
-    Pop { via_handle: bool },
-    PopBatch { max: usize, via_handle: bool },
+    Push {
+        id: u64,
+        via_handle: bool,
+    },
+    Pop {
+        via_handle: bool,
+    },
+    PopBatch {
+        max: usize,
+        via_handle: bool,
+    },
     Len,
     IsEmpty,
 }
@@ -133,10 +138,7 @@ impl<M: ReuseModel> RefState<M> {
             popped: 0,
             // The queue's first segment is taken from the pool; the other `segment_count - 1` stay free.
             free: vec![false; count - 1],
-            stats: QueueStats {
-                segments_allocated: count as u64,
-                ..QueueStats::default()
-            },
+            stats: QueueStats { segments_allocated: count as u64, ..QueueStats::default() },
             reuse,
             config,
             expect: Expect::Nothing,
@@ -178,7 +180,7 @@ impl<M: ReuseModel> RefState<M> {
 
     fn push(&mut self, id: u64) -> Expect {
         let p = self.pushed;
-        let needs_segment = p > 0 && p % self.size() == 0;
+        let needs_segment = p > 0 && p.is_multiple_of(self.size());
         if needs_segment && !self.take_segment() {
             return Expect::Push { accepted: false };
         }
@@ -194,7 +196,7 @@ impl<M: ReuseModel> RefState<M> {
         }
         let q = self.popped;
         let size = self.size();
-        if q > 0 && q % size == 0 {
+        if q > 0 && q.is_multiple_of(size) {
             // The head is the previous, fully claimed segment: unlinked and retired before the claim.
             self.stats.segments_retired += 1;
             let reusable = self.reuse.retire();
@@ -207,10 +209,7 @@ impl<M: ReuseModel> RefState<M> {
     }
 
     fn expected_stats(&self) -> QueueStats {
-        QueueStats {
-            retired_pending: self.reuse.pending(),
-            ..self.stats
-        }
+        QueueStats { retired_pending: self.reuse.pending(), ..self.stats }
     }
 }
 
@@ -294,11 +293,7 @@ impl<R: Modelled> StateMachineTest for QueueMachine<R> {
     fn init_test(ref_state: &RefState<R::Model>) -> Sut<R> {
         let queue = SegQueue::with_config(ref_state.config.clone()).expect("generated configs are valid");
         assert_eq!(queue.config(), &ref_state.config);
-        Sut {
-            queue,
-            drops: Arc::new(Mutex::new(Vec::new())),
-            offered: Vec::new(),
-        }
+        Sut { queue, drops: Arc::new(Mutex::new(Vec::new())), offered: Vec::new() }
     }
 
     fn apply(mut sut: Sut<R>, ref_state: &RefState<R::Model>, transition: Transition) -> Sut<R> {
@@ -306,10 +301,7 @@ impl<R: Modelled> StateMachineTest for QueueMachine<R> {
         match transition {
             Transition::Push { id, via_handle } => {
                 sut.offered.push(id);
-                let value = Tracked {
-                    id,
-                    drops: sut.drops.clone(),
-                };
+                let value = Tracked { id, drops: sut.drops.clone() };
                 let result = if via_handle { q.handle().push(value) } else { q.push(value) };
                 let accepted = match result {
                     Ok(()) => true,
@@ -328,11 +320,7 @@ impl<R: Modelled> StateMachineTest for QueueMachine<R> {
             }
             Transition::PopBatch { max, via_handle } => {
                 let mut out = Vec::new();
-                let n = if via_handle {
-                    q.handle().pop_batch(&mut out, max)
-                } else {
-                    q.pop_batch(&mut out, max)
-                };
+                let n = if via_handle { q.handle().pop_batch(&mut out, max) } else { q.pop_batch(&mut out, max) };
                 assert_eq!(n, out.len(), "pop_batch must return the number of values it appended");
                 assert!(n <= max, "pop_batch({max}) returned {n}");
                 let Expect::Batch(expected) = &ref_state.expect else {

@@ -9,8 +9,12 @@
 //! - the reference count lives in each segment ([`LimboRefs`]). [`Limbo::protect`] increments it and then re-reads
 //!   the source word (wpool's increment-then-validate), so a thread that protected a segment before it was
 //!   unlinked keeps the count above zero until it leaves its operation;
-//! - an evicted segment with a non-zero count is abandoned as in wpool, but it stays allocated (segments are
-//!   type-stable) and is counted in [`Reclaim::abandoned`].
+//! - an evicted segment with a non-zero count is dropped from the limbo as in wpool. wpool then relies on Go's
+//!   garbage collector to free it once nobody references it; here the segment becomes an *orphan* instead, and the
+//!   thread whose release brings its count to zero puts it back on the free list. (A first version abandoned such
+//!   segments for good; under OS preemption at SegmentSize=1 a thread descheduled between its increment and its
+//!   re-validation orphans a segment often enough to drain a `Fail` pool for good.) Orphans are counted in
+//!   [`Reclaim::orphaned`].
 //!
 //! The weakness this reproduces: a segment is reusable only after `limbo_len` *further* retirements, so with few
 //! segments (SegmentSize=1 makes every push use one) the free list runs dry while segments wait in the ring.
@@ -19,11 +23,28 @@ use crate::config::Config;
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
 use crate::segment::{SegRef, SegmentId};
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, fence};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering, fence};
 
-/// Limbo's per-segment reference count: threads currently inside an operation that protected the segment.
+/// Limbo's per-segment state: the reference count (threads inside an operation that protected the segment, plus
+/// transient increments by threads whose re-validation is about to fail) and the orphan flag.
 #[derive(Debug, Default)]
-pub struct LimboRefs(AtomicU32);
+pub struct LimboRefs {
+    refs: AtomicU32,
+    /// Set when the segment was evicted from the ring while referenced; whoever clears it makes it reusable.
+    orphan: AtomicBool,
+}
+
+impl LimboRefs {
+    /// Makes an orphan reusable if its count is zero now. The orphan flag is cleared by exactly one thread.
+    fn adopt_if_unreferenced<S: SegmentStore<Meta = LimboRefs>>(&self, id: SegmentId, store: &S) {
+        // Pairs with the fences in `protect` and `retire`: a thread that drops the count to zero sees the flag, or
+        // the thread that set the flag sees the count at zero.
+        fence(Ordering::SeqCst);
+        if self.refs.load(Ordering::Acquire) == 0 && self.orphan.swap(false, Ordering::AcqRel) {
+            store.make_reusable(id);
+        }
+    }
+}
 
 /// One thread's Limbo state: the segment each protection slot holds a reference on.
 #[derive(Debug)]
@@ -35,7 +56,7 @@ pub struct LimboHandle {
 #[derive(Debug)]
 pub struct Limbo {
     ring: Mutex<Ring>,
-    abandoned: CounterU64,
+    orphaned: CounterU64,
     pending: CounterU64,
 }
 
@@ -48,8 +69,15 @@ struct Ring {
 impl Limbo {
     fn release_slot<S: SegmentStore<Meta = LimboRefs>>(handle: &mut LimboHandle, slot: usize, store: &S) {
         if let Some(id) = handle.held[slot].take() {
-            // Release: our reads of the segment happen before an evicting thread that sees the count at zero.
-            store.meta(id).0.fetch_sub(1, Ordering::Release);
+            Self::release_ref(id, store);
+        }
+    }
+
+    fn release_ref<S: SegmentStore<Meta = LimboRefs>>(id: SegmentId, store: &S) {
+        let meta = store.meta(id);
+        // Release: our reads of the segment happen before an evicting thread that sees the count at zero.
+        if meta.refs.fetch_sub(1, Ordering::Release) == 1 && meta.orphan.load(Ordering::Relaxed) {
+            meta.adopt_if_unreferenced(id, store);
         }
     }
 }
@@ -61,19 +89,14 @@ impl Reclaim for Limbo {
 
     fn new(config: &Config) -> Self {
         Limbo {
-            ring: Mutex::new(Ring {
-                entries: vec![None; config.limbo_len],
-                next: 0,
-            }),
-            abandoned: CounterU64::new(0),
+            ring: Mutex::new(Ring { entries: vec![None; config.limbo_len], next: 0 }),
+            orphaned: CounterU64::new(0),
             pending: CounterU64::new(0),
         }
     }
 
     fn register(&self) -> LimboHandle {
-        LimboHandle {
-            held: [None; PROTECT_SLOTS],
-        }
+        LimboHandle { held: [None; PROTECT_SLOTS] }
     }
 
     fn unregister<S: SegmentStore<Meta = LimboRefs>>(&self, handle: &mut LimboHandle, store: &S) {
@@ -96,7 +119,7 @@ impl Reclaim for Limbo {
             if target.is_none() {
                 return seen;
             }
-            let refs = &store.meta(target.index()).0;
+            let refs = &store.meta(target.index()).refs;
             refs.fetch_add(1, Ordering::Relaxed);
             // Pairs with the fence in `retire`: either the evictor sees our increment, or we see the source moved
             // away from the segment (it was unlinked before it could be retired and evicted).
@@ -106,7 +129,7 @@ impl Reclaim for Limbo {
                 handle.held[slot] = Some(target.index());
                 return seen;
             }
-            refs.fetch_sub(1, Ordering::Release);
+            Self::release_ref(target.index(), store);
             seen = now;
         }
     }
@@ -128,11 +151,15 @@ impl Reclaim for Limbo {
             self.pending.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        let meta = store.meta(evicted);
         fence(Ordering::SeqCst);
-        if store.meta(evicted).0.load(Ordering::Acquire) == 0 {
+        if meta.refs.load(Ordering::Acquire) == 0 {
             store.make_reusable(evicted);
         } else {
-            self.abandoned.fetch_add(1, Ordering::Relaxed);
+            // Still referenced: the last release (or we, if it already happened) makes it reusable.
+            self.orphaned.fetch_add(1, Ordering::Relaxed);
+            meta.orphan.store(true, Ordering::Release);
+            meta.adopt_if_unreferenced(evicted, store);
         }
     }
 
@@ -140,7 +167,7 @@ impl Reclaim for Limbo {
         self.pending.load(Ordering::Relaxed)
     }
 
-    fn abandoned(&self) -> u64 {
-        self.abandoned.load(Ordering::Relaxed)
+    fn orphaned(&self) -> u64 {
+        self.orphaned.load(Ordering::Relaxed)
     }
 }

@@ -19,10 +19,12 @@
 //! # What each strategy promises
 //!
 //! - **Limbo** (wpool's heuristic): a retired segment waits in a ring until `limbo_len` later retirements evict it,
-//!   then is reused if its reference count is zero, or abandoned if not (wpool drops it; here it stays allocated
-//!   and is counted as lost). `protect` increments the segment's reference count, then re-validates the source, so
-//!   the eviction check is sound; the delay itself guarantees nothing. Unreclaimed segments: up to `limbo_len`, plus
-//!   every lost one. A stalled thread holds at most the segments it references.
+//!   then is reused if its reference count is zero, or when the last reference drops if not (wpool leaves it to
+//!   Go's garbage collector). `protect` increments the segment's reference count, then re-validates the source, so
+//!   the eviction check is sound; the delay itself guarantees nothing. Unreclaimed segments: `limbo_len`, plus the
+//!   orphans still referenced. A stalled thread holds back at most the segments it references. Under
+//!   `OnExhausted::Fail` or `Wait` it needs `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's
+//!   last segment can hold every segment, no retirement can happen, and the pool stays dry for good.
 
 pub mod limbo;
 
@@ -92,8 +94,9 @@ pub trait Reclaim: Send + Sync + Sized + 'static {
     /// Segments retired but not (yet) reusable.
     fn pending(&self) -> u64;
 
-    /// Segments the strategy gave up on: retired, never to be reused while the queue lives.
-    fn abandoned(&self) -> u64 {
+    /// Retired segments whose reuse the strategy had to defer past its normal rule (Limbo: evicted from the ring
+    /// while still referenced, reused when the last reference drops).
+    fn orphaned(&self) -> u64 {
         0
     }
 }

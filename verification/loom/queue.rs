@@ -8,12 +8,7 @@ use segpool::sync::{Arc, thread};
 use segpool::{Config, Limbo, OnExhausted, SegQueue};
 
 fn queue(segment_size: usize, segment_count: usize, limbo_len: usize) -> Arc<SegQueue<u32, Limbo>> {
-    let config = Config {
-        segment_size,
-        segment_count,
-        on_exhausted: OnExhausted::Fail,
-        limbo_len,
-    };
+    let config = Config { segment_size, segment_count, on_exhausted: OnExhausted::Fail, limbo_len };
     Arc::new(SegQueue::with_config(config).expect("valid model config"))
 }
 

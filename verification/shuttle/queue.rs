@@ -21,12 +21,7 @@ const PER_PRODUCER: u32 = 30;
 #[test]
 fn producers_and_consumers_with_recycling() {
     segpool::sync::model(|| {
-        let config = Config {
-            segment_size: 2,
-            segment_count: 6,
-            on_exhausted: OnExhausted::Fail,
-            limbo_len: 2,
-        };
+        let config = Config { segment_size: 2, segment_count: 6, on_exhausted: OnExhausted::Fail, limbo_len: 2 };
         let q = Arc::new(SegQueue::<u32, Limbo>::with_config(config).unwrap());
         let total = (PRODUCERS * PER_PRODUCER) as usize;
         let popped = Arc::new(segpool::sync::AtomicUsize::new(0));
@@ -82,9 +77,7 @@ fn producers_and_consumers_with_recycling() {
             all.extend(got);
         }
         all.sort_unstable();
-        let expected: Vec<u32> = (0..PRODUCERS)
-            .flat_map(|p| (0..PER_PRODUCER).map(move |s| p * 1000 + s))
-            .collect();
+        let expected: Vec<u32> = (0..PRODUCERS).flat_map(|p| (0..PER_PRODUCER).map(move |s| p * 1000 + s)).collect();
         assert_eq!(all, expected);
         assert_eq!(q.stats().stale_views, 0);
     });
