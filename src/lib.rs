@@ -44,8 +44,8 @@
 mod config;
 mod queue;
 pub mod reclaim;
-mod segment;
-mod segment_pool;
+pub mod segment;
+pub mod segment_pool;
 pub mod sync;
 
 pub use config::{Config, ConfigError, MAX_SEGMENTS, OnExhausted};

@@ -2,16 +2,16 @@
 //!
 //! # Invariants (the rest of the crate relies on these; `// SAFETY:` comments elsewhere refer to them by number)
 //!
-//! 1. **Generations are unique per use.** A segment's generation changes only in [`Segment::reset_for_use`], which
+//! 1. **Generations are unique per use.** A segment's generation changes only in `Segment::reset_for_use`, which
 //!    only the thread that took the segment off the free list calls, before the segment is reachable. Generation 0
 //!    is never used, so the zeroed stamps of a new segment never look published.
-//! 2. **A slot is written once per generation**, by the producer whose reservation CAS on [`Segment::word`]
+//! 2. **A slot is written once per generation**, by the producer whose reservation CAS on `Segment::word`
 //!    (which compares state, reserve count *and* generation) moved the reserve count past it.
-//! 3. **A slot is read once per generation**, by the consumer whose claim CAS on [`Segment::claim`] (which compares
+//! 3. **A slot is read once per generation**, by the consumer whose claim CAS on `Segment::claim` (which compares
 //!    the generation too) moved the claim index past it, and only after the slot's stamp equals that generation
 //!    (the producer publishes the stamp with `Release` after writing the value; the consumer loads it `Acquire`).
 //! 4. **Retirement happens once per generation, after every slot was read and the segment was unlinked.**
-//!    [`Segment::consumed`] counts slots read plus one for the unlink; the thread that brings it to
+//!    `Segment::consumed` counts slots read plus one for the unlink; the thread that brings it to
 //!    `segment_size + 1` retires the segment. Before that the segment was also unlinked from the queue's tail.
 //! 5. **Every reference to a segment carries the generation it was taken in** ([`SegRef`]), and every CAS that can
 //!    race with recycling compares a generation: the reservation word, the claim word, the `next` link
