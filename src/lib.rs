@@ -49,6 +49,6 @@ pub mod segment_pool;
 pub mod sync;
 
 pub use config::{Config, ConfigError, MAX_SEGMENTS, OnExhausted};
-pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue};
-pub use reclaim::{Limbo, Reclaim};
+pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
+pub use reclaim::{Leak, Limbo, Reclaim};
 pub use segment::{MAX_SEGMENT_SIZE, SegRef, SegmentId};

@@ -457,7 +457,7 @@ pub struct Handle<'q, T, R: Reclaim> {
     local: R::Handle,
 }
 
-impl<T, R: Reclaim> Handle<'_, T, R> {
+impl<'q, T, R: Reclaim> Handle<'q, T, R> {
     /// Pushes `value` at the tail. If a new segment is needed and none is free, `Config::on_exhausted` decides:
     /// grow, fail at once, or wait; a failed push hands `value` back in the error.
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
@@ -531,6 +531,30 @@ impl<T, R: Reclaim> Handle<'_, T, R> {
     /// The queue this handle belongs to.
     pub fn queue(&self) -> &SegQueue<T, R> {
         self.queue
+    }
+
+    /// Enters an operation and protects the head segment, exactly as a consumer preempted in the middle of
+    /// [`Self::pop`] would, and stays there until the returned guard is dropped. For experiments on robustness to
+    /// stalled threads: meanwhile other handles keep working, and [`SegQueue::stats`] shows what the strategy
+    /// cannot reclaim (`retired_pending`) because of the stall.
+    pub fn stall(&mut self) -> Stall<'_, 'q, T, R> {
+        let queue = self.queue;
+        queue.reclaim.enter(&mut self.local);
+        queue.protect(&mut self.local, &queue.head);
+        Stall { handle: self }
+    }
+}
+
+/// A handle stopped inside an operation; see [`Handle::stall`]. Dropping it ends the operation.
+#[must_use = "the stall ends when the guard is dropped"]
+pub struct Stall<'h, 'q, T, R: Reclaim> {
+    handle: &'h mut Handle<'q, T, R>,
+}
+
+impl<T, R: Reclaim> Drop for Stall<'_, '_, T, R> {
+    fn drop(&mut self) {
+        let queue = self.handle.queue;
+        queue.reclaim.leave(&mut self.handle.local, &queue.pool);
     }
 }
 

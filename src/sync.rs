@@ -19,7 +19,7 @@ compile_error!("the `loom` and `shuttle` features are mutually exclusive: enable
 
 #[cfg(feature = "loom")]
 mod imp {
-    pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
     pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub use loom::thread;
 
@@ -62,7 +62,7 @@ mod imp {
 
 #[cfg(feature = "shuttle")]
 mod imp {
-    pub use shuttle::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use shuttle::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
     pub use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub use shuttle::thread;
 
@@ -91,7 +91,7 @@ mod imp {
 
 #[cfg(not(any(feature = "loom", feature = "shuttle")))]
 mod imp {
-    pub use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+    pub use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
     pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub use std::thread;
 

@@ -330,4 +330,5 @@ macro_rules! for_each_strategy {
 
 for_each_strategy! {
     limbo => segpool::Limbo,
+    leak => segpool::Leak,
 }

@@ -301,6 +301,7 @@ macro_rules! for_each_strategy {
 
 for_each_strategy! {
     limbo => segpool::Limbo,
+    leak => segpool::Leak,
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -258,31 +258,27 @@ fn stress_size<R: Reclaim>(on_exhausted: OnExhausted, segment_size: usize) {
     stress::<R>(on_exhausted, segment_size, *shapes);
 }
 
+/// One test per (strategy, policy, segment size). A strategy lists the policies it can stay live under: `Leak`
+/// never reuses a segment, so under `Fail` or `Wait` it would refuse every push once its prefill is used up.
 macro_rules! stress_tests {
-    ($($module:ident => $strategy:ty),* $(,)?) => {$(
+    ($($module:ident => $strategy:ty { $($policy_module:ident: $policy:expr),* $(,)? }),* $(,)?) => {$(
         mod $module {
             use super::*;
-
-            macro_rules! sizes {
-                ($policy_module:ident, $policy:expr) => {
-                    mod $policy_module {
-                        use super::*;
-                        #[test] fn size_1() { stress_size::<$strategy>($policy, 1) }
-                        #[test] fn size_2() { stress_size::<$strategy>($policy, 2) }
-                        #[test] fn size_3() { stress_size::<$strategy>($policy, 3) }
-                        #[test] fn size_64() { stress_size::<$strategy>($policy, 64) }
-                        #[test] fn size_1024() { stress_size::<$strategy>($policy, 1024) }
-                    }
-                };
-            }
-
-            sizes!(grow, OnExhausted::Grow);
-            sizes!(fail, OnExhausted::Fail);
-            sizes!(wait, WAIT);
+            $(
+                mod $policy_module {
+                    use super::*;
+                    #[test] fn size_1() { stress_size::<$strategy>($policy, 1) }
+                    #[test] fn size_2() { stress_size::<$strategy>($policy, 2) }
+                    #[test] fn size_3() { stress_size::<$strategy>($policy, 3) }
+                    #[test] fn size_64() { stress_size::<$strategy>($policy, 64) }
+                    #[test] fn size_1024() { stress_size::<$strategy>($policy, 1024) }
+                }
+            )*
         }
     )*};
 }
 
 stress_tests! {
-    limbo => segpool::Limbo,
+    limbo => segpool::Limbo { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
+    leak => segpool::Leak { grow: OnExhausted::Grow },
 }

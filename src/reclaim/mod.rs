@@ -25,9 +25,13 @@
 //!   orphans still referenced. A stalled thread holds back at most the segments it references. Under
 //!   `OnExhausted::Fail` or `Wait` it needs `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's
 //!   last segment can hold every segment, no retirement can happen, and the pool stays dry for good.
+//! - **Leak** (the baseline): nothing is ever reused; with `OnExhausted::Grow` every segment after the first
+//!   `segment_count` is a fresh allocation. Unreclaimed segments: all retired ones. Costs nothing per operation.
 
+pub mod leak;
 pub mod limbo;
 
+pub use leak::Leak;
 pub use limbo::Limbo;
 
 use crate::config::Config;

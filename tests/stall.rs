@@ -1,0 +1,106 @@
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+//! Robustness to a stalled thread, for every strategy.
+//!
+//! One handle stops inside an operation holding the head segment ([`segpool::Handle::stall`]: a consumer preempted
+//! in the middle of `pop`) while another handle keeps pushing and popping through SegmentSize=1 segments, so every
+//! value retires a segment. The run records the peak number of retired-but-unreclaimed segments, then ends the
+//! stall and checks that the strategy recovers. Run with `--nocapture` to see the table of peaks.
+
+use segpool::{Config, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+
+const PAIRS: u64 = 2_000;
+const SEGMENTS: usize = 16;
+const LIMBO_LEN: usize = 4;
+
+struct StallReport {
+    /// Largest `retired_pending` seen while the stall lasted.
+    peak_pending: u64,
+    /// Stats at the end of the stall.
+    during: QueueStats,
+    /// Pushes refused (handed back) during the stall.
+    refused: u64,
+    /// Stats after the stall ended and traffic went on.
+    after: QueueStats,
+}
+
+fn config(on_exhausted: OnExhausted) -> Config {
+    Config { segment_size: 1, segment_count: SEGMENTS, on_exhausted, limbo_len: LIMBO_LEN }
+}
+
+/// Pushes and pops `pairs` values one at a time, checking FIFO order from `next`; refused pushes are counted and
+/// their values checked. Returns the peak `retired_pending`.
+fn traffic<R: Reclaim>(
+    q: &SegQueue<u64, R>,
+    handle: &mut segpool::Handle<'_, u64, R>,
+    next: &mut u64,
+    pairs: u64,
+    refused: &mut u64,
+) -> u64 {
+    let mut peak = 0;
+    for _ in 0..pairs {
+        match handle.push(*next) {
+            Ok(()) => {
+                assert_eq!(handle.pop(), Some(*next), "FIFO, exactly once");
+                *next += 1;
+            }
+            Err(error) => {
+                assert_eq!(error.kind(), PushErrorKind::Exhausted);
+                assert_eq!(error.into_inner(), *next, "a refused push hands its own value back");
+                *refused += 1;
+            }
+        }
+        peak = peak.max(q.stats().retired_pending);
+    }
+    peak
+}
+
+fn stalled_run<R: Reclaim>(on_exhausted: OnExhausted) -> StallReport {
+    let q: SegQueue<u64, R> = SegQueue::with_config(config(on_exhausted)).expect("valid config");
+    let mut stalled = q.handle();
+    let mut worker = q.handle();
+    let mut next = 0;
+    let mut refused = 0;
+    let (peak_pending, during) = {
+        let _stall = stalled.stall();
+        let peak = traffic(&q, &mut worker, &mut next, PAIRS, &mut refused);
+        (peak, q.stats())
+    };
+    // The stalled handle moves on (its operation ends); traffic continues and the strategy catches up.
+    let mut refused_after = 0;
+    traffic(&q, &mut worker, &mut next, PAIRS, &mut refused_after);
+    let after = q.stats();
+    assert_eq!(after.stale_views, 0, "{}: {after:?}", R::NAME);
+    println!(
+        "{:<8} {:?}: peak unreclaimed {peak_pending:>5}, allocated {:>5}, refused {refused:>5} during the stall; \
+         unreclaimed {:>3}, allocated {:>5}, refused {refused_after} after",
+        R::NAME,
+        on_exhausted,
+        during.segments_allocated,
+        after.retired_pending,
+        after.segments_allocated
+    );
+    StallReport { peak_pending, during, refused, after }
+}
+
+/// Limbo: the stall holds back only the segment it references. That segment is evicted from the ring while still
+/// referenced (an orphan) and goes back to the pool when the stall ends; the ring itself never holds more than
+/// `limbo_len` segments, so the pool never grows past the ring plus what the traffic needs.
+#[test]
+fn limbo_holds_back_only_the_stalled_segment() {
+    let report = stalled_run::<segpool::Limbo>(OnExhausted::Fail);
+    assert!(report.peak_pending <= LIMBO_LEN as u64, "{:?}", report.during);
+    assert_eq!(report.during.segments_orphaned, 1, "the stalled segment is orphaned: {:?}", report.during);
+    assert_eq!(report.refused, 0, "one held segment cannot starve a pool of {SEGMENTS}: {:?}", report.during);
+    assert_eq!(report.after.segments_orphaned, 1, "{:?}", report.after);
+    assert_eq!(report.after.segments_allocated, SEGMENTS as u64, "{:?}", report.after);
+}
+
+/// Leak: nothing is ever reclaimed, stall or not: every retired segment stays unreclaimed, and the queue grows by
+/// one segment per value.
+#[test]
+fn leak_reclaims_nothing() {
+    let report = stalled_run::<segpool::Leak>(OnExhausted::Grow);
+    assert_eq!(report.peak_pending, report.during.segments_retired, "{:?}", report.during);
+    assert!(report.during.segments_allocated >= PAIRS, "{:?}", report.during);
+    assert_eq!(report.after.retired_pending, report.after.segments_retired, "{:?}", report.after);
+}
