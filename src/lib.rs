@@ -50,5 +50,7 @@ pub mod sync;
 
 pub use config::{Config, ConfigError, MAX_SEGMENTS, OnExhausted};
 pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
-pub use reclaim::{Leak, Limbo, Reclaim};
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub use reclaim::{CrossbeamEpoch, Haphazard};
+pub use reclaim::{Epoch, Hazard, Leak, Limbo, Reclaim};
 pub use segment::{MAX_SEGMENT_SIZE, SegRef, SegmentId};

@@ -32,8 +32,9 @@ const OP_SLOT: usize = 0;
 pub struct SegQueue<T, R: Reclaim> {
     head: CachePadded<AtomicU64>,
     tail: CachePadded<AtomicU64>,
-    pool: SegmentPool<T, R::SegmentMeta>,
+    // Declared before `pool` so it drops first: a strategy may still hand segments to the pool while it drops.
     reclaim: R,
+    pool: SegmentPool<T, R::SegmentMeta>,
     config: Config,
     counters: Counters,
 }
@@ -174,6 +175,11 @@ impl<T, R: Reclaim> SegQueue<T, R> {
     /// The configuration the queue was built with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The reclamation strategy, for inspecting what it exposes beyond [`QueueStats`] (e.g. Hazard's bound).
+    pub fn reclaim(&self) -> &R {
+        &self.reclaim
     }
 
     /// A handle for the calling thread: the cheap way to do many operations.

@@ -141,4 +141,6 @@ macro_rules! steady_state {
 
 steady_state! {
     limbo => segpool::Limbo,
+    hazard => segpool::Hazard,
+    epoch => segpool::Epoch,
 }

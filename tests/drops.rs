@@ -331,4 +331,6 @@ macro_rules! for_each_strategy {
 for_each_strategy! {
     limbo => segpool::Limbo,
     leak => segpool::Leak,
+    hazard => segpool::Hazard,
+    epoch => segpool::Epoch,
 }

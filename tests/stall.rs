@@ -13,6 +13,8 @@ const SEGMENTS: usize = 16;
 const LIMBO_LEN: usize = 4;
 
 struct StallReport {
+    /// Refused pushes after the stall ended.
+    refused_after: u64,
     /// Largest `retired_pending` seen while the stall lasted.
     peak_pending: u64,
     /// Stats at the end of the stall.
@@ -56,18 +58,23 @@ fn traffic<R: Reclaim>(
 
 fn stalled_run<R: Reclaim>(on_exhausted: OnExhausted) -> StallReport {
     let q: SegQueue<u64, R> = SegQueue::with_config(config(on_exhausted)).expect("valid config");
+    stalled_run_on(&q)
+}
+
+fn stalled_run_on<R: Reclaim>(q: &SegQueue<u64, R>) -> StallReport {
+    let on_exhausted = q.config().on_exhausted;
     let mut stalled = q.handle();
     let mut worker = q.handle();
     let mut next = 0;
     let mut refused = 0;
     let (peak_pending, during) = {
         let _stall = stalled.stall();
-        let peak = traffic(&q, &mut worker, &mut next, PAIRS, &mut refused);
+        let peak = traffic(q, &mut worker, &mut next, PAIRS, &mut refused);
         (peak, q.stats())
     };
     // The stalled handle moves on (its operation ends); traffic continues and the strategy catches up.
     let mut refused_after = 0;
-    traffic(&q, &mut worker, &mut next, PAIRS, &mut refused_after);
+    traffic(q, &mut worker, &mut next, PAIRS, &mut refused_after);
     let after = q.stats();
     assert_eq!(after.stale_views, 0, "{}: {after:?}", R::NAME);
     println!(
@@ -79,7 +86,7 @@ fn stalled_run<R: Reclaim>(on_exhausted: OnExhausted) -> StallReport {
         after.retired_pending,
         after.segments_allocated
     );
-    StallReport { peak_pending, during, refused, after }
+    StallReport { refused_after, peak_pending, during, refused, after }
 }
 
 /// Limbo: the stall holds back only the segment it references. That segment is evicted from the ring while still
@@ -104,3 +111,49 @@ fn leak_reclaims_nothing() {
     assert!(report.during.segments_allocated >= PAIRS, "{:?}", report.during);
     assert_eq!(report.after.retired_pending, report.after.segments_retired, "{:?}", report.after);
 }
+
+/// Hazard pointers: the stall holds back only the segment its slot names (plus what the stalled handle itself had
+/// retired), so unreclaimed segments stay within the documented bound and the pool never runs dry.
+#[test]
+fn hazard_stays_within_its_bound() {
+    let q: SegQueue<u64, segpool::Hazard> = SegQueue::with_config(config(OnExhausted::Fail)).expect("valid config");
+    let report = stalled_run_on(&q);
+    let bound = q.reclaim().unreclaimed_bound();
+    assert!(report.peak_pending <= bound, "peak {} above the bound {bound}: {:?}", report.peak_pending, report.during);
+    assert_eq!(report.refused + report.refused_after, 0, "{:?}", report.after);
+    assert_eq!(report.after.segments_allocated, SEGMENTS as u64, "{:?}", report.after);
+}
+
+/// Epochs: a thread stalled while pinned stops all reclamation, so with `Grow` the unreclaimed segments (and the
+/// memory) grow with the traffic for as long as the stall lasts; once it ends, everything is reclaimed within a few
+/// operations.
+#[test]
+fn epoch_grows_without_bound_while_stalled_then_recovers() {
+    let report = stalled_run::<segpool::Epoch>(OnExhausted::Grow);
+    assert!(report.peak_pending >= PAIRS - 2 * COLLECT, "pending must track the traffic: {:?}", report.during);
+    assert!(report.during.segments_allocated >= PAIRS - 2 * COLLECT, "{:?}", report.during);
+    assert!(report.after.retired_pending <= 2 * COLLECT, "recovered after the stall: {:?}", report.after);
+    assert_eq!(
+        report.after.segments_allocated, report.during.segments_allocated,
+        "no growth after: {:?}",
+        report.after
+    );
+}
+
+/// Epochs under `Fail`: instead of hanging or losing values, pushes are handed back while the stall lasts, and the
+/// queue works again once it ends.
+#[test]
+fn epoch_reports_exhaustion_while_stalled_then_recovers() {
+    let report = stalled_run::<segpool::Epoch>(OnExhausted::Fail);
+    assert!(report.refused >= PAIRS - SEGMENTS as u64 - 2 * COLLECT, "refusals while stalled: {:?}", report.during);
+    assert_eq!(report.during.segments_allocated, SEGMENTS as u64, "{:?}", report.during);
+    assert!(
+        report.refused_after <= 2,
+        "recovered after the stall: {} refused, {:?}",
+        report.refused_after,
+        report.after
+    );
+    assert!(report.after.retired_pending <= 2 * COLLECT, "{:?}", report.after);
+}
+
+const COLLECT: u64 = segpool::reclaim::epoch::COLLECT_THRESHOLD as u64;

@@ -281,4 +281,6 @@ macro_rules! stress_tests {
 stress_tests! {
     limbo => segpool::Limbo { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
     leak => segpool::Leak { grow: OnExhausted::Grow },
+    hazard => segpool::Hazard { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
+    epoch => segpool::Epoch { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
 }

@@ -27,10 +27,34 @@
 //!   last segment can hold every segment, no retirement can happen, and the pool stays dry for good.
 //! - **Leak** (the baseline): nothing is ever reused; with `OnExhausted::Grow` every segment after the first
 //!   `segment_count` is a fresh allocation. Unreclaimed segments: all retired ones. Costs nothing per operation.
+//! - **CrossbeamEpoch** (reference, `crossbeam-epoch`; std builds with feature `reference`): one crossbeam
+//!   `Collector` per queue; `enter` pins, `protect` is a plain load, `retire` defers a closure that puts the segment
+//!   on a ready list (drained into the pool by later calls) and flushes at once, so no free segment hides in a
+//!   thread's bag. Epoch guarantees: no stale views; a stalled pinned thread stops all reclamation. Its handle is
+//!   bound to the thread of its first operation (crossbeam's `LocalHandle` is `!Send`): using it on another thread
+//!   panics, dropping it there leaks the participant.
+//! - **Haphazard** (reference, `haphazard`; same builds): one haphazard `Domain` per queue; each life of a segment
+//!   is a heap token whose address hazard pointers publish (`protect_raw`, fence, re-read of the source word) and
+//!   which `retire` hands to `retire_ptr`; its reclamation puts the segment on a ready list. `collect` reclaims
+//!   eagerly (haphazard alone waits for 1000 retirements or 2 s). A stalled thread holds back only the segments it
+//!   protects.
 
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub mod crossbeam;
+pub mod epoch;
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub mod haphazard;
+pub mod hazard;
 pub mod leak;
 pub mod limbo;
+pub(crate) mod registry;
 
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub use crossbeam::CrossbeamEpoch;
+pub use epoch::Epoch;
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub use haphazard::Haphazard;
+pub use hazard::Hazard;
 pub use leak::Leak;
 pub use limbo::Limbo;
 

@@ -1,0 +1,668 @@
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+//! Epoch-based reclamation ([`segpool::Epoch`]): the queue end to end, and the strategy's promises tested directly.
+//!
+//! - Through `SegQueue<u64, Epoch>`: multi-threaded exactly-once delivery and per-producer FIFO at SegmentSize 1
+//!   and 64, under `OnExhausted::Fail` with 8 segments and under `Grow`; recycling after heavy `Fail` traffic (the
+//!   pool is never left permanently exhausted); a single handle never refused with 16 segments; and a stalled
+//!   consumer ([`segpool::Handle::stall`]), which blocks *all* reclamation until it moves on.
+//! - At the strategy level, with a recording [`SegmentStore`] and plain source words: a pinned, stalled handle lets
+//!   the epoch advance at most once and keeps every segment retired after its pin from being reused while
+//!   `pending()` grows; the shortage signal of `collect` makes other handles step; orphans of an unregistered
+//!   handle are freed later; and a racing reader never holds a segment that was made reusable (this last test and
+//!   the stall tests catch the `epoch_ignore_pinned` mutant).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use segpool::reclaim::SegmentStore;
+use segpool::reclaim::epoch::COLLECT_THRESHOLD;
+use segpool::{Config, Epoch, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue, SegRef, SegmentId};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Through the queue
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A run with no push or pop for this long fails instead of hanging.
+const WATCHDOG: Duration = Duration::from_secs(30);
+
+fn encode(producer: u64, seq: u64) -> u64 {
+    (producer << 32) | seq
+}
+
+fn decode(value: u64) -> (u64, u64) {
+    (value >> 32, value & 0xffff_ffff)
+}
+
+fn epoch_queue(segment_size: usize, segment_count: usize, on_exhausted: OnExhausted) -> SegQueue<u64, Epoch> {
+    SegQueue::with_config(Config { segment_size, segment_count, on_exhausted, ..Config::default() })
+        .expect("valid config")
+}
+
+/// `producers` threads push `per_producer` values each (retrying refused pushes with the value handed back), two
+/// consumers pop until everything arrived. Checks exactly-once delivery, per-producer FIFO per consumer and no stale
+/// views. Returns the queue (every handle gone) and the number of refusals.
+fn stress(
+    segment_size: usize,
+    segment_count: usize,
+    on_exhausted: OnExhausted,
+    producers: u64,
+    per_producer: u64,
+) -> (Arc<SegQueue<u64, Epoch>>, u64) {
+    let q = Arc::new(epoch_queue(segment_size, segment_count, on_exhausted));
+    let total = producers * per_producer;
+    let received = Arc::new(AtomicU64::new(0));
+    let progress = Arc::new(AtomicU64::new(0));
+    let abort = Arc::new(AtomicBool::new(false));
+    let consumers = 2;
+    let start = Arc::new(Barrier::new(producers as usize + consumers));
+
+    let producer_threads: Vec<_> = (0..producers)
+        .map(|p| {
+            let (q, progress, abort, start) = (q.clone(), progress.clone(), abort.clone(), start.clone());
+            thread::spawn(move || {
+                let mut h = q.handle();
+                start.wait();
+                let mut refusals = 0u64;
+                for seq in 0..per_producer {
+                    let mut value = encode(p, seq);
+                    while let Err(refused) = h.push(value) {
+                        assert_eq!(on_exhausted, OnExhausted::Fail, "only Fail refuses here");
+                        assert_eq!(refused.kind(), PushErrorKind::Exhausted);
+                        value = refused.into_inner();
+                        assert_eq!(value, encode(p, seq), "a refused push must hand its own value back");
+                        refusals += 1;
+                        if abort.load(Ordering::Relaxed) {
+                            return refusals;
+                        }
+                        thread::yield_now();
+                    }
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
+                refusals
+            })
+        })
+        .collect();
+
+    let consumer_threads: Vec<_> = (0..consumers)
+        .map(|c| {
+            let (q, received, progress, abort, start) =
+                (q.clone(), received.clone(), progress.clone(), abort.clone(), start.clone());
+            thread::spawn(move || {
+                let mut h = q.handle();
+                start.wait();
+                let mut got = Vec::new();
+                let mut next_seq = vec![0u64; producers as usize];
+                let mut batch = Vec::new();
+                let mut round = c;
+                while received.load(Ordering::Relaxed) < total && !abort.load(Ordering::Relaxed) {
+                    round += 1;
+                    batch.clear();
+                    if round % 2 == 0 {
+                        batch.extend(h.pop());
+                    } else {
+                        h.pop_batch(&mut batch, 1 + round % (2 * segment_size));
+                    }
+                    if batch.is_empty() {
+                        thread::yield_now();
+                        continue;
+                    }
+                    for &value in &batch {
+                        let (p, seq) = decode(value);
+                        assert!(p < producers && seq < per_producer, "value {value:#x} was never pushed");
+                        assert!(seq >= next_seq[p as usize], "consumer {c}: producer {p}'s seq {seq} out of order");
+                        next_seq[p as usize] = seq + 1;
+                    }
+                    got.extend_from_slice(&batch);
+                    received.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    progress.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+                got
+            })
+        })
+        .collect();
+
+    let mut last = (progress.load(Ordering::Relaxed), Instant::now());
+    while !(producer_threads.iter().all(|t| t.is_finished()) && consumer_threads.iter().all(|t| t.is_finished())) {
+        thread::sleep(Duration::from_millis(5));
+        let now = progress.load(Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > WATCHDOG {
+            abort.store(true, Ordering::Relaxed);
+            panic!(
+                "watchdog: no progress for {WATCHDOG:?} (size {segment_size}, {segment_count} segments, \
+                 {on_exhausted:?}); received {} of {total}; {:?}",
+                received.load(Ordering::Relaxed),
+                q.stats()
+            );
+        }
+    }
+    let refusals: u64 = producer_threads.into_iter().map(|t| t.join().expect("producer panicked")).sum();
+    let mut seen = vec![false; total as usize];
+    for consumer in consumer_threads {
+        for value in consumer.join().expect("consumer panicked") {
+            let (p, seq) = decode(value);
+            let slot = &mut seen[(p * per_producer + seq) as usize];
+            assert!(!*slot, "value (producer {p}, seq {seq}) received twice");
+            *slot = true;
+        }
+    }
+    if let Some(missing) = seen.iter().position(|&s| !s) {
+        panic!(
+            "value {missing} (producer {}, seq {}) never received",
+            missing as u64 / per_producer,
+            missing as u64 % per_producer
+        );
+    }
+    assert!(q.is_empty());
+    let stats = q.stats();
+    println!(
+        "size {segment_size}, {segment_count} segments, {on_exhausted:?}, {producers} producers: \
+         {refusals} refusals, {stats:?}"
+    );
+    assert_eq!(stats.stale_views, 0, "{stats:?}");
+    assert!(stats.segments_retired >= total / segment_size as u64 - 1, "{stats:?}");
+    assert!(stats.segments_recycled > 0, "segments must be reused: {stats:?}");
+    match on_exhausted {
+        OnExhausted::Fail => {
+            assert_eq!(stats.failed_pushes, refusals, "{stats:?}");
+            assert_eq!((stats.segments_allocated, stats.grown), (segment_count as u64, 0), "{stats:?}");
+        }
+        _ => assert_eq!(refusals, 0),
+    }
+    // Every handle is gone. Unregistering stepped up to three times each, but a handle may have left while another
+    // was pinned; one more registration (nobody else is pinned now) frees whatever orphans are left.
+    drop(q.handle());
+    let stats = q.stats();
+    assert_eq!(stats.retired_pending, 0, "nobody is pinned any more, so nothing may stay pending: {stats:?}");
+    (q, refusals)
+}
+
+/// SegmentSize=1 (every value retires a segment), 8 segments, `Fail`: 3 producers, 2 consumers.
+#[test]
+fn stress_size_1_fail() {
+    stress(1, 8, OnExhausted::Fail, 3, 5_000);
+}
+
+/// SegmentSize=64, 8 segments, `Fail`.
+#[test]
+fn stress_size_64_fail() {
+    stress(64, 8, OnExhausted::Fail, 3, 40_000);
+}
+
+/// SegmentSize=1, `Grow` from 8 segments.
+#[test]
+fn stress_size_1_grow() {
+    stress(1, 8, OnExhausted::Grow, 3, 10_000);
+}
+
+/// SegmentSize=64, `Grow` from 8 segments.
+#[test]
+fn stress_size_64_grow() {
+    stress(64, 8, OnExhausted::Grow, 3, 40_000);
+}
+
+/// After heavy multi-threaded traffic under `Fail` with SegmentSize=1 and only 4 segments, every segment comes
+/// back: one handle then fills the queue to the pool's capacity (3 values: the fourth segment stays the queue's
+/// head) and empties it, 100 times. A push may be refused once per round: the segments it needs were retired by the
+/// previous round's pops, which were the only operations since, and a segment needs two epoch advances after it is
+/// sealed; the refused push's own operation performs the second one, so its retry must succeed.
+#[test]
+fn fail_traffic_leaves_nothing_exhausted() {
+    let (q, refusals) = stress(1, 4, OnExhausted::Fail, 2, 3_000);
+    assert!(refusals > 0, "4 segments under this traffic must run dry sometimes; otherwise this test tests nothing");
+    let mut h = q.handle();
+    let mut refused = 0;
+    for round in 0..100u64 {
+        for i in 0..3 {
+            let mut value = round * 3 + i;
+            let mut attempts = 0;
+            while let Err(e) = h.push(value) {
+                attempts += 1;
+                refused += 1;
+                assert!(attempts < 2, "round {round}, push {i}: refused twice in a row; {:?}", q.stats());
+                value = e.into_inner();
+            }
+        }
+        for i in 0..3 {
+            assert_eq!(h.pop(), Some(round * 3 + i));
+        }
+        assert_eq!(h.pop(), None);
+    }
+    let stats = q.stats();
+    println!("after the traffic: {refused} refusals in 100 rounds, {stats:?}");
+    assert_eq!((stats.stale_views, stats.segments_allocated), (0, 4), "{stats:?}");
+}
+
+/// Under `Grow` from a single segment, one handle pushing and popping 20000 values at SegmentSize=1 (each value
+/// retires a segment) settles on a small pool: the bag's backlog plus the queue's segments, not one per value.
+#[test]
+fn grow_settles_on_a_small_pool() {
+    let q = epoch_queue(1, 1, OnExhausted::Grow);
+    let mut h = q.handle();
+    for value in 0..20_000 {
+        h.push(value).expect("Grow never refuses");
+        if value >= 2 {
+            assert_eq!(h.pop(), Some(value - 2));
+        }
+    }
+    let stats = q.stats();
+    println!("{stats:?}");
+    assert!(stats.segments_allocated <= COLLECT_THRESHOLD as u64 + 4, "{stats:?}");
+    assert!(stats.segments_recycled >= 19_000, "{stats:?}");
+    assert_eq!(stats.stale_views, 0, "{stats:?}");
+}
+
+/// One handle, SegmentSize 1 and 64, 16 segments, `Fail`, up to `segment_size + 1` values in flight (the pattern
+/// of `tests/alloc.rs`): never refused, so a steady state needs at most 16 segments per handle.
+#[test]
+fn single_handle_with_16_segments_is_never_refused() {
+    for segment_size in [1, 64] {
+        let q = epoch_queue(segment_size, 16, OnExhausted::Fail);
+        let mut h = q.handle();
+        let depth = segment_size as u64 + 1;
+        let mut next_pop = 0;
+        for value in 0..20_000 {
+            h.push(value).unwrap_or_else(|e| panic!("size {segment_size}, push {value}: {e}; {:?}", q.stats()));
+            if value >= depth {
+                assert_eq!(h.pop(), Some(next_pop));
+                next_pop += 1;
+            }
+        }
+        let stats = q.stats();
+        assert!(stats.segments_recycled > 0, "{stats:?}");
+        assert!(stats.retired_pending <= COLLECT_THRESHOLD as u64, "{stats:?}");
+        assert_eq!(stats.stale_views, 0, "{stats:?}");
+    }
+}
+
+/// A consumer stopped inside `pop` ([`segpool::Handle::stall`]) holds the epoch back: every segment retired during
+/// the stall stays unreclaimed, so under `Fail` the 16-segment pool runs dry and pushes are refused (reported, not
+/// hung); under `Grow` memory grows with the traffic. Once the stall ends, everything is reclaimed.
+#[test]
+fn stalled_consumer_blocks_all_reclamation_until_it_moves_on() {
+    const PAIRS: u64 = 2_000;
+    for on_exhausted in [OnExhausted::Fail, OnExhausted::Grow] {
+        let q = epoch_queue(1, 16, on_exhausted);
+        let mut stalled = q.handle();
+        let mut worker = q.handle();
+        let (mut next, mut refused) = (0u64, 0u64);
+        let mut pairs = |worker: &mut segpool::Handle<'_, u64, Epoch>, refused: &mut u64| {
+            for _ in 0..PAIRS {
+                match worker.push(next) {
+                    Ok(()) => {
+                        assert_eq!(worker.pop(), Some(next));
+                        next += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e.kind(), PushErrorKind::Exhausted);
+                        assert_eq!(e.into_inner(), next);
+                        *refused += 1;
+                    }
+                }
+            }
+        };
+        let during: QueueStats = {
+            let _stall = stalled.stall();
+            pairs(&mut worker, &mut refused);
+            q.stats()
+        };
+        println!("{on_exhausted:?}: during the stall {refused} refused, {during:?}");
+        match on_exhausted {
+            OnExhausted::Fail => {
+                assert!(refused > PAIRS / 2, "the stall must starve the pool: {refused} refused, {during:?}");
+                assert!(during.retired_pending >= 14, "nearly every segment is held back: {during:?}");
+            }
+            _ => {
+                assert_eq!(refused, 0);
+                // Every value retired a segment; at most two advances' worth were reclaimed at the stall's start.
+                assert!(during.retired_pending + 3 * COLLECT_THRESHOLD as u64 >= PAIRS, "{during:?}");
+                assert!(during.segments_allocated + 3 * COLLECT_THRESHOLD as u64 >= PAIRS, "{during:?}");
+            }
+        }
+        let mut refused_after = 0;
+        pairs(&mut worker, &mut refused_after);
+        let after = q.stats();
+        println!("{on_exhausted:?}: after the stall {refused_after} refused, {after:?}");
+        assert!(refused_after <= 2, "the pool refills within a few operations: {refused_after} refused, {after:?}");
+        assert!(after.retired_pending <= COLLECT_THRESHOLD as u64 + 1, "the backlog is reclaimed: {after:?}");
+        assert_eq!(after.stale_views, 0, "{after:?}");
+        if on_exhausted == OnExhausted::Grow {
+            assert_eq!(after.segments_allocated, during.segments_allocated, "no growth once reclaiming: {after:?}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The strategy on its own
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A segment store that only records which segments were made reusable, and how often.
+#[derive(Default)]
+struct RecordingStore {
+    reusable: Mutex<BTreeMap<SegmentId, u32>>,
+}
+
+impl SegmentStore for RecordingStore {
+    type Meta = ();
+
+    fn meta(&self, _id: SegmentId) -> &() {
+        &()
+    }
+
+    fn make_reusable(&self, id: SegmentId) {
+        *self.reusable.lock().unwrap().entry(id).or_default() += 1;
+    }
+}
+
+impl RecordingStore {
+    fn count(&self) -> u64 {
+        self.reusable.lock().unwrap().len() as u64
+    }
+
+    /// Every segment made reusable, checking each was made reusable exactly once.
+    fn ids(&self) -> Vec<SegmentId> {
+        let reusable = self.reusable.lock().unwrap();
+        for (id, times) in reusable.iter() {
+            assert_eq!(*times, 1, "segment {id} was made reusable {times} times");
+        }
+        reusable.keys().copied().collect()
+    }
+}
+
+fn epoch() -> Epoch {
+    Epoch::new(&Config::default())
+}
+
+/// One operation of `h` that retires `id` (the queue retires inside an operation).
+fn retire_one(ep: &Epoch, h: &mut <Epoch as Reclaim>::Handle, id: SegmentId, store: &RecordingStore) {
+    ep.enter(h);
+    ep.retire(h, id, store);
+    ep.leave(h, store);
+}
+
+/// One operation of `h` in which the pool "ran dry".
+fn collect_once(ep: &Epoch, h: &mut <Epoch as Reclaim>::Handle, store: &RecordingStore) {
+    ep.enter(h);
+    ep.collect(h, store);
+    ep.leave(h, store);
+}
+
+/// Handle 1 pins and stalls. Handle 2 retires 1000 segments, one per operation, and collects after each: the epoch
+/// advances at most once past the pin, none of the 1000 is made reusable while the pin lasts, and `pending()` is
+/// exactly the number retired. Segments retired before the pin are freed meanwhile (the epoch was free to move).
+/// After handle 1 leaves, a few more operations make every segment reusable, each exactly once.
+#[test]
+fn pinned_stall_holds_back_everything_retired_after_it() {
+    let ep = epoch();
+    let store = RecordingStore::default();
+    let mut stalled = ep.register();
+    let mut worker = ep.register();
+
+    // Before the stall: the epoch moves freely and early segments are reclaimed.
+    for id in 0..100 {
+        retire_one(&ep, &mut worker, id, &store);
+        collect_once(&ep, &mut worker, &store);
+    }
+    let before = store.count();
+    assert!(before >= 95, "with nobody pinned, retired segments are reclaimed within a few steps: {before}");
+    assert_eq!(ep.pending() + before, 100);
+
+    ep.enter(&mut stalled); // ... and never leaves until below
+    let pinned_at = ep.epoch();
+    for id in 1_000..2_000 {
+        retire_one(&ep, &mut worker, id, &store);
+        collect_once(&ep, &mut worker, &store);
+        assert!(ep.epoch() <= pinned_at + 1, "the epoch advanced twice past a pinned handle");
+        let reusable = store.ids();
+        assert!(
+            !reusable.iter().any(|&id| id >= 1_000),
+            "a segment retired after the pin was made reusable during the stall: {:?}",
+            reusable.iter().filter(|&&id| id >= 1_000).collect::<Vec<_>>()
+        );
+        assert_eq!(ep.pending(), 100 - store.count() + (id as u64 - 999), "pending() counts every held segment");
+    }
+    assert!(ep.pending() >= 1_000, "pending grows with the number retired during the stall");
+    // Everything retired before the pin that could be reclaimed was (at most one advance's worth is held back).
+    assert_eq!(store.count(), 100 - (ep.pending() - 1_000));
+
+    ep.leave(&mut stalled, &store);
+    for id in 5_000..5_003 {
+        retire_one(&ep, &mut worker, id, &store);
+        collect_once(&ep, &mut worker, &store);
+    }
+    let reusable = store.ids();
+    assert!((1_000..2_000).all(|id| reusable.binary_search(&id).is_ok()), "not everything was freed after the stall");
+    assert!((0..100).all(|id| reusable.binary_search(&id).is_ok()));
+    assert!(ep.pending() <= 3, "only the newest segments may still wait: {}", ep.pending());
+    ep.unregister(&mut stalled, &store);
+    ep.unregister(&mut worker, &store);
+    assert_eq!(ep.pending(), 0, "unregistering with nobody pinned frees everything");
+    assert_eq!(store.ids().len(), 1_103);
+    assert_eq!(ep.orphaned(), 0);
+}
+
+/// Without any `collect`, reaching the threshold steps on its own: a handle that only retires, one segment per
+/// operation, has at most `COLLECT_THRESHOLD` segments pending at any time.
+#[test]
+fn the_threshold_steps_without_being_asked() {
+    let ep = epoch();
+    let store = RecordingStore::default();
+    let mut h = ep.register();
+    for id in 0..1_000 {
+        retire_one(&ep, &mut h, id, &store);
+        assert!(ep.pending() <= COLLECT_THRESHOLD as u64, "pending {} after retiring {id}", ep.pending());
+    }
+    assert!(store.count() >= 1_000 - COLLECT_THRESHOLD as u64);
+    store.ids(); // each at most once
+    ep.unregister(&mut h, &store);
+    assert_eq!(ep.pending(), 0);
+}
+
+/// A segment retired inside an operation is never reused inside that same operation (the retirer's own pin holds
+/// the epoch back), however often it collects.
+#[test]
+fn retirer_cannot_free_its_own_segment_in_the_same_operation() {
+    let ep = epoch();
+    let store = RecordingStore::default();
+    let mut h = ep.register();
+    ep.enter(&mut h);
+    ep.retire(&mut h, 1, &store);
+    for _ in 0..10 {
+        ep.collect(&mut h, &store);
+    }
+    assert_eq!(store.count(), 0, "freed while the retiring operation still runs");
+    ep.leave(&mut h, &store);
+    assert_eq!(store.ids(), [1], "the step at the end of the operation (after unpinning) frees it");
+    ep.unregister(&mut h, &store);
+}
+
+/// Segments a consumer retired below its threshold are freed when a producer's pool runs dry: `collect` makes every
+/// handle step at the end of its next operation.
+#[test]
+fn shortage_makes_other_handles_step() {
+    let ep = epoch();
+    let store = RecordingStore::default();
+    let mut consumer = ep.register();
+    let mut producer = ep.register();
+    for id in 1..=3 {
+        retire_one(&ep, &mut consumer, id, &store);
+    }
+    // Unsealed in the consumer's bag: no amount of advancing by others can free them before the consumer steps.
+    for _ in 0..5 {
+        collect_once(&ep, &mut producer, &store);
+    }
+    assert_eq!(store.count(), 0, "below the threshold nothing is sealed yet");
+
+    // The consumer's next operation ends with a step: it seals the three (the producer keeps the epoch moving).
+    ep.enter(&mut consumer);
+    ep.leave(&mut consumer, &store);
+    collect_once(&ep, &mut producer, &store);
+    ep.enter(&mut consumer);
+    ep.leave(&mut consumer, &store);
+    assert_eq!(store.ids(), [1, 2, 3], "the consumer stepped at the end of its operations");
+    assert_eq!(ep.pending(), 0);
+    ep.unregister(&mut consumer, &store);
+    ep.unregister(&mut producer, &store);
+}
+
+/// Unregistering while another handle is pinned moves the retired segments to the orphan list; a `collect` by a
+/// third handle keeps them while the pin lasts and frees them after.
+#[test]
+fn orphans_are_freed_by_a_later_collect() {
+    let ep = epoch();
+    let store = RecordingStore::default();
+    let mut pinned = ep.register();
+    let mut leaver = ep.register();
+    ep.enter(&mut pinned);
+    for id in [7, 3, 4] {
+        retire_one(&ep, &mut leaver, id, &store);
+    }
+    ep.unregister(&mut leaver, &store);
+    assert_eq!((ep.orphaned(), ep.pending(), store.count()), (3, 3, 0), "all three became orphans");
+
+    let mut third = ep.register();
+    for _ in 0..5 {
+        collect_once(&ep, &mut third, &store);
+    }
+    assert_eq!(store.count(), 0, "orphans must wait while the pin lasts");
+
+    ep.leave(&mut pinned, &store);
+    for _ in 0..2 {
+        collect_once(&ep, &mut third, &store);
+    }
+    assert_eq!(store.ids(), [3, 4, 7]);
+    assert_eq!(ep.pending(), 0);
+    ep.unregister(&mut third, &store);
+    ep.unregister(&mut pinned, &store);
+}
+
+/// A reused record starts unpinned, and a handle dropped inside an operation (without `unregister`) does not block
+/// the epoch for good.
+#[test]
+fn dropped_and_reused_records_do_not_block_the_epoch() {
+    let ep = epoch();
+    let store = RecordingStore::default();
+    let mut first = ep.register();
+    ep.enter(&mut first);
+    drop(first); // a bug or an unwind: never unregistered
+    let mut second = ep.register();
+    ep.enter(&mut second);
+    ep.leave(&mut second, &store);
+    ep.unregister(&mut second, &store);
+    let mut third = ep.register(); // reuses `second`'s record
+    let start = ep.epoch();
+    for _ in 0..4 {
+        collect_once(&ep, &mut third, &store);
+    }
+    assert!(ep.epoch() >= start + 4, "something still blocks the epoch: {} -> {}", start, ep.epoch());
+    ep.unregister(&mut third, &store);
+}
+
+/// A store for the race below: segments cycle through generations; it records the newest generation of each
+/// segment that was made reusable, and hands reusable segments back to the retirer.
+struct RaceStore {
+    /// The generation each segment is in (written by the retirer only).
+    generation: Vec<AtomicU32>,
+    /// The last generation of each segment that was made reusable.
+    reclaimed: Vec<AtomicU32>,
+    free: Mutex<Vec<SegmentId>>,
+}
+
+impl SegmentStore for RaceStore {
+    type Meta = ();
+
+    fn meta(&self, _id: SegmentId) -> &() {
+        &()
+    }
+
+    fn make_reusable(&self, id: SegmentId) {
+        let generation = self.generation[id as usize].load(Ordering::Relaxed);
+        self.reclaimed[id as usize].fetch_max(generation, Ordering::SeqCst);
+        self.free.lock().unwrap().push(id);
+    }
+}
+
+/// One retirer moves a source word from segment to segment and, after each move, retires the old segment and
+/// collects; readers keep pinning, loading the word and checking, for a while, that the (index, generation) they
+/// loaded was not made reusable. With the `epoch_ignore_pinned` mutant this fails at once (the epoch races ahead of
+/// the readers); missing fences would need a weakly ordered CPU to show.
+#[test]
+fn racing_readers_never_hold_a_reclaimed_segment() {
+    const SEGMENTS: usize = 64;
+    let min_run = Duration::from_millis(500);
+    let ep = Arc::new(epoch());
+    let store = Arc::new(RaceStore {
+        generation: (0..SEGMENTS).map(|_| AtomicU32::new(1)).collect(),
+        reclaimed: (0..SEGMENTS).map(|_| AtomicU32::new(0)).collect(),
+        free: Mutex::new((1..SEGMENTS as SegmentId).collect()),
+    });
+    let src = Arc::new(AtomicU64::new(SegRef::new(0, 1).bits()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let checks = Arc::new(AtomicU64::new(0));
+    let readers = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    let start = Arc::new(Barrier::new(readers + 1));
+
+    let reader_threads: Vec<_> = (0..readers)
+        .map(|_| {
+            let (ep, store, src, stop, checks, start) =
+                (ep.clone(), store.clone(), src.clone(), stop.clone(), checks.clone(), start.clone());
+            thread::spawn(move || {
+                let mut h = ep.register();
+                start.wait();
+                let mut violations = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    ep.enter(&mut h);
+                    let seen = SegRef::from_bits(ep.protect(&mut h, 0, &src, &*store));
+                    for round in 0..32 {
+                        if store.reclaimed[seen.index() as usize].load(Ordering::SeqCst) >= seen.generation() {
+                            violations += 1;
+                        }
+                        if round % 8 == 7 {
+                            thread::yield_now(); // a preempted reader: the retirer runs meanwhile
+                        }
+                    }
+                    checks.fetch_add(32, Ordering::Relaxed);
+                    ep.leave(&mut h, &*store);
+                }
+                ep.unregister(&mut h, &*store);
+                violations
+            })
+        })
+        .collect();
+
+    let mut retirer = ep.register();
+    start.wait();
+    let began = Instant::now();
+    let mut moves = 0u64;
+    // At least `min_run`, and until the readers did enough checks (a loaded machine may starve them for a while).
+    while began.elapsed() < min_run || (checks.load(Ordering::Relaxed) < 50_000 && began.elapsed() < 20 * min_run) {
+        let next = loop {
+            if let Some(id) = store.free.lock().unwrap().pop() {
+                break id;
+            }
+            ep.enter(&mut retirer);
+            ep.collect(&mut retirer, &*store);
+            ep.leave(&mut retirer, &*store);
+            thread::yield_now();
+        };
+        let generation = store.generation[next as usize].fetch_add(1, Ordering::Relaxed) + 1;
+        let old = SegRef::from_bits(src.swap(SegRef::new(next, generation).bits(), Ordering::AcqRel));
+        ep.enter(&mut retirer);
+        ep.retire(&mut retirer, old.index(), &*store);
+        ep.collect(&mut retirer, &*store);
+        ep.leave(&mut retirer, &*store);
+        moves += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let violations: u64 = reader_threads.into_iter().map(|t| t.join().expect("reader panicked")).sum();
+    ep.unregister(&mut retirer, &*store);
+    let checks = checks.load(Ordering::Relaxed);
+    println!("{readers} readers: {moves} moves, {checks} checks, {violations} violations");
+    // Segments are recycled, so `moves` far above SEGMENTS means reclamation kept pace during the race.
+    assert!(moves > 10 * SEGMENTS as u64 && checks > 10_000, "the race barely ran: {moves} moves, {checks} checks");
+    assert_eq!(violations, 0, "a segment was made reusable while a reader that loaded it was pinned");
+}
