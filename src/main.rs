@@ -1,15 +1,17 @@
 //! `cargo run --release`: the comparison command, first version.
 //!
-//! Runs one workload, 2 producers and 2 consumers moving `JOBS` values through a `SegQueue<_, Limbo>`, once per
-//! exhaustion policy (Grow, Fail, Wait) at SegmentSize 1 and 64, and prints each run's segment accounting. Later
-//! versions compare every reclamation strategy and backend; this one shows what Limbo costs under each policy.
+//! Runs one workload, 2 producers and 2 consumers moving `JOBS` values through a `SegQueue`, for every reclamation
+//! strategy at SegmentSize 1 and 64, under `Grow` and under `Fail` (Leak only under `Grow`: it never reuses), and
+//! prints each run's time and segment accounting, with the time as a ratio to the `Leak` baseline of the same size.
+//! One run per cell on a noisy machine: the segment counts are exact, the times are indicative. The worker pool,
+//! latency percentiles, CSV and plots come with the benchmark issue.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use segpool::{Config, Limbo, OnExhausted, QueueStats, SegQueue};
+use segpool::{Config, Epoch, Hazard, Leak, Limbo, OnExhausted, QueueStats, Reclaim, SegQueue};
 
 const JOBS: u64 = 200_000;
 const PRODUCERS: u64 = 2;
@@ -23,8 +25,8 @@ struct RunReport {
 
 /// Producers push `JOBS` values in total, retrying any value a push hands back; consumers pop in batches until all
 /// values arrived. Exactly-once delivery is checked by summing the values.
-fn run(config: Config) -> RunReport {
-    let queue: Arc<SegQueue<u64, Limbo>> = Arc::new(SegQueue::with_config(config).expect("valid config"));
+fn run<R: Reclaim>(config: Config) -> RunReport {
+    let queue: Arc<SegQueue<u64, R>> = Arc::new(SegQueue::with_config(config).expect("valid config"));
     let per_producer = JOBS / PRODUCERS;
     let done = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -79,53 +81,72 @@ fn run(config: Config) -> RunReport {
     RunReport { elapsed, handed_back, stats: queue.stats() }
 }
 
+/// One table row: a strategy, a segment size and a policy.
+fn row<R: Reclaim>(segment_size: usize, policy: (&str, OnExhausted), baseline_ns: &mut Option<f64>) {
+    let (policy_name, on_exhausted) = policy;
+    let report = run::<R>(Config { segment_size, segment_count: 12, on_exhausted, limbo_len: 8 });
+    let ns = report.elapsed.as_nanos() as f64 / JOBS as f64;
+    let baseline = *baseline_ns.get_or_insert(ns);
+    let s = report.stats;
+    println!(
+        "{:<16} {:>4} {:<5} {:>8.1} {:>6.2} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6}",
+        R::NAME,
+        segment_size,
+        policy_name,
+        ns,
+        ns / baseline,
+        s.segments_allocated,
+        s.segments_recycled,
+        s.retired_pending,
+        s.segments_orphaned,
+        s.exhaustion_events,
+        report.handed_back,
+        s.stale_views,
+    );
+}
+
 fn main() {
     println!(
-        "segpool: {JOBS} values, {PRODUCERS} producers, {CONSUMERS} consumers, SegQueue<u64, Limbo>, \
-         12 segments up front, limbo_len 8\n"
+        "segpool: {JOBS} values, {PRODUCERS} producers, {CONSUMERS} consumers, 12 segments up front \
+         (Limbo: limbo_len 8)\n"
     );
     println!(
-        "{:<10} {:>5} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6}",
-        "policy",
+        "{:<16} {:>4} {:<5} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6}",
+        "strategy",
         "size",
+        "pol.",
         "ns/value",
+        "/leak",
         "allocated",
         "recycled",
-        "retired",
-        "in limbo",
+        "pending",
         "orphaned",
         "exhausted",
         "handed back",
         "stale"
     );
-    let policies = [
-        ("Grow", OnExhausted::Grow),
-        ("Fail", OnExhausted::Fail),
-        ("Wait(1ms)", OnExhausted::Wait(Duration::from_millis(1))),
-    ];
+    let grow = ("Grow", OnExhausted::Grow);
+    let fail = ("Fail", OnExhausted::Fail);
     for segment_size in [1, 64] {
-        for (name, on_exhausted) in policies {
-            let report = run(Config { segment_size, segment_count: 12, on_exhausted, limbo_len: 8 });
-            let s = report.stats;
-            println!(
-                "{:<10} {:>5} {:>8.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6}",
-                name,
-                segment_size,
-                report.elapsed.as_nanos() as f64 / JOBS as f64,
-                s.segments_allocated,
-                s.segments_recycled,
-                s.segments_retired,
-                s.retired_pending,
-                s.segments_orphaned,
-                s.exhaustion_events,
-                report.handed_back,
-                s.stale_views,
-            );
+        let mut baseline = None;
+        row::<Leak>(segment_size, grow, &mut baseline);
+        for policy in [grow, fail] {
+            row::<Limbo>(segment_size, policy, &mut baseline);
+            row::<Hazard>(segment_size, policy, &mut baseline);
+            row::<Epoch>(segment_size, policy, &mut baseline);
+            #[cfg(feature = "reference")]
+            {
+                row::<segpool::Haphazard>(segment_size, policy, &mut baseline);
+                row::<segpool::CrossbeamEpoch>(segment_size, policy, &mut baseline);
+            }
         }
+        println!();
     }
     println!(
-        "\nallocated: segments ever allocated; recycled: segments reused; in limbo: retired, not yet reusable;\n\
-         orphaned: evicted from the limbo while referenced (reused on last release); exhausted: pushes that found the pool empty;\n\
-         handed back: pushes refused (Fail) or timed out (Wait) and retried by the producer; stale: must be 0."
+        "/leak: time per value relative to Leak (no reclamation) at the same size; allocated: segments ever\n\
+         allocated; recycled: segments reused; pending: retired, not yet reusable, at the end; orphaned: reuse\n\
+         deferred past the strategy's rule (Limbo: evicted while referenced; Hazard, Epoch: left by a handle that\n\
+         unregistered with retired segments still waiting); exhausted: pushes that found the pool empty;\n\
+         handed back: pushes refused under Fail and retried by the producer; stale: must be 0."
     );
 }

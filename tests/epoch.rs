@@ -237,6 +237,24 @@ fn fail_traffic_leaves_nothing_exhausted() {
     assert_eq!((stats.stale_views, stats.segments_allocated), (0, 4), "{stats:?}");
 }
 
+/// `Wait` with the fewest segments that can work (2, SegmentSize=1): a push that finds the pool dry waits, and the
+/// step at the end of its own operation frees the segment it waits for, so no wait ever times out.
+#[test]
+fn wait_with_two_segments_never_times_out() {
+    let q = epoch_queue(1, 2, OnExhausted::Wait(Duration::from_secs(5)));
+    let mut h = q.handle();
+    let began = Instant::now();
+    for value in 0..2_000 {
+        h.push(value).unwrap_or_else(|e| panic!("push {value}: {e}; {:?}", q.stats()));
+        assert_eq!(h.pop(), Some(value));
+    }
+    let stats = q.stats();
+    println!("{:?} for 2000 pairs: {stats:?}", began.elapsed());
+    assert_eq!((stats.wait_timeouts, stats.stale_views, stats.segments_allocated), (0, 0, 2), "{stats:?}");
+    assert!(stats.segments_recycled >= 1_990, "{stats:?}");
+    assert!(began.elapsed() < Duration::from_secs(5), "pushes waited for segments that were already free");
+}
+
 /// Under `Grow` from a single segment, one handle pushing and popping 20000 values at SegmentSize=1 (each value
 /// retires a segment) settles on a small pool: the bag's backlog plus the queue's segments, not one per value.
 #[test]

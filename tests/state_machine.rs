@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use segpool::{Config, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+use segpool::{Config, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Strategy models
@@ -79,6 +79,31 @@ impl ReuseModel for LimboModel {
 
 impl Modelled for Limbo {
     type Model = LimboModel;
+}
+
+/// Leak: nothing is ever reusable; `pending` counts every retirement.
+#[derive(Clone, Debug)]
+struct LeakModel {
+    retired: u64,
+}
+
+impl ReuseModel for LeakModel {
+    fn new(_config: &Config) -> Self {
+        LeakModel { retired: 0 }
+    }
+
+    fn retire(&mut self) -> usize {
+        self.retired += 1;
+        0
+    }
+
+    fn pending(&self) -> u64 {
+        self.retired
+    }
+}
+
+impl Modelled for Leak {
+    type Model = LeakModel;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -378,4 +403,7 @@ prop_state_machine! {
 
     #[test]
     fn limbo_matches_vecdeque_model(sequential 1..150 => QueueMachine<Limbo>);
+
+    #[test]
+    fn leak_matches_vecdeque_model(sequential 1..150 => QueueMachine<Leak>);
 }

@@ -1,7 +1,7 @@
 //! Epoch: epoch-based reclamation (Fraser, "Practical lock-freedom", 2004; the scheme of crossbeam-epoch), adapted
 //! to segment indices and a type-stable pool.
 //!
-//! A global epoch counter `G` only ever moves forward by one. Every handle owns a record in a [`Registry`] holding
+//! A global epoch counter `G` only ever moves forward by one. Every handle owns a record in the crate's registry of per-thread records, holding
 //! one word, `(local_epoch << 1) | pinned`. [`Epoch::enter`] *pins* the handle: it publishes the current value of `G`
 //! as its local epoch with the pinned bit set; [`Epoch::leave`] clears the bit. [`Epoch::protect`] is a plain load:
 //! the pin covers every segment the operation loads. A retired segment goes into the retiring handle's *bag*. Now
@@ -51,7 +51,14 @@
 //!   `OnExhausted::Grow` memory grows with every segment used during the stall; with `OnExhausted::Fail` the queue
 //!   reports exhaustion (pushes are handed back) instead of hanging, and with `Wait` pushes time out. Recovery:
 //!   once the thread unpins, two advances free everything sealed during the stall, so the pool refills within a
-//!   few operations of any handle.
+//!   few operations of any handle. Preemption is such a stall: on an oversubscribed machine a thread descheduled
+//!   inside an operation blocks reclamation for its whole time slice, so with `Grow` a SegmentSize=1 queue can
+//!   allocate a segment per value for as long as some pinned thread is off the CPU.
+//! - **Tiny pools under `Fail`.** A segment retired inside an operation is never reusable inside that operation,
+//!   and needs two advances after it is sealed. So when the only free segments are the ones the last few
+//!   operations retired, a push can be refused once; its own operation performs the missing advance (in `collect`,
+//!   and in the step at its `leave`), so the retry succeeds. Under `Wait`, the push finds
+//!   that segment as soon as it starts waiting.
 //! - **Unreclaimed segments** without stalls: at most about [`COLLECT_THRESHOLD`] per handle in steady state
 //!   (segments retired by a handle wait for its next steps), plus the orphans of unregistered handles, which wait
 //!   for two advances.

@@ -21,9 +21,9 @@
 //!   [`CrossbeamEpoch`](super::CrossbeamEpoch), see there), and the next `retire`, `collect`, `leave` or
 //!   `unregister` hands it to [`SegmentStore::make_reusable`]. A reclaimer never touches the segment pool, so it does
 //!   not matter which thread reclaims, or that the queue may have moved since;
-//! - [`Reclaim::collect`] calls [`Domain::eager_reclaim`], then drains the ready list. Without it, haphazard
-//!   reclaims only when 1000 objects (or twice the number of hazard pointers) are retired, or every 2 seconds: far
-//!   more segments than a small pool has.
+//! - [`Reclaim::collect`] calls [`Domain::eager_reclaim`], then drains the ready list. On its own, haphazard scans
+//!   (at a retirement) only when more than `max(1000, 2 * hazard pointers)` objects wait, or when 2 seconds passed
+//!   since its last scan: far more segments than a small pool has.
 //!
 //! Why the token of the segment's current life is the right address: if the re-read finds the source word still
 //! holding `(index, generation)`, that life was not unlinked yet, hence not retired, hence its token had not been
