@@ -134,7 +134,7 @@ fn main() {
             row::<Limbo>(segment_size, policy, &mut baseline);
             row::<Hazard>(segment_size, policy, &mut baseline);
             row::<Epoch>(segment_size, policy, &mut baseline);
-            #[cfg(feature = "reference")]
+            #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
             {
                 row::<segpool::Haphazard>(segment_size, policy, &mut baseline);
                 row::<segpool::CrossbeamEpoch>(segment_size, policy, &mut baseline);

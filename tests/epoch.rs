@@ -3,8 +3,9 @@
 //!
 //! - Through `SegQueue<u64, Epoch>`: multi-threaded exactly-once delivery and per-producer FIFO at SegmentSize 1
 //!   and 64, under `OnExhausted::Fail` with 8 segments and under `Grow`; recycling after heavy `Fail` traffic (the
-//!   pool is never left permanently exhausted); a single handle never refused with 16 segments; and a stalled
-//!   consumer ([`segpool::Handle::stall`]), which blocks *all* reclamation until it moves on.
+//!   pool is never left permanently exhausted); a single handle never refused with 8 or 16 segments; `Wait` with
+//!   2 segments never timing out; and a stalled consumer ([`segpool::Handle::stall`]), which blocks *all*
+//!   reclamation until it moves on.
 //! - At the strategy level, with a recording [`SegmentStore`] and plain source words: a pinned, stalled handle lets
 //!   the epoch advance at most once and keeps every segment retired after its pin from being reused while
 //!   `pending()` grows; the shortage signal of `collect` makes other handles step; orphans of an unregistered
@@ -165,9 +166,12 @@ fn stress(
     );
     assert_eq!(stats.stale_views, 0, "{stats:?}");
     assert!(stats.segments_retired >= total / segment_size as u64 - 1, "{stats:?}");
-    assert!(stats.segments_recycled > 0, "segments must be reused: {stats:?}");
     match on_exhausted {
         OnExhausted::Fail => {
+            // With a fixed pool far smaller than the traffic, every segment must have been reused many times.
+            // (Under Grow, producers may outrun the consumers and turn the whole run into backlog, so recycling is
+            // checked by `grow_settles_on_a_small_pool` instead.)
+            assert!(stats.segments_recycled >= stats.segments_retired - segment_count as u64, "{stats:?}");
             assert_eq!(stats.failed_pushes, refusals, "{stats:?}");
             assert_eq!((stats.segments_allocated, stats.grown), (segment_count as u64, 0), "{stats:?}");
         }
@@ -274,17 +278,20 @@ fn grow_settles_on_a_small_pool() {
     assert_eq!(stats.stale_views, 0, "{stats:?}");
 }
 
-/// One handle, SegmentSize 1 and 64, 16 segments, `Fail`, up to `segment_size + 1` values in flight (the pattern
-/// of `tests/alloc.rs`): never refused, so a steady state needs at most 16 segments per handle.
+/// One handle, up to `depth` values in flight: never refused under `Fail` with 16 segments at SegmentSize 1 and 64
+/// (the pattern of `tests/alloc.rs`, depth `segment_size + 1`), nor with 8 segments at SegmentSize=1 and depth 2
+/// (the queue's three segments plus a bag of at most `COLLECT_THRESHOLD + 1`; with a threshold of 8 about one push
+/// in five is refused here).
 #[test]
-fn single_handle_with_16_segments_is_never_refused() {
-    for segment_size in [1, 64] {
-        let q = epoch_queue(segment_size, 16, OnExhausted::Fail);
+fn single_handle_is_never_refused() {
+    for (segment_size, segment_count, depth) in [(1, 16, 2), (64, 16, 65), (1, 8, 2), (1, 8, 1), (64, 8, 65)] {
+        let q = epoch_queue(segment_size, segment_count, OnExhausted::Fail);
         let mut h = q.handle();
-        let depth = segment_size as u64 + 1;
         let mut next_pop = 0;
         for value in 0..20_000 {
-            h.push(value).unwrap_or_else(|e| panic!("size {segment_size}, push {value}: {e}; {:?}", q.stats()));
+            h.push(value).unwrap_or_else(|e| {
+                panic!("size {segment_size}, {segment_count} segments, push {value}: {e}; {:?}", q.stats())
+            });
             if value >= depth {
                 assert_eq!(h.pop(), Some(next_pop));
                 next_pop += 1;
@@ -292,7 +299,7 @@ fn single_handle_with_16_segments_is_never_refused() {
         }
         let stats = q.stats();
         assert!(stats.segments_recycled > 0, "{stats:?}");
-        assert!(stats.retired_pending <= COLLECT_THRESHOLD as u64, "{stats:?}");
+        assert!(stats.retired_pending <= COLLECT_THRESHOLD as u64 + 1, "{stats:?}");
         assert_eq!(stats.stale_views, 0, "{stats:?}");
     }
 }

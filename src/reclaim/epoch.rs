@@ -1,11 +1,11 @@
 //! Epoch: epoch-based reclamation (Fraser, "Practical lock-freedom", 2004; the scheme of crossbeam-epoch), adapted
 //! to segment indices and a type-stable pool.
 //!
-//! A global epoch counter `G` only ever moves forward by one. Every handle owns a record in the crate's registry of per-thread records, holding
-//! one word, `(local_epoch << 1) | pinned`. [`Epoch::enter`] *pins* the handle: it publishes the current value of `G`
-//! as its local epoch with the pinned bit set; [`Epoch::leave`] clears the bit. [`Epoch::protect`] is a plain load:
-//! the pin covers every segment the operation loads. A retired segment goes into the retiring handle's *bag*. Now
-//! and then the handle runs a *step*:
+//! A global epoch counter `G` only ever moves forward by one. Every handle owns a record in the crate's registry of
+//! per-thread records, holding one word, `(local_epoch << 1) | pinned`. [`Epoch::enter`] *pins* the handle: it
+//! publishes the current value of `G` as its local epoch with the pinned bit set; [`Epoch::leave`] clears the bit.
+//! [`Epoch::protect`] is a plain load: the pin covers every segment the operation loads. A retired segment goes
+//! into the retiring handle's *bag*. Now and then the handle runs a *step*:
 //!
 //! 1. it *seals* the segments retired since its last step: they are stamped with `G`, read after a fence;
 //! 2. it tries to *advance* `G` from `e` to `e + 1`, which succeeds only if every pinned record has local epoch `e`;
@@ -24,18 +24,23 @@
 //! if it moved, the handle steps once *after* unpinning. This advances the epoch on behalf of the starving
 //! producers and seals and frees the bag. The handle that called `collect` also steps at its own `leave`, so a push
 //! refused by `Fail` usually finds a segment on its retry. A live handle that performs no more operations still
-//! holds back the segments in its bag (at most [`COLLECT_THRESHOLD`] in steady state); drop idle handles, or size
-//! the pool above the bound.
+//! holds back the segments in its bag (at most [`COLLECT_THRESHOLD`] `+ 1` in steady state); drop idle handles, or
+//! size the pool above the bound.
 //!
 //! # The threshold
 //!
-//! [`COLLECT_THRESHOLD`] is 8. A step costs a `SeqCst` fence, a load per registered record and a pass over the bag,
-//! so the threshold amortises it (one step per four retirements on average in steady state, see below). It is kept
-//! small because, unlike crossbeam's garbage, every segment waiting in a bag is a segment the queue cannot use: in
-//! steady state a handle's bag holds at most `COLLECT_THRESHOLD` segments before a step (the step frees those sealed
-//! by the previous step, and seals the new ones), so a single-threaded SegmentSize=1 queue with `segment_count` 16
-//! never runs dry, and one with 8 segments only occasionally (the shortage path then recycles at once). A threshold
-//! of 64, crossbeam's bag size, would need 70 segments per handle for the same.
+//! [`COLLECT_THRESHOLD`] is 4. A retired segment is freed by the step *after* the one that sealed it (each step
+//! advances `G` once, and a segment needs `G` two past its seal), so a handle that steps every `k` retirements holds
+//! back up to about `2k` segments. With this rule (step when `COLLECT_THRESHOLD` segments are waiting that no step
+//! has been able to free yet) a handle steps at most twice per `COLLECT_THRESHOLD` retirements and, in steady
+//! state, holds back at most `COLLECT_THRESHOLD + 1` segments, every one of which the queue cannot use. That is
+//! the number that matters with few segments: a single handle doing push/pop pairs at SegmentSize=1 with up to two
+//! values in flight needs the queue's three segments plus the bag, so with 4 it is never refused with 8 segments,
+//! while with 8 (bag up to 9) about one push in five is refused with 8 segments (measured; the refused push's own
+//! operation then frees the bag, so its retry succeeds). The price is a step (a `SeqCst` fence and a load per
+//! registered record) every second retirement instead of every fourth: measured about 3% on a push/pop pair at
+//! SegmentSize=1, nothing at SegmentSize=64. Crossbeam's bags hold 64 objects because its garbage is memory it
+//! frees; here a threshold of 64 would need some 70 segments per handle before the queue stopped running dry.
 //!
 //! While something holds the epoch back (a pinned, stalled thread), the bag grows; the handle then steps once per
 //! `COLLECT_THRESHOLD` further retirements, not at every one, so a stall costs `O(1)` amortised per retirement.
@@ -57,17 +62,17 @@
 //! - **Tiny pools under `Fail`.** A segment retired inside an operation is never reusable inside that operation,
 //!   and needs two advances after it is sealed. So when the only free segments are the ones the last few
 //!   operations retired, a push can be refused once; its own operation performs the missing advance (in `collect`,
-//!   and in the step at its `leave`), so the retry succeeds. Under `Wait`, the push finds
-//!   that segment as soon as it starts waiting.
-//! - **Unreclaimed segments** without stalls: at most about [`COLLECT_THRESHOLD`] per handle in steady state
+//!   and in the step at its `leave`), so the retry succeeds. Under `Wait`, the push finds that segment as soon as it
+//!   starts waiting.
+//! - **Unreclaimed segments** without stalls: at most about [`COLLECT_THRESHOLD`] `+ 1` per handle in steady state
 //!   (segments retired by a handle wait for its next steps), plus the orphans of unregistered handles, which wait
 //!   for two advances.
 //! - **Progress.** `enter` retries only when `G` advanced meanwhile, i.e. when another thread made progress;
 //!   `leave`, `protect`, `retire`, `collect` and steps are wait-free (the orphan list is only `try_lock`ed there).
 //!   Only [`Reclaim::unregister`], when it has orphans to hand over, blocks on the orphan mutex.
 //! - **Costs.** One `Release` store, one `SeqCst` fence and two loads per `enter`; one store and one load per
-//!   `leave`; one load per `protect`; a step (one fence, three loads of `G`, one load per registered record, at most
-//!   one CAS, a pass over the bag) per few retirements. No allocation after `register` in steady state (the bag is
+//!   `leave`; one load per `protect`; a step (one fence, up to three loads of `G`, one load per registered record,
+//!   at most one CAS, a pass over the bag) per two retirements at most. No allocation after `register` in steady state (the bag is
 //!   allocated with room for [`BAG_CAPACITY`] segments; it grows only when a stall holds the epoch back). The fence
 //!   per operation is the price of pinning per operation: crossbeam pins once per *batch* of operations (a `Guard`
 //!   covers many) for that reason. Here each push and pop is one operation; [`Handle::pop_batch`] amortises the
@@ -124,12 +129,13 @@ use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, fence};
 
 /// A handle steps once its bag holds this many segments more than were stuck in it after its last step. See the
-/// module docs for why 8.
-pub const COLLECT_THRESHOLD: usize = 8;
+/// module docs for why 4.
+pub const COLLECT_THRESHOLD: usize = 4;
 
 /// Room for this many retired segments is allocated with every handle, so that steady-state operations never
-/// allocate (in steady state a bag holds at most [`COLLECT_THRESHOLD`] plus the retirements of one operation).
-pub const BAG_CAPACITY: usize = 4 * COLLECT_THRESHOLD;
+/// allocate (in steady state a bag holds at most [`COLLECT_THRESHOLD`] plus the retirements of one operation; the
+/// rest is slack for epochs briefly held back by other threads).
+pub const BAG_CAPACITY: usize = 8 * COLLECT_THRESHOLD;
 
 /// The pinned bit of a record's state word.
 const PINNED: u64 = 1;

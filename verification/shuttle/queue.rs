@@ -1,4 +1,5 @@
-//! Shuttle models of `SegQueue<_, Limbo>`: randomised PCT schedules at a scale loom cannot explore.
+//! Shuttle models of `SegQueue`: randomised PCT schedules at a scale loom cannot explore, for every strategy written
+//! against the facade (Limbo, Hazard, Epoch; Leak never reuses, so it cannot run a bounded pool).
 //!
 //! `SEGPOOL_SHUTTLE_ITERATIONS` (default 1000) and `SEGPOOL_SHUTTLE_DEPTH` (default 3) set the number of schedules
 //! and the PCT depth. A failing schedule is printed by shuttle; replay it with `shuttle::replay`.
@@ -6,7 +7,7 @@
 #![cfg(feature = "shuttle")]
 
 use segpool::sync::{Arc, thread};
-use segpool::{Config, Limbo, OnExhausted, SegQueue};
+use segpool::{Config, OnExhausted, Reclaim, SegQueue};
 
 const PRODUCERS: u32 = 3;
 const CONSUMERS: usize = 3;
@@ -18,11 +19,10 @@ const PER_PRODUCER: u32 = 30;
 /// no retirement can ever evict one again. Shuttle finds that livelock within a few schedules when the count is 3.) Checks: every value arrives
 /// exactly once, each consumer sees each producer's values in order, refused values come back unchanged, and no
 /// protected segment is seen in a later generation.
-#[test]
-fn producers_and_consumers_with_recycling() {
+fn producers_and_consumers_with_recycling<R: Reclaim>() {
     segpool::sync::model(|| {
         let config = Config { segment_size: 2, segment_count: 6, on_exhausted: OnExhausted::Fail, limbo_len: 2 };
-        let q = Arc::new(SegQueue::<u32, Limbo>::with_config(config).unwrap());
+        let q = Arc::new(SegQueue::<u32, R>::with_config(config).unwrap());
         let total = (PRODUCERS * PER_PRODUCER) as usize;
         let popped = Arc::new(segpool::sync::AtomicUsize::new(0));
         let producers: Vec<_> = (0..PRODUCERS)
@@ -81,4 +81,19 @@ fn producers_and_consumers_with_recycling() {
         assert_eq!(all, expected);
         assert_eq!(q.stats().stale_views, 0);
     });
+}
+
+#[test]
+fn limbo_producers_and_consumers_with_recycling() {
+    producers_and_consumers_with_recycling::<segpool::Limbo>();
+}
+
+#[test]
+fn hazard_producers_and_consumers_with_recycling() {
+    producers_and_consumers_with_recycling::<segpool::Hazard>();
+}
+
+#[test]
+fn epoch_producers_and_consumers_with_recycling() {
+    producers_and_consumers_with_recycling::<segpool::Epoch>();
 }
