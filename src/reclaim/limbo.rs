@@ -76,8 +76,13 @@ impl Limbo {
     fn release_ref<S: SegmentStore<Meta = LimboRefs>>(id: SegmentId, store: &S) {
         let meta = store.meta(id);
         // Release: our reads of the segment happen before an evicting thread that sees the count at zero.
-        if meta.refs.fetch_sub(1, Ordering::Release) == 1 && meta.orphan.load(Ordering::Relaxed) {
-            meta.adopt_if_unreferenced(id, store);
+        if meta.refs.fetch_sub(1, Ordering::Release) == 1 {
+            // Store-buffer pattern with the evictor (sets the orphan flag, fences, reads the count): without this
+            // fence both sides can miss each other and the orphan never returns to the pool. loom found that.
+            fence(Ordering::SeqCst);
+            if meta.orphan.load(Ordering::Relaxed) {
+                meta.adopt_if_unreferenced(id, store);
+            }
         }
     }
 }
