@@ -58,7 +58,8 @@ fn valid_configs_build_queues<R: Reclaim>() {
 }
 
 macro_rules! for_each_strategy {
-    ($($module:ident => $strategy:ty),* $(,)?) => {$(
+    ($($(#[$attr:meta])* $module:ident => $strategy:ty),* $(,)?) => {$(
+        $(#[$attr])*
         mod $module {
             #[test]
             fn invalid_configs_are_rejected() {
@@ -78,6 +79,10 @@ for_each_strategy! {
     leak => segpool::Leak,
     hazard => segpool::Hazard,
     epoch => segpool::Epoch,
+    #[cfg(feature = "reference")]
+    haphazard => segpool::Haphazard,
+    #[cfg(feature = "reference")]
+    crossbeam_epoch => segpool::CrossbeamEpoch,
 }
 
 #[test]

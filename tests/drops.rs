@@ -281,7 +281,8 @@ fn zero_sized_values_are_dropped_once<R: Reclaim>() {
 }
 
 macro_rules! for_each_strategy {
-    ($($module:ident => $strategy:ty),* $(,)?) => {$(
+    ($($(#[$attr:meta])* $module:ident => $strategy:ty),* $(,)?) => {$(
+        $(#[$attr])*
         mod $module {
             use super::*;
 
@@ -333,4 +334,8 @@ for_each_strategy! {
     leak => segpool::Leak,
     hazard => segpool::Hazard,
     epoch => segpool::Epoch,
+    #[cfg(feature = "reference")]
+    haphazard => segpool::Haphazard,
+    #[cfg(feature = "reference")]
+    crossbeam_epoch => segpool::CrossbeamEpoch,
 }

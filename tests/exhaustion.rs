@@ -284,7 +284,8 @@ fn fail_without_consumers<R: Reclaim>() {
 }
 
 macro_rules! for_each_strategy {
-    ($($module:ident => $strategy:ty),* $(,)?) => {$(
+    ($($(#[$attr:meta])* $module:ident => $strategy:ty),* $(,)?) => {$(
+        $(#[$attr])*
         mod $module {
             #[test]
             fn wait_times_out_without_consumers() {
@@ -304,6 +305,10 @@ for_each_strategy! {
     leak => segpool::Leak,
     hazard => segpool::Hazard,
     epoch => segpool::Epoch,
+    #[cfg(feature = "reference")]
+    haphazard => segpool::Haphazard,
+    #[cfg(feature = "reference")]
+    crossbeam_epoch => segpool::CrossbeamEpoch,
 }
 
 // ---------------------------------------------------------------------------------------------------------------

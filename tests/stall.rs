@@ -157,3 +157,32 @@ fn epoch_reports_exhaustion_while_stalled_then_recovers() {
 }
 
 const COLLECT: u64 = segpool::reclaim::epoch::COLLECT_THRESHOLD as u64;
+
+/// The reference adapters, in the same scenario: each behaves like the strategy of its family.
+#[cfg(feature = "reference")]
+mod reference {
+    use super::*;
+
+    /// Hazard pointers (haphazard): the stall holds back only its own segment, so the pool never runs dry and
+    /// never grows (the adapter reclaims eagerly when the pool is empty).
+    #[test]
+    fn haphazard_holds_back_only_the_stalled_segment() {
+        let report = stalled_run::<segpool::Haphazard>(OnExhausted::Fail);
+        assert_eq!(report.refused + report.refused_after, 0, "{:?}", report.after);
+        let report = stalled_run::<segpool::Haphazard>(OnExhausted::Grow);
+        assert_eq!(report.after.segments_allocated, SEGMENTS as u64, "{:?}", report.after);
+        assert!(report.peak_pending < SEGMENTS as u64, "{:?}", report.during);
+    }
+
+    /// Epochs (crossbeam-epoch): the stalled pin blocks all reclamation, so memory grows with the traffic under
+    /// `Grow` and pushes are handed back under `Fail`; both recover once the stall ends.
+    #[test]
+    fn crossbeam_epoch_blocks_reclamation_while_stalled() {
+        let report = stalled_run::<segpool::CrossbeamEpoch>(OnExhausted::Grow);
+        assert!(report.peak_pending >= PAIRS - SEGMENTS as u64, "{:?}", report.during);
+        assert!(report.after.retired_pending <= SEGMENTS as u64, "recovered: {:?}", report.after);
+        let report = stalled_run::<segpool::CrossbeamEpoch>(OnExhausted::Fail);
+        assert!(report.refused >= PAIRS - 2 * SEGMENTS as u64, "{:?}", report.during);
+        assert!(report.refused_after <= 2, "recovered: {:?}", report.after);
+    }
+}
