@@ -15,7 +15,8 @@
 //!   `segment_count - 1` fresh segments left after the first one do not count).
 //!
 //! What a strategy makes reusable, and when, is the strategy's own rule: [`ReuseModel`]. Adding a strategy to this
-//! test is one `impl Modelled` plus one line in `prop_state_machine!` at the bottom.
+//! test is one `impl Modelled` plus one line in `prop_state_machine!` at the bottom (the reference adapters have
+//! theirs in the `reference` module below, since `prop_state_machine!` takes no `cfg`).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
@@ -25,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use segpool::{Config, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Strategy models
@@ -33,6 +34,10 @@ use segpool::{Config, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Recla
 /// A single-threaded model of a strategy's reuse rule. Single-threaded, no evicted or collected segment is still
 /// protected (only the segment being retired is), so nothing is ever orphaned.
 trait ReuseModel: Clone + Debug + 'static {
+    /// Whether the model predicts the strategy's reuse exactly (then the whole `QueueStats` is compared, and
+    /// `Fail` refusals are predicted). Strategies without an exact model run under `Grow`, where no push is ever
+    /// refused, so values, order, run lengths and `len` are still checked exactly.
+    const EXACT: bool = true;
     fn new(config: &Config) -> Self;
     /// A segment was retired. Returns how many retired segments became reusable because of it.
     fn retire(&mut self) -> usize;
@@ -104,6 +109,45 @@ impl ReuseModel for LeakModel {
 
 impl Modelled for Leak {
     type Model = LeakModel;
+}
+
+/// Hazard, Epoch and the reference adapters reuse segments on scans and epoch steps whose timing this test does
+/// not model: see [`ReuseModel::EXACT`].
+#[derive(Clone, Debug)]
+struct Unmodelled;
+
+impl ReuseModel for Unmodelled {
+    const EXACT: bool = false;
+
+    fn new(_config: &Config) -> Self {
+        Unmodelled
+    }
+
+    fn retire(&mut self) -> usize {
+        0
+    }
+
+    fn pending(&self) -> u64 {
+        0
+    }
+}
+
+impl Modelled for Hazard {
+    type Model = Unmodelled;
+}
+
+impl Modelled for Epoch {
+    type Model = Unmodelled;
+}
+
+#[cfg(feature = "reference")]
+impl Modelled for segpool::Haphazard {
+    type Model = Unmodelled;
+}
+
+#[cfg(feature = "reference")]
+impl Modelled for segpool::CrossbeamEpoch {
+    type Model = Unmodelled;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -256,7 +300,14 @@ impl<M: ReuseModel> ReferenceStateMachine for Reference<M> {
     type Transition = Transition;
 
     fn init_state() -> BoxedStrategy<RefState<M>> {
-        arb_config().prop_map(RefState::new).boxed()
+        arb_config()
+            .prop_map(|mut config| {
+                if !M::EXACT {
+                    config.on_exhausted = OnExhausted::Grow;
+                }
+                RefState::new(config)
+            })
+            .boxed()
     }
 
     fn transitions(state: &RefState<M>) -> BoxedStrategy<Transition> {
@@ -369,7 +420,9 @@ impl<R: Modelled> StateMachineTest for QueueMachine<R> {
         let stats = sut.queue.stats();
         assert_eq!(stats.stale_views, 0, "stale views: {stats:?}");
         assert_eq!(sut.queue.len(), ref_state.deque.len(), "len after the step");
-        assert_eq!(stats, ref_state.expected_stats(), "stats differ from the pool model");
+        if R::Model::EXACT {
+            assert_eq!(stats, ref_state.expected_stats(), "stats differ from the pool model");
+        }
     }
 
     fn teardown(sut: Sut<R>, ref_state: RefState<R::Model>) {
@@ -406,4 +459,26 @@ prop_state_machine! {
 
     #[test]
     fn leak_matches_vecdeque_model(sequential 1..150 => QueueMachine<Leak>);
+
+    #[test]
+    fn hazard_matches_vecdeque_model(sequential 1..150 => QueueMachine<Hazard>);
+
+    #[test]
+    fn epoch_matches_vecdeque_model(sequential 1..150 => QueueMachine<Epoch>);
+}
+
+#[cfg(feature = "reference")]
+mod reference {
+    use super::*;
+    use segpool::{CrossbeamEpoch, Haphazard};
+
+    prop_state_machine! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn haphazard_matches_vecdeque_model(sequential 1..150 => QueueMachine<Haphazard>);
+
+        #[test]
+        fn crossbeam_epoch_matches_vecdeque_model(sequential 1..150 => QueueMachine<CrossbeamEpoch>);
+    }
 }
