@@ -2,8 +2,8 @@
 //! The reference strategies, `CrossbeamEpoch` (crossbeam-epoch) and `Haphazard` (haphazard), through `SegQueue`.
 //!
 //! - Multi-threaded exactly-once delivery and per-producer FIFO at segment sizes 1 and 64, under `OnExhausted::Grow`
-//!   and under `Fail` with 8 segments (a refused push hands its value back and the producer retries it). Checked: no
-//!   stale views, and segments are recycled.
+//!   and under `Fail` and `Wait` with 8 segments (a refused push hands its value back and the producer retries it).
+//!   Checked: no stale views, and segments are recycled.
 //! - Values still in the queue are dropped exactly once when the queue drops (also with deferred work pending).
 //! - A queue moved after all its handles dropped, with reclamation still pending, keeps working.
 //! - A stalled handle: Haphazard holds back only what it protects; CrossbeamEpoch holds back everything retired.
@@ -16,6 +16,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use segpool::{Config, CrossbeamEpoch, Haphazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+
+const WAIT: OnExhausted = OnExhausted::Wait(Duration::from_millis(20));
 
 /// A run fails instead of hanging when nothing is pushed or popped for this long.
 const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 60 });
@@ -75,8 +77,12 @@ fn mpmc<R: Reclaim>(case: Case) -> QueueStats {
                         }
                         let mut value = encode(p, seq);
                         while let Err(refused) = h.push(value) {
-                            assert_eq!(case.on_exhausted, OnExhausted::Fail, "only Fail refuses: {refused:?}");
-                            assert_eq!(refused.kind(), PushErrorKind::Exhausted);
+                            let expected_kind = match case.on_exhausted {
+                                OnExhausted::Fail => PushErrorKind::Exhausted,
+                                OnExhausted::Wait(_) => PushErrorKind::TimedOut,
+                                OnExhausted::Grow => panic!("a push under Grow was refused: {refused:?}"),
+                            };
+                            assert_eq!(refused.kind(), expected_kind);
                             value = refused.into_inner();
                             assert_eq!(value, encode(p, seq), "a refused push must hand its own value back");
                             refusals += 1;
@@ -170,9 +176,13 @@ fn mpmc<R: Reclaim>(case: Case) -> QueueStats {
     assert_eq!(stats.stale_views, 0, "{}: a stale view", R::NAME);
     assert!(stats.segments_recycled > 0, "{}: no segment was recycled: {stats:?}", R::NAME);
     assert!(stats.retired_pending <= stats.segments_retired);
-    if case.on_exhausted == OnExhausted::Fail {
-        assert_eq!(stats.segments_allocated, case.segment_count as u64, "Fail never allocates");
-        assert_eq!(stats.failed_pushes, refusals);
+    match case.on_exhausted {
+        OnExhausted::Grow => assert_eq!(refusals, 0),
+        OnExhausted::Fail => assert_eq!(stats.failed_pushes, refusals),
+        OnExhausted::Wait(_) => assert_eq!(stats.wait_timeouts, refusals),
+    }
+    if case.on_exhausted != OnExhausted::Grow {
+        assert_eq!(stats.segments_allocated, case.segment_count as u64, "only Grow allocates");
     }
     stats
 }
@@ -180,7 +190,7 @@ fn mpmc<R: Reclaim>(case: Case) -> QueueStats {
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for (segment_size, per_producer) in [(1, 10_000), (64, 60_000)] {
-        for (on_exhausted, segment_count) in [(OnExhausted::Grow, 2), (OnExhausted::Fail, 8)] {
+        for (on_exhausted, segment_count) in [(OnExhausted::Grow, 2), (OnExhausted::Fail, 8), (WAIT, 8)] {
             cases.push(Case { segment_size, segment_count, on_exhausted, producers: 3, consumers: 2, per_producer });
         }
     }

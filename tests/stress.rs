@@ -284,11 +284,8 @@ stress_tests! {
     leak => segpool::Leak { grow: OnExhausted::Grow },
     hazard => segpool::Hazard { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
     epoch => segpool::Epoch { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
-    // haphazard scans only past 1000 retired objects or every 2 s, so under `Wait` producers mostly sleep out their
-    // timeouts: the Wait cells take about 100 s here, a cost of the crate's scan policy reported in the README.
-    // Grow and Fail cover the adapter's correctness.
     #[cfg(feature = "reference")]
-    haphazard => segpool::Haphazard { grow: OnExhausted::Grow, fail: OnExhausted::Fail },
+    haphazard => segpool::Haphazard { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
     #[cfg(feature = "reference")]
     crossbeam_epoch => segpool::CrossbeamEpoch { grow: OnExhausted::Grow, fail: OnExhausted::Fail, wait: WAIT },
 }

@@ -11,7 +11,9 @@
 //! - [`Reclaim::retire`] defers, with [`Guard::defer`], a closure that pushes the segment's index onto a *ready
 //!   list* owned by the strategy, then [`Guard::flush`]es (see below). Indices on the ready list are handed to
 //!   [`SegmentStore::make_reusable`] by the next `retire`, `collect`, `leave` or `unregister` of any handle;
-//! - [`Reclaim::collect`] flushes and drains the ready list.
+//! - [`Reclaim::collect`] flushes and drains the ready list, and makes the handle's `leave` flush once more after
+//!   unpinning: while the handle is pinned the epoch can advance at most once, which is not enough for the
+//!   segments retired in the current epoch (they need two advances).
 //!
 //! # Why a ready list
 //!
@@ -45,8 +47,8 @@
 //! - an operation on a handle that was registered on a different thread **panics** (in `enter`, before the queue
 //!   touches anything);
 //! - dropping or unregistering such a handle on a different thread **leaks** its crossbeam participant instead of
-//!   touching it (about 2 KiB, and the participant stays in the collector's list, unpinned, until the process
-//!   exits). An idle leaked participant does not hold the epoch back.
+//!   touching it: about 2 KiB, plus the collector it keeps alive (with whatever closures are still deferred in it)
+//!   after the queue drops. An idle leaked participant is unpinned, so it does not hold the epoch back.
 //!
 //! If the trait's `Handle: Send` bound were relaxed, the binding could go and the compiler would reject the misuse.
 //!
@@ -143,6 +145,8 @@ impl fmt::Debug for CrossbeamEpoch {
 pub struct CrossbeamHandle {
     participant: Option<Participant>,
     scratch: Vec<SegmentId>,
+    /// Set by `collect`: the pool ran dry during this operation, so `leave` flushes once more after unpinning.
+    short: bool,
 }
 
 impl fmt::Debug for CrossbeamHandle {
@@ -248,7 +252,7 @@ impl Reclaim for CrossbeamEpoch {
     }
 
     fn register(&self) -> CrossbeamHandle {
-        CrossbeamHandle { participant: None, scratch: Vec::new() }
+        CrossbeamHandle { participant: None, scratch: Vec::new(), short: false }
     }
 
     fn unregister<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
@@ -278,7 +282,15 @@ impl Reclaim for CrossbeamEpoch {
     fn leave<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
         if let Some(participant) = &mut handle.participant {
             match participant.state() {
-                Some(state) => state.guard = None,
+                Some(state) => {
+                    state.guard = None;
+                    if std::mem::take(&mut handle.short) {
+                        // Our own pin held the epoch back during `collect` (it can advance at most once past a
+                        // pinned participant); flushing again from a fresh pin lets it advance further, so the push
+                        // that found the pool dry usually finds a segment when it retries.
+                        state.local.pin().flush();
+                    }
+                }
                 // Only a `Stall` dropped on another thread gets here. Keep the pin (the owner's unregister drops
                 // it) rather than touch it from here; do not panic again while unwinding.
                 None if thread::panicking() => return,
@@ -303,6 +315,7 @@ impl Reclaim for CrossbeamEpoch {
     fn collect<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
         let state = handle.state(&self.collector);
         self.flush(state);
+        handle.short = true;
         self.drain(handle, store);
     }
 

@@ -23,7 +23,10 @@
 //!   not matter which thread reclaims, or that the queue may have moved since;
 //! - [`Reclaim::collect`] calls [`Domain::eager_reclaim`], then drains the ready list. On its own, haphazard scans
 //!   (at a retirement) only when more than `max(1000, 2 * hazard pointers)` objects wait, or when 2 seconds passed
-//!   since its last scan: far more segments than a small pool has.
+//!   since its last scan: far more segments than a small pool has. If `collect` reclaims nothing, it raises a
+//!   *shortage* flag, and the next `retire` (by any handle) reclaims eagerly as well, re-raising the flag if that
+//!   reclaims nothing either. Without it, a producer that found the pool dry under `OnExhausted::Wait` would sleep
+//!   out its timeout while the consumers retire segments that nobody scans for.
 //!
 //! Why the token of the segment's current life is the right address: if the re-read finds the source word still
 //! holding `(index, generation)`, that life was not unlinked yet, hence not retired, hence its token had not been
@@ -55,7 +58,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::{AtomicBool, AtomicPtr};
 
 use haphazard::{Domain, HazardPointer};
 
@@ -121,6 +124,8 @@ impl Drop for HaphazardMeta {
 pub struct Haphazard {
     domain: Arc<Domain<Family>>,
     ready: Arc<ReadyList>,
+    /// Set by `collect` (the pool ran dry): the next `retire` reclaims eagerly too (see the module docs).
+    shortage: AtomicBool,
     retired: CounterU64,
     reused: CounterU64,
 }
@@ -164,6 +169,7 @@ impl Reclaim for Haphazard {
         Haphazard {
             domain: Arc::new(Domain::new(&Family)),
             ready: Arc::default(),
+            shortage: AtomicBool::new(false),
             retired: CounterU64::new(0),
             reused: CounterU64::new(0),
         }
@@ -248,11 +254,18 @@ impl Reclaim for Haphazard {
         // the trait's contract and retire a linked segment, the token could be reclaimed while a hazard names it:
         // nothing dereferences tokens through hazards, so that would be a stale view, not a memory error.
         unsafe { self.domain.retire_ptr::<Token, Box<Token>>(Box::into_raw(token)) };
+        // Taken before reclaiming, and re-armed if nothing could be reclaimed, so a shortage signalled meanwhile is
+        // not lost. A hint only: segments are published through the ready list and the pool.
+        if self.shortage.swap(false, Ordering::Relaxed) && self.domain.eager_reclaim() == 0 {
+            self.shortage.store(true, Ordering::Relaxed);
+        }
         self.drain(handle, store);
     }
 
     fn collect<S: SegmentStore<Meta = HaphazardMeta>>(&self, handle: &mut HaphazardHandle, store: &S) {
-        self.domain.eager_reclaim();
+        if self.domain.eager_reclaim() == 0 {
+            self.shortage.store(true, Ordering::Relaxed);
+        }
         self.drain(handle, store);
     }
 
