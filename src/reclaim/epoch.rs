@@ -119,14 +119,14 @@
 //! [`Handle::pop_batch`]: crate::Handle::pop_batch
 
 use std::fmt;
-use std::sync::TryLockError; // only the error type of `try_lock`; the mutex itself comes from the facade
 
 use crate::config::Config;
+use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::{Reclaim, SegmentStore};
 use crate::segment::SegmentId;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, fence};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, fence};
 
 /// A handle steps once its bag holds this many segments more than were stuck in it after its last step. See the
 /// module docs for why 4.
@@ -211,10 +211,7 @@ pub struct Epoch {
     global: AtomicU64,
     registry: Registry<EpochRecord>,
     /// Sealed segments of unregistered handles that were not reusable yet when their handle left.
-    orphans: Mutex<Vec<(SegmentId, u64)>>,
-    /// Length of `orphans` as of its last change: steps skip the mutex when it is 0. A hint, never relied on for
-    /// safety.
-    orphans_waiting: AtomicUsize,
+    orphans: Orphans<(SegmentId, u64)>,
     /// Times a pool ran dry ([`Reclaim::collect`]): handles that see it move step at their next `leave`.
     shortages: AtomicUsize,
     pending: CounterU64,
@@ -269,18 +266,6 @@ impl Epoch {
         });
     }
 
-    /// The orphan list if it is non-empty and free right now.
-    fn try_orphans(&self) -> Option<MutexGuard<'_, Vec<(SegmentId, u64)>>> {
-        if self.orphans_waiting.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        match self.orphans.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(TryLockError::Poisoned(poison)) => Some(poison.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        }
-    }
-
     /// One step: seal, try to advance, free what expired (own bag and, if free, the orphans). See the module docs.
     fn step<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
         // The epoch to advance from, read before the fence (module docs, "Advance").
@@ -306,9 +291,8 @@ impl Epoch {
         // thread: step again after `COLLECT_THRESHOLD` more retirements, not at every one.
         let stuck = handle.bag.len().saturating_sub(fresh);
         handle.next_step = stuck + COLLECT_THRESHOLD;
-        if let Some(mut orphans) = self.try_orphans() {
+        if let Some(mut orphans) = self.orphans.try_lock() {
             self.release_expired(&mut orphans, global, store);
-            self.orphans_waiting.store(orphans.len(), Ordering::Relaxed);
         }
     }
 
@@ -330,8 +314,7 @@ impl Reclaim for Epoch {
         Epoch {
             global: AtomicU64::new(0),
             registry: Registry::new(),
-            orphans: Mutex::new(Vec::new()),
-            orphans_waiting: AtomicUsize::new(0),
+            orphans: Orphans::new(),
             shortages: AtomicUsize::new(0),
             pending: CounterU64::new(0),
             orphaned: CounterU64::new(0),
@@ -361,7 +344,7 @@ impl Reclaim for Epoch {
         // Unpinned, this handle no longer holds the epoch back: two advances free everything sealed by the first
         // step, unless another thread is pinned.
         for _ in 0..3 {
-            if handle.bag.is_empty() && self.orphans_waiting.load(Ordering::Relaxed) == 0 {
+            if handle.bag.is_empty() && self.orphans.seem_empty() {
                 break;
             }
             self.step(handle, store);
@@ -369,10 +352,9 @@ impl Reclaim for Epoch {
         if !handle.bag.is_empty() {
             // Sealed by the step above (the bag is fully sealed after every step), so another handle can judge
             // them by their stamps alone.
-            let mut orphans = self.orphans.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut orphans = self.orphans.lock();
             self.orphaned.fetch_add(handle.bag.len() as u64, Ordering::Relaxed);
             orphans.append(&mut handle.bag);
-            self.orphans_waiting.store(orphans.len(), Ordering::Relaxed);
         }
         handle.sealed = 0;
         self.registry.release(&handle.entry);

@@ -81,14 +81,14 @@
 //! orphan mutex, so after the unregistration that added them (and hence after their retirement).
 
 use std::fmt;
-use std::sync::TryLockError; // only the error type of `try_lock`; the mutex itself comes from the facade
 
 use crate::config::Config;
+use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
 use crate::segment::{NO_SEGMENT, SegRef, SegmentId};
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
-use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, fence};
+use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 /// The scan threshold `R` for `hazards` hazard slots in all: `2 * hazards + 2`. See the module docs.
 pub const fn scan_threshold(hazards: usize) -> usize {
@@ -139,10 +139,7 @@ impl fmt::Debug for HazardHandle {
 pub struct Hazard {
     registry: Registry<HazardRecord>,
     /// Retired segments of unregistered handles that were still protected when their handle left.
-    orphans: Mutex<Vec<SegmentId>>,
-    /// Length of `orphans` as of its last change: scans skip the mutex when it is 0. A hint, never relied on for
-    /// safety.
-    orphans_waiting: AtomicUsize,
+    orphans: Orphans<SegmentId>,
     /// Times a pool ran dry ([`Reclaim::collect`]): handles that see it move scan at their next `leave`.
     shortages: AtomicUsize,
     pending: CounterU64,
@@ -211,28 +208,15 @@ impl Hazard {
         });
     }
 
-    /// The orphan list if it is non-empty and free right now.
-    fn try_orphans(&self) -> Option<MutexGuard<'_, Vec<SegmentId>>> {
-        if self.orphans_waiting.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        match self.orphans.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(TryLockError::Poisoned(poison)) => Some(poison.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        }
-    }
-
     /// Michael's scan: frees what no hazard slot names from this handle's list and, if it can take it at once,
     /// from the orphan list; then refreshes the threshold for the current number of records.
     fn scan<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, store: &S) {
         // Lock before the snapshot, so the snapshot comes after every orphan's retirement (module docs).
-        let mut orphans = self.try_orphans();
+        let mut orphans = self.orphans.try_lock();
         let hazards = self.snapshot(&mut handle.scratch);
         self.release_unprotected(&mut handle.retired, &handle.scratch, store);
         if let Some(orphans) = orphans.as_mut() {
             self.release_unprotected(orphans, &handle.scratch, store);
-            self.orphans_waiting.store(orphans.len(), Ordering::Relaxed);
         }
         drop(orphans);
         handle.threshold = scan_threshold(hazards);
@@ -261,8 +245,7 @@ impl Reclaim for Hazard {
     fn new(_config: &Config) -> Self {
         Hazard {
             registry: Registry::new(),
-            orphans: Mutex::new(Vec::new()),
-            orphans_waiting: AtomicUsize::new(0),
+            orphans: Orphans::new(),
             shortages: AtomicUsize::new(0),
             pending: CounterU64::new(0),
             orphaned: CounterU64::new(0),
@@ -289,18 +272,17 @@ impl Reclaim for Hazard {
     fn unregister<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, store: &S) {
         debug_assert!(!handle.released, "Hazard handle unregistered twice");
         Self::clear_slots(handle);
-        if !handle.retired.is_empty() || self.orphans_waiting.load(Ordering::Relaxed) > 0 {
+        if !handle.retired.is_empty() || !self.orphans.seem_empty() {
             self.scan(handle, store);
         }
         if !handle.retired.is_empty() {
             // Still protected by someone else: hand them over. The whole orphan list is re-filtered against a
             // snapshot taken under the lock, which keeps it to at most H segments (module docs).
-            let mut orphans = self.orphans.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut orphans = self.orphans.lock();
             self.orphaned.fetch_add(handle.retired.len() as u64, Ordering::Relaxed);
             orphans.append(&mut handle.retired);
             self.snapshot(&mut handle.scratch);
             self.release_unprotected(&mut orphans, &handle.scratch, store);
-            self.orphans_waiting.store(orphans.len(), Ordering::Relaxed);
         }
         self.registry.release(&handle.entry);
         handle.released = true;

@@ -47,6 +47,7 @@ pub mod haphazard;
 pub mod hazard;
 pub mod leak;
 pub mod limbo;
+pub(crate) mod orphans;
 pub(crate) mod registry;
 
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
