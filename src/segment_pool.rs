@@ -29,8 +29,9 @@ const DIRECTORY_LEN: usize = 28; // FIRST_CHUNK * (2^28 - 1) > u32::MAX
 
 type SegmentSlot<T, M> = AtomicPtr<Segment<T, M>>;
 
-/// Owns every segment of one queue.
-pub(crate) struct SegmentPool<T, M> {
+/// Owns every segment of one queue: allocation, the free list and waiting. Public so that the model checkers can
+/// exercise the free list on its own; the queue is its only user in the library.
+pub struct SegmentPool<T, M> {
     segment_size: usize,
     /// `directory[c]` points at chunk `c` (an array of `FIRST_CHUNK << c` segment pointers) or is null.
     directory: [AtomicPtr<SegmentSlot<T, M>>; DIRECTORY_LEN],
@@ -134,7 +135,7 @@ impl<T, M> SegmentPool<T, M> {
     ///
     /// If `id` was never allocated by this pool (a bug in the caller: every index in the queue's words came from
     /// [`Self::allocate`]).
-    pub fn get(&self, id: SegmentId) -> &Segment<T, M> {
+    pub(crate) fn get(&self, id: SegmentId) -> &Segment<T, M> {
         let (chunk, offset) = locate(id);
         let slots = self.directory[chunk].load(Ordering::Acquire);
         assert!(!slots.is_null(), "segment {id} is not in this pool");
