@@ -52,5 +52,5 @@ pub use config::{Config, ConfigError, MAX_SEGMENTS, OnExhausted};
 pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 pub use reclaim::{CrossbeamEpoch, Haphazard};
-pub use reclaim::{Epoch, Hazard, Leak, Limbo, Reclaim};
+pub use reclaim::{Epoch, Hazard, Leak, Limbo, Reclaim, Unprotected};
 pub use segment::{MAX_SEGMENT_SIZE, SegRef, SegmentId};

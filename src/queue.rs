@@ -147,6 +147,10 @@ impl<T, M> SegmentStore for SegmentPool<T, M> {
     fn make_reusable(&self, id: SegmentId) {
         self.push_free(id);
     }
+
+    fn starving(&self) -> bool {
+        self.has_waiters()
+    }
 }
 
 impl<T, R: Reclaim> SegQueue<T, R> {
@@ -366,7 +370,15 @@ impl<T, R: Reclaim> SegQueue<T, R> {
                     end += 1;
                 }
                 if end == start {
-                    return 0; // empty, or the next value's producer is still writing it
+                    // Empty, or the next value's producer is still writing it, unless the slot stopped being ours
+                    // to read: claimed by another consumer, or the segment moved to a later generation, whose
+                    // stamps never match ours (only a strategy that reuses too early lets that happen, but then a
+                    // stale `None` would report a non-empty queue as empty; loom found it with `Unprotected`).
+                    if segment.claim.load(Ordering::Acquire) != claim.0 {
+                        spin_hint();
+                        continue;
+                    }
+                    return 0;
                 }
                 let claimed = ClaimWord::new(end, generation);
                 if segment.claim.compare_exchange_weak(claim.0, claimed.0, Ordering::AcqRel, Ordering::Relaxed).is_err()
@@ -406,7 +418,9 @@ impl<T, R: Reclaim> SegQueue<T, R> {
         let size = self.config.segment_size as u32;
         // AcqRel: every read of the segment's slots happens before the retirement by whoever finishes last.
         let done = segment.consumed.fetch_add(count, Ordering::AcqRel) + count;
-        if done == size + 1 {
+        // The `+ 1` is the unlink: a segment is retired only once it is off the list as well as read.
+        let retire_at = if cfg!(segpool_mutant = "retire_before_unlink") { size } else { size + 1 };
+        if done == retire_at {
             segment.word.store(StateWord::new(state::RETIRED, size as usize, at.generation()).0, Ordering::Release);
             self.counters.retired.fetch_add(1, Ordering::Relaxed);
             self.reclaim.retire(local, at.index(), &self.pool);

@@ -211,11 +211,18 @@ impl<T, M> SegmentPool<T, M> {
         }
         // Pairs with the fence in `wait_take`: either this load sees the waiter, or the waiter's next pop sees
         // the segment pushed above.
-        fence(Ordering::SeqCst);
+        if !cfg!(segpool_mutant = "lost_wakeup") {
+            fence(Ordering::SeqCst);
+        }
         if self.waiters.load(Ordering::Relaxed) > 0 {
             let _guard = self.wait_lock.lock().unwrap_or_else(|poison| poison.into_inner());
             self.wait_signal.notify_all();
         }
+    }
+
+    /// Whether a thread is blocked in [`Self::wait_take`] (a relaxed load: a hint, read on hot paths).
+    pub fn has_waiters(&self) -> bool {
+        self.waiters.load(Ordering::Relaxed) > 0
     }
 
     /// Waits until a segment is free or `deadline` passes.

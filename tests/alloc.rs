@@ -107,11 +107,13 @@ fn leak_grows(segment_size: usize) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not memory safety")]
 fn leak_grows_at_segment_size_1() {
     leak_grows(1);
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not memory safety")]
 fn leak_grows_at_segment_size_64() {
     leak_grows(64);
 }
@@ -127,11 +129,13 @@ macro_rules! steady_state {
     ($($module:ident => $strategy:ty),* $(,)?) => {$(
         mod $module {
             #[test]
+            #[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not memory safety")]
             fn segment_size_1() {
                 super::steady_state_allocates_nothing::<$strategy>(1);
             }
 
             #[test]
+            #[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not memory safety")]
             fn segment_size_64() {
                 super::steady_state_allocates_nothing::<$strategy>(64);
             }

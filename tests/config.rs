@@ -67,6 +67,7 @@ macro_rules! for_each_strategy {
             }
 
             #[test]
+            #[cfg_attr(miri, ignore = "five queues of the default size (32 segments of 64 slots): 5 s under Miri")]
             fn valid_configs_build_queues() {
                 super::valid_configs_build_queues::<$strategy>();
             }

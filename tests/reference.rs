@@ -198,6 +198,7 @@ fn cases() -> Vec<Case> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
 fn crossbeam_mpmc_exactly_once_fifo() {
     for case in cases() {
         mpmc::<CrossbeamEpoch>(case);
@@ -205,6 +206,7 @@ fn crossbeam_mpmc_exactly_once_fifo() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
 fn haphazard_mpmc_exactly_once_fifo() {
     for case in cases() {
         mpmc::<Haphazard>(case);
@@ -227,8 +229,8 @@ impl Drop for Tracked {
 /// drops: every value is dropped exactly once, popped ones by their consumer, the rest by the queue.
 fn values_dropped_once<R: Reclaim>() {
     let drops = Arc::new(AtomicUsize::new(0));
-    const THREADS: u64 = 4;
-    const PER_THREAD: u64 = 2_000;
+    const THREADS: u64 = if cfg!(miri) { 2 } else { 4 };
+    const PER_THREAD: u64 = if cfg!(miri) { 12 } else { 2_000 };
     let q: SegQueue<Tracked, R> = SegQueue::with_config(config(3, 2, OnExhausted::Grow)).expect("valid config");
     let popped = AtomicUsize::new(0);
     thread::scope(|s| {
@@ -276,7 +278,7 @@ fn move_after_handles_dropped<R: Reclaim>() {
     /// Three threads each push `PER_THREAD` values (retrying refused pushes) and pop as they go; then the rest is
     /// drained. Every value must come out exactly once.
     fn traffic<R: Reclaim>(q: &SegQueue<u64, R>, round: u64) {
-        const PER_THREAD: u64 = 2_000;
+        const PER_THREAD: u64 = if cfg!(miri) { 6 } else { 2_000 };
         let mut got: Vec<u64> = thread::scope(|s| {
             let threads: Vec<_> = (0..3)
                 .map(|t| {
@@ -341,9 +343,10 @@ fn move_after_handles_dropped<R: Reclaim>() {
     .expect("the thread using the moved queue panicked");
     traffic(&q, 2);
 
-    // Single-threaded FIFO on the twice-moved queue: 8 segments of 2 slots carry 100 values only by recycling.
+    // Single-threaded FIFO on the twice-moved queue: 8 segments of 2 slots carry 100 values (Miri: 20) only by
+    // recycling.
     let mut h = q.handle();
-    for i in 0..100 {
+    for i in 0..if cfg!(miri) { 20 } else { 100 } {
         let mut value = i;
         let mut refusals = 0;
         while let Err(refused) = h.push(value) {
@@ -371,23 +374,25 @@ fn haphazard_move_after_handles_dropped() {
     move_after_handles_dropped::<Haphazard>();
 }
 
-/// One handle stalls inside a pop (protecting the head segment) while another pushes and pops `VALUES` values.
-/// Returns the statistics during the stall and after it ended and traffic resumed.
+/// Values pushed and popped during the stall in `stall`, and again after it.
+const STALL_VALUES: u64 = if cfg!(miri) { 40 } else { 2_000 };
+
+/// One handle stalls inside a pop (protecting the head segment) while another pushes and pops `STALL_VALUES`
+/// values. Returns the statistics during the stall and after it ended and traffic resumed.
 fn stall<R: Reclaim>() -> (QueueStats, QueueStats) {
-    const VALUES: u64 = 2_000;
     let q: SegQueue<u64, R> = SegQueue::with_config(config(4, 4, OnExhausted::Grow)).expect("valid config");
     let mut stalled = q.handle();
     let mut worker = q.handle();
     worker.push(0).expect("Grow");
     let during = {
         let _stall = stalled.stall();
-        for i in 0..VALUES {
+        for i in 0..STALL_VALUES {
             worker.push(i).expect("Grow");
             worker.pop().expect("non-empty");
         }
         q.stats()
     };
-    for i in 0..VALUES {
+    for i in 0..STALL_VALUES {
         worker.push(i).expect("Grow");
         worker.pop().expect("non-empty");
     }
@@ -412,13 +417,15 @@ fn crossbeam_stall_holds_back_everything() {
     let (during, after) = stall::<CrossbeamEpoch>();
     // The stalled pin lets the epoch advance at most once: nearly every segment retired during the stall waits.
     assert!(during.retired_pending + 8 >= during.segments_retired, "{during:?}");
-    assert!(during.segments_allocated >= 2_000 / 4, "the pool grew with the traffic: {during:?}");
+    assert!(during.segments_allocated >= STALL_VALUES / 4, "the pool grew with the traffic: {during:?}");
     assert!(after.segments_recycled > during.segments_recycled, "reclamation resumed: {after:?}");
 }
 
 /// The handle is registered by the first thread that uses it, and is bound to it. Dropping it on another thread
-/// leaks its crossbeam participant on purpose (under Miri, pass `-Zmiri-ignore-leaks` to run this test).
+/// leaks its crossbeam participant on purpose (under Miri, `-Zmiri-ignore-leaks` runs this test: see
+/// `scripts/miri.sh`).
 #[test]
+#[cfg_attr(miri, ignore = "leaks a crossbeam participant on purpose: scripts/miri.sh runs it with -Zmiri-ignore-leaks")]
 fn crossbeam_handle_binds_to_its_first_thread() {
     let q: SegQueue<u64, CrossbeamEpoch> = SegQueue::with_config(config(2, 4, OnExhausted::Grow)).expect("valid");
     // Created here, first used on another thread: registration is lazy, so this is fine.
@@ -441,19 +448,20 @@ fn crossbeam_handle_binds_to_its_first_thread() {
     let mut other = q.handle();
     assert_eq!(other.pop(), Some(1));
     assert_eq!(other.pop(), None);
-    for i in 0..1_000 {
+    for i in 0..if cfg!(miri) { 20 } else { 1_000 } {
         other.push(i).expect("Grow");
         assert_eq!(other.pop(), Some(i));
     }
     assert_eq!(q.stats().stale_views, 0);
 }
 
-/// Small enough for Miri (`cargo +nightly miri test --test reference small`), which checks the adapters' unsafe
-/// code (the thread-bound crossbeam participant, haphazard's tokens and the domain borrowed by the hazard pointers).
+/// Small enough for Miri (`cargo +nightly miri test --test reference small`, or `scripts/miri.sh`), which checks
+/// the adapters' unsafe code (the thread-bound crossbeam participant, haphazard's tokens and the domain borrowed by
+/// the hazard pointers). Under Miri, 12 values per producer: still three times round the 4-segment pool.
 fn small<R: Reclaim>() {
+    let per_producer = if cfg!(miri) { 12 } else { 40 };
     for on_exhausted in [OnExhausted::Grow, OnExhausted::Fail] {
-        let case =
-            Case { segment_size: 1, segment_count: 4, on_exhausted, producers: 2, consumers: 1, per_producer: 40 };
+        let case = Case { segment_size: 1, segment_count: 4, on_exhausted, producers: 2, consumers: 1, per_producer };
         mpmc::<R>(case);
     }
 }

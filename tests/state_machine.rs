@@ -455,15 +455,19 @@ prop_state_machine! {
     })]
 
     #[test]
+    #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
     fn limbo_matches_vecdeque_model(sequential 1..150 => QueueMachine<Limbo>);
 
     #[test]
+    #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
     fn leak_matches_vecdeque_model(sequential 1..150 => QueueMachine<Leak>);
 
     #[test]
+    #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
     fn hazard_matches_vecdeque_model(sequential 1..150 => QueueMachine<Hazard>);
 
     #[test]
+    #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
     fn epoch_matches_vecdeque_model(sequential 1..150 => QueueMachine<Epoch>);
 }
 
@@ -476,9 +480,11 @@ mod reference {
         #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
         #[test]
+        #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
         fn haphazard_matches_vecdeque_model(sequential 1..150 => QueueMachine<Haphazard>);
 
         #[test]
+        #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
         fn crossbeam_epoch_matches_vecdeque_model(sequential 1..150 => QueueMachine<CrossbeamEpoch>);
     }
 }

@@ -268,11 +268,26 @@ macro_rules! stress_tests {
             $(
                 mod $policy_module {
                     use super::*;
-                    #[test] fn size_1() { stress_size::<$strategy>($policy, 1) }
-                    #[test] fn size_2() { stress_size::<$strategy>($policy, 2) }
-                    #[test] fn size_3() { stress_size::<$strategy>($policy, 3) }
-                    #[test] fn size_64() { stress_size::<$strategy>($policy, 64) }
-                    #[test] fn size_1024() { stress_size::<$strategy>($policy, 1024) }
+                    #[test]
+                    #[cfg_attr(miri, ignore = "10,000-24,000 values over 4-5 threads: hours under Miri; \
+                                               tests/miri.rs and drops.rs run the same paths at Miri scale")]
+                    fn size_1() { stress_size::<$strategy>($policy, 1) }
+                    #[test]
+                    #[cfg_attr(miri, ignore = "10,000-24,000 values over 4-5 threads: hours under Miri; \
+                                               tests/miri.rs and drops.rs run the same paths at Miri scale")]
+                    fn size_2() { stress_size::<$strategy>($policy, 2) }
+                    #[test]
+                    #[cfg_attr(miri, ignore = "10,000-24,000 values over 4-5 threads: hours under Miri; \
+                                               tests/miri.rs and drops.rs run the same paths at Miri scale")]
+                    fn size_3() { stress_size::<$strategy>($policy, 3) }
+                    #[test]
+                    #[cfg_attr(miri, ignore = "10,000-24,000 values over 4-5 threads: hours under Miri; \
+                                               tests/miri.rs and drops.rs run the same paths at Miri scale")]
+                    fn size_64() { stress_size::<$strategy>($policy, 64) }
+                    #[test]
+                    #[cfg_attr(miri, ignore = "10,000-24,000 values over 4-5 threads: hours under Miri; \
+                                               tests/miri.rs and drops.rs run the same paths at Miri scale")]
+                    fn size_1024() { stress_size::<$strategy>($policy, 1024) }
                 }
             )*
         }

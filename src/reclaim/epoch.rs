@@ -22,7 +22,9 @@
 //! never be reused inside that same operation (the retirer's own pin holds `G` back, see below). So
 //! [`Epoch::collect`] bumps a shared shortage counter, and every handle checks it (one load) in [`Epoch::leave`]:
 //! if it moved, the handle steps once *after* unpinning. This advances the epoch on behalf of the starving
-//! producers and seals and frees the bag. The handle that called `collect` also steps at its own `leave`, so a push
+//! producers and seals and frees the bag. While a producer sleeps under `Wait` ([`SegmentStore::starving`]),
+//! every handle steps at the end of *every* operation: one step may free nothing yet (a segment needs two
+//! advances), and the sleeper cannot ask again (shuttle found producers waiting for good that way). The handle that called `collect` also steps at its own `leave`, so a push
 //! refused by `Fail` usually finds a segment on its retry. A live handle that performs no more operations still
 //! holds back the segments in its bag (at most [`COLLECT_THRESHOLD`] `+ 1` in steady state); drop idle handles, or
 //! size the pool above the bound.
@@ -397,7 +399,8 @@ impl Reclaim for Epoch {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
         Self::unpin(handle);
         let shortages = self.shortages.load(Ordering::Relaxed);
-        if shortages != handle.seen_shortages {
+        // While a producer sleeps waiting for a segment, give back at every operation: it cannot ask again.
+        if shortages != handle.seen_shortages || store.starving() {
             // Some pool ran dry since we last looked: advance and give back what we can (module docs).
             handle.seen_shortages = shortages;
             self.step(handle, store);

@@ -35,7 +35,10 @@
 //! can run dry while every spare segment sits on consumers' lists below their thresholds, for good (the tests of
 //! this strategy wedge that way without the remedy). So [`Reclaim::collect`], called when the pool ran dry, scans
 //! its own list at once *and* bumps a shared shortage counter; a handle that holds retired segments loads that
-//! counter in [`Reclaim::leave`] and, if it moved, scans at the end of that operation.
+//! counter in [`Reclaim::leave`] and, if it moved, scans at the end of that operation. While a producer sleeps
+//! under `Wait` ([`SegmentStore::starving`]), such a handle scans at the end of *every* operation: a single request
+//! can be answered by a scan that frees nothing yet, and the sleeper cannot repeat it (shuttle found producers
+//! waiting for good that way).
 //!
 //! Hence under `Fail` or `Wait` a queue can stay live with as few as 2 segments (the queue's last one and one to
 //! link), plus one per handle that may stall inside an operation (`tests/hazard.rs` runs 2 and 3), provided that
@@ -337,7 +340,8 @@ impl Reclaim for Hazard {
             return; // nothing to give back (orphans are adopted by the `collect` that reported the shortage)
         }
         let shortages = self.shortages.load(Ordering::Relaxed);
-        if shortages != handle.seen_shortages {
+        // While a producer sleeps waiting for a segment, give back at every operation: it cannot ask again.
+        if shortages != handle.seen_shortages || store.starving() {
             // Some pool ran dry since we last looked: give back what we can (module docs).
             handle.seen_shortages = shortages;
             self.scan(handle, store);

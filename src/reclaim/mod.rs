@@ -38,6 +38,9 @@
 //!   which `retire` hands to `retire_ptr`; its reclamation puts the segment on a ready list. `collect` reclaims
 //!   eagerly (haphazard alone waits for 1000 retirements or 2 s). A stalled thread holds back only the segments it
 //!   protects.
+//! - **Unprotected** (verification baseline): reuse at retirement, no protection. Unsound as a strategy (stale
+//!   views are routine), yet values still arrive exactly once, because the generation checks catch every stale
+//!   view. The ABA model checks use it to test those checks on their own.
 
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 pub mod crossbeam;
@@ -49,6 +52,7 @@ pub mod leak;
 pub mod limbo;
 pub(crate) mod orphans;
 pub(crate) mod registry;
+pub mod unprotected;
 
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 pub use crossbeam::CrossbeamEpoch;
@@ -58,6 +62,7 @@ pub use haphazard::Haphazard;
 pub use hazard::Hazard;
 pub use leak::Leak;
 pub use limbo::Limbo;
+pub use unprotected::Unprotected;
 
 use crate::config::Config;
 use crate::segment::SegmentId;
@@ -74,6 +79,12 @@ pub trait SegmentStore {
     fn meta(&self, id: SegmentId) -> &Self::Meta;
     /// Declares segment `id` safe to reuse: it goes back on the pool's free list.
     fn make_reusable(&self, id: SegmentId);
+    /// Whether some thread is waiting for a free segment right now (`OnExhausted::Wait`). Strategies that keep
+    /// retired segments per handle give them back at every operation while this holds: a one-off request can be
+    /// missed by a scan that frees nothing yet, and the waiter cannot ask again while it sleeps.
+    fn starving(&self) -> bool {
+        false
+    }
 }
 
 /// A memory-reclamation strategy for the segments of a [`SegQueue`](crate::SegQueue). See the module docs.

@@ -40,18 +40,21 @@ impl<R: Default + Send + Sync> Registry<R> {
 
     /// An inactive record, now active and owned by the caller until [`Self::release`].
     pub fn acquire(&self) -> Arc<Entry<R>> {
-        for entry in self.iter_entries() {
+        let mut next = self.head.load(Ordering::Acquire) as *const Entry<R>;
+        while !next.is_null() {
+            // SAFETY: list pointers come from `Arc::into_raw` and the registry holds their counts (see `Entries`).
+            let entry = unsafe { &*next };
             if !entry.active.load(Ordering::Relaxed)
                 && entry.active.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
-                // SAFETY: `entry` points at a live entry whose list count the registry holds (see `iter_entries`);
-                // incrementing the count and rebuilding an `Arc` from it hands the caller a count of its own.
+                // SAFETY: `next` is the pointer `Arc::into_raw` returned (not one derived from `&Entry`, whose
+                // provenance would not cover the reference counts), and the registry holds its count.
                 return unsafe {
-                    let raw = entry as *const Entry<R>;
-                    Arc::increment_strong_count(raw);
-                    Arc::from_raw(raw)
+                    Arc::increment_strong_count(next);
+                    Arc::from_raw(next)
                 };
             }
+            next = entry.next;
         }
         let fresh = Arc::new(Entry { record: R::default(), active: AtomicBool::new(true), next: ptr::null() });
         let raw = Arc::into_raw(fresh.clone()) as *mut Entry<R>;

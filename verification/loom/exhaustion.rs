@@ -1,1 +1,231 @@
+//! SegmentSize=1 pool exhaustion, searched exhaustively with loom: for each strategy written against the facade
+//! and k = 1, 2, 3 push/pop pairs per thread, the smallest `segment_count` for which **no** interleaving exhausts a
+//! `OnExhausted::Fail` pool, together with an exhausting interleaving at one segment fewer.
+//!
+//! Scenario: `THREADS` threads, each with one long-lived handle, each doing k times "push its own next value, then
+//! pop one value". SegmentSize 1 makes every push past the first need a fresh segment, and every pop retire one, so
+//! the pool is exercised as hard as it can be. A refused push hands its value back; the thread records it and goes
+//! on with its pop. In every interleaving, every value must be popped or handed back exactly once, and no protected
+//! segment may be seen in a later generation (`stale_views == 0`). Limbo runs with `limbo_len = 1`.
+//!
+//! The search runs the model at `segment_count = 1, 2, ...`. An execution that sees a refused push records its
+//! event log as the witness (the log is kept outside loom, in execution order, since loom runs one thread at a
+//! time). The first count without a witness is the minimum; the test asserts that the count below it had one,
+//! prints both, and asserts the shape that the strategy guarantees (see each test).
+//!
+//! Bounds: 2 threads (plus the main thread, which only builds the queue and checks the outcome), k ≤ 3 pairs each
+//! (`SEGPOOL_LOOM_MAX_PAIRS` raises it), and **one preemption** (`LOOM_MAX_PREEMPTIONS` overrides it): a thread
+//! stalled once, anywhere, while the other runs on, which is the stall the strategies differ on. "No interleaving
+//! exhausts" means none within that bound. Bound 2 multiplies the cost by ~50 at k = 2. Run (the table is printed
+//! even without `--nocapture`; the witnesses need it):
+//! `cargo test --release --features loom --test loom_exhaustion -- --nocapture`. The table and the search times
+//! are in the README.
 #![cfg(feature = "loom")]
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use segpool::sync::{Arc, thread};
+use segpool::{Config, OnExhausted, Reclaim, SegQueue};
+
+const THREADS: u32 = 2;
+/// Give up the search past this many segments: a strategy that still exhausts there is not bounded at all.
+const MAX_SEGMENT_COUNT: usize = 16;
+/// Default preemption bound of the search (see the module docs).
+const PREEMPTIONS: usize = 1;
+
+/// The payload of the panic that ends a loom run as soon as one exhausting interleaving is known: the rest of the
+/// state space cannot change the answer "this count can be exhausted".
+struct Exhausted {
+    log: Vec<String>,
+}
+
+/// Ends every panic with an [`Exhausted`] payload quietly; other panics go to the default hook.
+fn quiet_exhaustion_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<Exhausted>().is_none() {
+                default_hook(info);
+            }
+        }));
+    });
+}
+
+/// Runs the scenario for `R` at `segment_count` under loom. Returns the event log of an exhausting interleaving,
+/// or `None` if no interleaving within the bound refuses a push.
+fn explore<R: Reclaim>(pairs: u32, segment_count: usize) -> Option<Vec<String>> {
+    quiet_exhaustion_panics();
+    let run = std::panic::catch_unwind(|| {
+        segpool::sync::model_with_bound(PREEMPTIONS, move || scenario::<R>(pairs, segment_count))
+    });
+    match run {
+        Ok(()) => None,
+        Err(payload) => match payload.downcast::<Exhausted>() {
+            Ok(exhausted) => Some(exhausted.log),
+            Err(other) => std::panic::resume_unwind(other),
+        },
+    }
+}
+
+/// One execution of the scenario. Panics with [`Exhausted`] if a push was refused (after checking the values).
+fn scenario<R: Reclaim>(pairs: u32, segment_count: usize) {
+    let config = Config { segment_size: 1, segment_count, on_exhausted: OnExhausted::Fail, limbo_len: 1 };
+    let q = Arc::new(SegQueue::<u32, R>::with_config(config).expect("valid model config"));
+    // The log of this execution. A std Mutex is invisible to loom, and loom runs one thread at a time, so the
+    // order of entries is the order of events in this interleaving. Operations log their start and their end,
+    // so that overlapping operations show.
+    let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let note = |log: &Mutex<Vec<String>>, line: String| log.lock().unwrap().push(line);
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (q, log) = (q.clone(), log.clone());
+            thread::spawn(move || {
+                let mut h = q.handle();
+                let mut handed_back_or_popped = Vec::new();
+                let mut refused = false;
+                for i in 0..pairs {
+                    let value = t * 100 + i;
+                    note(&log, format!("thread {t}: push {value} starts"));
+                    match h.push(value) {
+                        Ok(()) => note(&log, format!("thread {t}: push {value} done")),
+                        Err(e) => {
+                            let back = e.into_inner();
+                            assert_eq!(back, value, "a refused push must hand its own value back");
+                            let stats = q.stats();
+                            note(
+                                &log,
+                                format!(
+                                    "thread {t}: push {value} REFUSED: pool empty with {} segments retired, {} of \
+                                     them not yet reusable",
+                                    stats.segments_retired, stats.retired_pending
+                                ),
+                            );
+                            handed_back_or_popped.push(back);
+                            refused = true;
+                        }
+                    }
+                    note(&log, format!("thread {t}: pop starts"));
+                    let popped = h.pop();
+                    note(&log, format!("thread {t}: pop -> {popped:?}"));
+                    handed_back_or_popped.extend(popped);
+                }
+                (handed_back_or_popped, refused)
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let mut refused = false;
+    for worker in workers {
+        let (values, worker_refused) = worker.join().unwrap();
+        seen.extend(values);
+        refused |= worker_refused;
+    }
+    let mut h = q.handle();
+    while let Some(v) = h.pop() {
+        seen.push(v);
+    }
+    seen.sort_unstable();
+    let expected: Vec<u32> = (0..THREADS).flat_map(|t| (0..pairs).map(move |i| t * 100 + i)).collect();
+    assert_eq!(seen, expected, "every value must be popped or handed back exactly once");
+    assert_eq!(q.stats().stale_views, 0, "{}: a protected segment was seen in a later generation", R::NAME);
+    if refused {
+        let log = std::mem::take(&mut *log.lock().unwrap());
+        std::panic::panic_any(Exhausted { log });
+    }
+}
+
+/// The smallest segment count at which no interleaving exhausts the pool, and the witness one below it.
+struct Minimum {
+    segment_count: usize,
+    witness: Vec<String>,
+}
+
+fn minimal_segment_count<R: Reclaim>(pairs: u32) -> Minimum {
+    let started = Instant::now();
+    let mut below: Option<Vec<String>> = None;
+    for segment_count in 1..=MAX_SEGMENT_COUNT {
+        match explore::<R>(pairs, segment_count) {
+            Some(witness) => below = Some(witness),
+            None => {
+                let witness = below.unwrap_or_else(|| {
+                    panic!("{}: no exhausting interleaving even with 1 segment; the scenario is broken", R::NAME)
+                });
+                let minimum = Minimum { segment_count, witness };
+                report::<R>(pairs, &minimum, started);
+                return minimum;
+            }
+        }
+    }
+    panic!("{}, k = {pairs}: some interleaving exhausts even {MAX_SEGMENT_COUNT} segments", R::NAME);
+}
+
+fn report<R: Reclaim>(pairs: u32, minimum: &Minimum, started: Instant) {
+    let mut text = format!(
+        "{} k={pairs}: minimal segment_count {} (search took {:.1} s); an exhausting interleaving at {}:\n",
+        R::NAME,
+        minimum.segment_count,
+        started.elapsed().as_secs_f64(),
+        minimum.segment_count - 1,
+    );
+    for line in &minimum.witness {
+        text.push_str("    ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    print!("{text}");
+}
+
+/// The minimal counts for k = 1 ..= `max_pairs`.
+fn minimums<R: Reclaim>(max_pairs: u32) -> Vec<usize> {
+    (1..=max_pairs).map(|pairs| minimal_segment_count::<R>(pairs).segment_count).collect()
+}
+
+/// Searches every strategy (one OS thread each: the searches are independent loom runs), prints the table and
+/// checks what holds whatever the bound: without reuse every value needs a segment of its own, so Leak needs at
+/// least 2k; and no strategy needs more segments than Leak, which reuses nothing.
+#[test]
+fn minimal_segment_count_table() {
+    let max_pairs: u32 = match std::env::var("SEGPOOL_LOOM_MAX_PAIRS") {
+        Ok(text) => text.parse().unwrap_or_else(|_| panic!("SEGPOOL_LOOM_MAX_PAIRS must be a number, got {text:?}")),
+        Err(_) => 3,
+    };
+    let started = Instant::now();
+    let [limbo, hazard, epoch, leak] = std::thread::scope(|s| {
+        [
+            s.spawn(|| minimums::<segpool::Limbo>(max_pairs)),
+            s.spawn(|| minimums::<segpool::Hazard>(max_pairs)),
+            s.spawn(|| minimums::<segpool::Epoch>(max_pairs)),
+            s.spawn(|| minimums::<segpool::Leak>(max_pairs)),
+        ]
+        .map(|search| search.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let bound = std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| PREEMPTIONS.to_string());
+    let mut table = format!(
+        "\nminimal segment_count for no exhaustion (SegmentSize 1, Fail, 2 threads x k push/pop pairs, limbo_len 1, \
+         {bound} preemption(s); {:.0} s)\n| strategy |",
+        started.elapsed().as_secs_f64()
+    );
+    for k in 1..=max_pairs {
+        table.push_str(&format!(" k={k} |"));
+    }
+    table.push_str(&format!("\n|---|{}\n", "---|".repeat(max_pairs as usize)));
+    for (name, row) in [("Limbo", &limbo), ("Hazard", &hazard), ("Epoch", &epoch), ("Leak", &leak)] {
+        let cells: String = row.iter().map(|count| format!(" {count} |")).collect();
+        table.push_str(&format!("| {name} |{cells}\n"));
+    }
+    // Straight to the stderr handle, which the test harness does not capture: the table is the point of the run.
+    std::io::stderr().lock().write_all(table.as_bytes()).unwrap();
+    for (k, &leak_minimum) in (1..).zip(&leak) {
+        assert!(leak_minimum >= 2 * k, "Leak cannot serve {} values with {leak_minimum} segments", 2 * k);
+        for (name, row) in [("Limbo", &limbo), ("Hazard", &hazard), ("Epoch", &epoch)] {
+            let minimum = row[k - 1];
+            assert!(
+                minimum <= leak_minimum,
+                "{name} needs {minimum} segments at k={k}, more than Leak's {leak_minimum}"
+            );
+        }
+    }
+}

@@ -1,134 +1,234 @@
-//! Loom models of `SegQueue`, exhaustive within a preemption bound, for every strategy written against the facade
-//! (Limbo, Hazard, Epoch, Leak).
+//! Loom models of `SegQueue`, exhaustive within a preemption bound: exactly-once delivery and per-producer FIFO
+//! with two producers and with two consumers, and ABA on recycled segments. Strategies: those written against the
+//! facade (Limbo, Hazard, Epoch, Leak) and, for ABA, `Unprotected`, which reuses segments at once and so leaves the
+//! generation checks alone against stale references.
 //!
-//! Bounds: at most 3 threads (main included), 1–4 operations each, `LOOM_MAX_PREEMPTIONS` (default 3, set by
-//! `segpool::sync::model`). Each thread uses one long-lived handle, as a real consumer or producer would. Run:
-//! `cargo test --release --features loom --test loom_queue` (the time per model is in the README).
+//! Bounds: at most 3 threads (main included), at most 8 operations per thread; preemption bound 3 for the ABA
+//! models (`segpool::sync::model`) and 2 for the FIFO models ([`FIFO_PREEMPTIONS`]); `LOOM_MAX_PREEMPTIONS`
+//! overrides both. Each thread uses one long-lived handle, as a real producer or consumer would.
+//! Run: `cargo test --release --features loom --test loom_queue` (the time per model is in the README).
 #![cfg(feature = "loom")]
+
+use std::sync::atomic::AtomicBool as PlainBool;
 
 use segpool::sync::{Arc, thread};
 use segpool::{Config, OnExhausted, Reclaim, SegQueue};
 
-fn queue<R: Reclaim>(segment_size: usize, segment_count: usize, on_exhausted: OnExhausted) -> Arc<SegQueue<u32, R>> {
-    let config = Config { segment_size, segment_count, on_exhausted, limbo_len: 1 };
+fn queue<R: Reclaim>(segment_size: usize, segment_count: usize) -> Arc<SegQueue<u32, R>> {
+    let config = Config { segment_size, segment_count, on_exhausted: OnExhausted::Grow, limbo_len: 1 };
     Arc::new(SegQueue::with_config(config).expect("valid model config"))
 }
 
-/// Two producers push one value each while the main thread pops; SegmentSize=1, so the second push links a new
-/// segment. Checks: every value popped exactly once, no stale view.
-fn two_producers_push_while_main_pops<R: Reclaim>() {
-    segpool::sync::model(|| {
-        let q = queue::<R>(1, 3, OnExhausted::Grow);
-        let producers: Vec<_> = (0..2)
-            .map(|p| {
-                let q = q.clone();
-                thread::spawn(move || q.handle().push(p).expect("Grow never refuses"))
-            })
-            .collect();
-        let mut consumer = q.handle();
-        let mut seen = Vec::new();
-        seen.extend(consumer.pop());
-        for producer in producers {
-            producer.join().unwrap();
-        }
-        while let Some(v) = consumer.pop() {
-            seen.push(v);
-        }
-        seen.sort_unstable();
-        assert_eq!(seen, [0, 1]);
-        assert_eq!(q.stats().stale_views, 0);
-    });
+/// Preemption bound of the FIFO models: three threads with several operations each take minutes per model at
+/// bound 3 (`epoch_fifo::one_producer_two_consumers` alone ran past 100 s), so the default run stops at 2;
+/// `LOOM_MAX_PREEMPTIONS=3` runs them deeper.
+const FIFO_PREEMPTIONS: usize = 2;
+
+/// Asserts that the values of each producer (`value / 10`) appear in increasing order in `seen`.
+fn assert_per_producer_fifo(seen: &[u32]) {
+    for producer in 0..4 {
+        let mine: Vec<u32> = seen.iter().copied().filter(|v| v / 10 == producer).collect();
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "producer {producer}'s values out of order: {seen:?}");
+    }
 }
 
-/// SegmentSize=1 and few segments: two threads each push then pop, so segments are retired and recycled while the
-/// other thread may hold a reference. Under `OnExhausted::Fail` a push may be handed back. Checks: each value is
-/// popped once or handed back once (never lost, never duplicated), and no protected segment is ever seen in a
-/// later generation.
-fn push_pop_pairs_recycle_segments<R: Reclaim>(on_exhausted: OnExhausted) {
-    segpool::sync::model(move || {
-        let q = queue::<R>(1, 3, on_exhausted);
-        let workers: Vec<_> = (0..2u32)
+/// Two producers push two values each (SegmentSize 2, so the segment fills and a successor is linked under
+/// contention) while the main thread pops three times, then drains. Checks: every value exactly once, each
+/// producer's values in push order, no stale view. Bound: 3 threads, 2 pushes / 3 pops + drain.
+fn two_producers_one_consumer<R: Reclaim>() {
+    segpool::sync::model_with_bound(FIFO_PREEMPTIONS, || {
+        let q = queue::<R>(2, 4);
+        let producers: Vec<_> = (0..2u32)
             .map(|p| {
                 let q = q.clone();
                 thread::spawn(move || {
                     let mut h = q.handle();
-                    let mut outcome = Vec::new();
-                    if let Err(e) = h.push(p) {
-                        outcome.push(e.into_inner());
+                    for i in 0..2 {
+                        h.push(p * 10 + i).expect("Grow never refuses");
                     }
-                    outcome.extend(h.pop());
-                    outcome
                 })
             })
             .collect();
-        let mut seen: Vec<u32> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
-        let mut h = q.handle();
-        while let Some(v) = h.pop() {
-            seen.push(v);
+        let mut consumer = q.handle();
+        let mut seen: Vec<u32> = (0..3).filter_map(|_| consumer.pop()).collect();
+        for producer in producers {
+            producer.join().unwrap();
         }
+        seen.extend(std::iter::from_fn(|| consumer.pop()));
+        assert_per_producer_fifo(&seen);
         seen.sort_unstable();
-        assert_eq!(seen, [0, 1]);
+        assert_eq!(seen, [0, 1, 10, 11]);
         assert_eq!(q.stats().stale_views, 0);
     });
 }
 
-/// ABA on a recycled segment: a consumer pops while the main thread pushes and pops three values through
-/// SegmentSize=1 segments, so the consumer's segment can be retired and reused under it. Checks: each value is
-/// popped exactly once and no protected segment is seen in a later generation. (loom, even at 6 preemptions, never
-/// schedules the consumer's claim read after the main thread's reuse of the segment under Limbo, so this model
-/// does not kill the `unprotected_load` mutant; the shuttle model does.)
-fn stale_consumer_across_segment_recycling<R: Reclaim>() {
-    segpool::sync::model(|| {
-        let q = queue::<R>(1, 4, OnExhausted::Grow);
-        q.handle().push(0).unwrap();
+/// One producer pushes three values (SegmentSize 2) while two consumers pop twice each, then the main thread
+/// drains. Checks: every value exactly once, each consumer sees the values in push order, no stale view.
+/// Bound: 3 threads, 3 pushes / 2 pops each + drain.
+fn one_producer_two_consumers<R: Reclaim>() {
+    segpool::sync::model_with_bound(FIFO_PREEMPTIONS, || {
+        let q = queue::<R>(2, 4);
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || {
+                    let mut h = q.handle();
+                    (0..2).filter_map(|_| h.pop()).collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        let mut producer = q.handle();
+        for value in 0..3 {
+            producer.push(value).expect("Grow never refuses");
+        }
+        let mut all = Vec::new();
+        for consumer in consumers {
+            let seen = consumer.join().unwrap();
+            assert_per_producer_fifo(&seen);
+            all.extend(seen);
+        }
+        all.extend(std::iter::from_fn(|| producer.pop()));
+        all.sort_unstable();
+        assert_eq!(all, [0, 1, 2]);
+        assert_eq!(q.stats().stale_views, 0);
+    });
+}
+
+/// Whether the ABA interleaving was reached in some execution: for `Unprotected`, the model asserts it was, or
+/// the scenario would test nothing.
+#[derive(Default)]
+struct Reached(PlainBool);
+
+impl Reached {
+    fn record(&self, stale_views: u64) {
+        if stale_views > 0 {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn check<R: Reclaim>(&self, sound: bool) {
+        let reached = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        if sound {
+            assert!(!reached, "{}: a protected segment was seen in a later generation", R::NAME);
+        } else {
+            assert!(reached, "{}: no execution reached the recycled-segment interleaving", R::NAME);
+        }
+    }
+}
+
+/// ABA, consumer side (SegmentSize 1). The queue holds 0 and 1; a consumer pops once while the main thread does
+/// push 2, pop, push 3, pop, push 4: the segment that held 0 is unlinked, retired and, with an eager strategy,
+/// reused for 4 while the consumer may still hold its old index. The queue never has fewer than two values while
+/// the consumer runs, so its pop must return one. Checks: that, every value exactly once, and stale views only
+/// where the strategy allows them (`sound`); for `Unprotected`, that some execution did meet a recycled segment.
+fn stale_consumer_on_recycled_segment<R: Reclaim>(sound: bool) {
+    let reached = std::sync::Arc::new(Reached::default());
+    let seen_stale = reached.clone();
+    segpool::sync::model(move || {
+        let q = queue::<R>(1, 6);
+        let mut h = q.handle();
+        h.push(0).unwrap();
+        h.push(1).unwrap();
         let consumer = {
             let q = q.clone();
             thread::spawn(move || q.handle().pop())
         };
-        let mut h = q.handle();
         let mut seen = Vec::new();
-        for value in 1..=3 {
-            h.push(value).expect("Grow never refuses");
-            seen.extend(h.pop());
+        for value in 2..=4 {
+            h.push(value).unwrap();
+            if value < 4 {
+                seen.extend(h.pop());
+            }
         }
-        seen.extend(consumer.join().unwrap());
-        while let Some(v) = h.pop() {
-            seen.push(v);
-        }
+        let consumed = consumer.join().unwrap();
+        assert!(consumed.is_some(), "the consumer's pop returned nothing while the queue held values");
+        seen.extend(consumed);
+        seen.extend(std::iter::from_fn(|| h.pop()));
         seen.sort_unstable();
-        assert_eq!(seen, [0, 1, 2, 3]);
-        assert_eq!(q.stats().stale_views, 0);
+        assert_eq!(seen, [0, 1, 2, 3, 4], "values lost or duplicated");
+        seen_stale.record(q.stats().stale_views);
     });
+    reached.check::<R>(sound);
 }
 
-macro_rules! models {
-    ($($module:ident => $strategy:ty, bounded: $bounded:expr),* $(,)?) => {$(
+/// ABA, producer side (SegmentSize 2). A producer pushes 100 while the main thread pushes 0, 1, 2, pops three
+/// values and pushes 3, 4: the segment that was the tail when the producer started is unlinked, retired and, with an eager
+/// strategy, relinked as the tail with a free slot while the producer may still hold its old index. A stale
+/// reservation there would stamp the value with the old generation, and it would never be popped. Checks: every
+/// value exactly once, stale views only where the strategy allows them; for `Unprotected`, that some execution
+/// met the recycled segment.
+fn stale_producer_on_recycled_segment<R: Reclaim>(sound: bool) {
+    let reached = std::sync::Arc::new(Reached::default());
+    let seen_stale = reached.clone();
+    segpool::sync::model(move || {
+        let q = queue::<R>(2, 6);
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || q.handle().push(100).expect("Grow never refuses"))
+        };
+        let mut h = q.handle();
+        let mut seen = Vec::new();
+        for value in 0..=2 {
+            h.push(value).unwrap();
+        }
+        seen.extend((0..3).filter_map(|_| h.pop()));
+        for value in 3..=4 {
+            h.push(value).unwrap();
+        }
+        producer.join().unwrap();
+        seen.extend(std::iter::from_fn(|| h.pop()));
+        assert_per_producer_fifo(&seen);
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 1, 2, 3, 4, 100], "values lost or duplicated");
+        seen_stale.record(q.stats().stale_views);
+    });
+    reached.check::<R>(sound);
+}
+
+macro_rules! fifo_models {
+    ($($module:ident => $strategy:ty),* $(,)?) => {$(
         mod $module {
-            use super::*;
-
             #[test]
-            fn two_producers_push_while_main_pops() {
-                super::two_producers_push_while_main_pops::<$strategy>();
+            fn two_producers_one_consumer() {
+                super::two_producers_one_consumer::<$strategy>();
             }
 
             #[test]
-            fn push_pop_pairs_recycle_segments() {
-                // `bounded`: the strategy reuses segments, so it is checked with a bounded pool (`Fail`).
-                let policy = if $bounded { OnExhausted::Fail } else { OnExhausted::Grow };
-                super::push_pop_pairs_recycle_segments::<$strategy>(policy);
-            }
-
-            #[test]
-            fn stale_consumer_across_segment_recycling() {
-                super::stale_consumer_across_segment_recycling::<$strategy>();
+            fn one_producer_two_consumers() {
+                super::one_producer_two_consumers::<$strategy>();
             }
         }
     )*};
 }
 
-models! {
-    limbo => segpool::Limbo, bounded: true,
-    hazard => segpool::Hazard, bounded: true,
-    epoch => segpool::Epoch, bounded: true,
-    leak => segpool::Leak, bounded: false,
+fifo_models! {
+    limbo_fifo => segpool::Limbo,
+    hazard_fifo => segpool::Hazard,
+    epoch_fifo => segpool::Epoch,
+    leak_fifo => segpool::Leak,
+}
+
+/// ABA models. Leak is absent: it never recycles a segment. `sound`: the strategy must never let a protected
+/// segment be recycled (no stale view at all); `Unprotected` must meet recycled segments and survive them.
+macro_rules! aba_models {
+    ($($module:ident => $strategy:ty, sound: $sound:expr),* $(,)?) => {$(
+        mod $module {
+            #[test]
+            fn stale_consumer_on_recycled_segment() {
+                super::stale_consumer_on_recycled_segment::<$strategy>($sound);
+            }
+
+            #[test]
+            fn stale_producer_on_recycled_segment() {
+                super::stale_producer_on_recycled_segment::<$strategy>($sound);
+            }
+        }
+    )*};
+}
+
+aba_models! {
+    limbo_aba => segpool::Limbo, sound: true,
+    hazard_aba => segpool::Hazard, sound: true,
+    epoch_aba => segpool::Epoch, sound: true,
+    unprotected_aba => segpool::Unprotected, sound: false,
 }

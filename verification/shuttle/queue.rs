@@ -1,99 +1,264 @@
-//! Shuttle models of `SegQueue`: randomised PCT schedules at a scale loom cannot explore, for every strategy written
-//! against the facade (Limbo, Hazard, Epoch; Leak never reuses, so it cannot run a bounded pool).
+//! Shuttle models of `SegQueue` at a scale loom cannot explore: 5 to 7 threads (plus the main thread) and 200 to
+//! 400 operations per schedule, for every strategy written against the facade, at SegmentSize 1 (a segment per
+//! value: the hard case) and larger. Limbo, Hazard and Epoch run bounded pools under `OnExhausted::Fail` (pushes
+//! are refused and retried) and `OnExhausted::Wait`; Leak never reuses a segment, so it runs under `Grow`. Even
+//! consumers pop with `pop_batch` (up to 3 values), odd ones with `pop`.
 //!
-//! `SEGPOOL_SHUTTLE_ITERATIONS` (default 1000) and `SEGPOOL_SHUTTLE_DEPTH` (default 3) set the number of schedules
-//! and the PCT depth. A failing schedule is printed by shuttle; replay it with `shuttle::replay`.
-//! Run: `cargo test --features shuttle --release --test shuttle_queue`.
+//! Every model checks, in every schedule: each value arrives exactly once, each consumer sees each producer's
+//! values in order, a refused push hands its own value back (and the queue counts exactly the refusals the
+//! producers saw), and no protected segment is ever seen in a later generation (`stats().stale_views == 0`).
+//!
+//! Run: `cargo test --release --features shuttle --test shuttle_queue`. `SEGPOOL_SHUTTLE_ITERATIONS` (default
+//! 1000 schedules per model), `SEGPOOL_SHUTTLE_SCHEDULER` (`pct`, the default, or `random`) and
+//! `SEGPOOL_SHUTTLE_DEPTH` (PCT depth, default 3) set the search; see `segpool::sync::model`. A failure prints
+//! the command that replays its schedule (`SEGPOOL_SHUTTLE_REPLAY=...`). A research run: e.g.
+//! `SEGPOOL_SHUTTLE_ITERATIONS=100000 cargo test --release --features shuttle --test shuttle_queue`, and again
+//! with `SEGPOOL_SHUTTLE_SCHEDULER=random`.
+//!
+//! Each model's doc states its size and its time here (2 cores, `--release`, default settings, run alone; the
+//! suite runs two at a time).
 #![cfg(feature = "shuttle")]
 
-use segpool::sync::{Arc, thread};
-use segpool::{Config, OnExhausted, Reclaim, SegQueue};
+use std::time::Duration;
 
-const PRODUCERS: u32 = 3;
-const CONSUMERS: usize = 3;
-const PER_PRODUCER: u32 = 30;
+use segpool::sync::{Arc, AtomicUsize, Ordering, thread};
+use segpool::{Config, OnExhausted, PushErrorKind, Reclaim, SegQueue};
 
-/// 3 producers x 30 values, 3 consumers, SegmentSize=2 and six segments with a two-entry limbo under
-/// `OnExhausted::Fail`, so pushes are refused and retried and segments recycle constantly. (Limbo under `Fail`
-/// needs `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's last segment hold every segment and
-/// no retirement can ever evict one again. Shuttle finds that livelock within a few schedules when the count is 3.) Checks: every value arrives
-/// exactly once, each consumer sees each producer's values in order, refused values come back unchanged, and no
-/// protected segment is seen in a later generation.
-fn producers_and_consumers_with_recycling<R: Reclaim>() {
-    segpool::sync::model(|| {
-        let config = Config { segment_size: 2, segment_count: 6, on_exhausted: OnExhausted::Fail, limbo_len: 2 };
-        let q = Arc::new(SegQueue::<u32, R>::with_config(config).unwrap());
-        let total = (PRODUCERS * PER_PRODUCER) as usize;
-        let popped = Arc::new(segpool::sync::AtomicUsize::new(0));
-        let producers: Vec<_> = (0..PRODUCERS)
-            .map(|p| {
-                let q = q.clone();
-                thread::spawn(move || {
-                    let mut h = q.handle();
-                    for seq in 0..PER_PRODUCER {
-                        let mut value = p * 1000 + seq;
-                        while let Err(refused) = h.push(value) {
-                            let back = refused.into_inner();
-                            assert_eq!(back, p * 1000 + seq, "a refused push must hand its own value back");
-                            value = back;
-                            thread::yield_now();
-                        }
-                    }
-                })
-            })
-            .collect();
-        let consumers: Vec<_> = (0..CONSUMERS)
-            .map(|_| {
-                let q = q.clone();
-                let popped = popped.clone();
-                thread::spawn(move || {
-                    let mut h = q.handle();
-                    let mut got = Vec::new();
-                    let mut batch = Vec::new();
-                    while popped.load(segpool::sync::Ordering::Relaxed) < total {
-                        batch.clear();
-                        let n = h.pop_batch(&mut batch, 2);
-                        if n == 0 {
-                            thread::yield_now();
-                            continue;
-                        }
-                        popped.fetch_add(n, segpool::sync::Ordering::Relaxed);
-                        got.extend_from_slice(&batch);
-                    }
-                    got
-                })
-            })
-            .collect();
-        for producer in producers {
-            producer.join().unwrap();
+/// One model: `producers` threads push `per_producer` values each, `consumers` threads pop until all are in.
+#[derive(Clone, Debug)]
+struct Scenario {
+    producers: u32,
+    per_producer: u32,
+    consumers: usize,
+    config: Config,
+    /// Before the threads start, the main thread pushes until the first refusal, so every schedule begins with
+    /// an exhausted pool (only meaningful under `Fail`: under `Wait` the push would block).
+    prefill: bool,
+}
+
+/// Values carry their producer and sequence number; `PREFILL` is the producer id of the main thread's values.
+const STRIDE: u32 = 1000;
+const PREFILL: u32 = 99;
+
+/// A `Wait` long enough never to expire: shuttle's `Condvar::wait_timeout` never times out, and the deadline is
+/// real time, so a waiting producer leaves only when a segment is handed back (or shuttle reports a deadlock).
+const FOREVER: Duration = Duration::from_secs(3600);
+
+impl Scenario {
+    fn run<R: Reclaim>(self) {
+        segpool::sync::model(move || self.execute::<R>());
+    }
+
+    fn execute<R: Reclaim>(&self) {
+        let q = Arc::new(SegQueue::<u32, R>::with_config(self.config.clone()).unwrap());
+        let mut prefilled = 0;
+        if self.prefill {
+            let mut h = q.handle();
+            while h.push(PREFILL * STRIDE + prefilled).is_ok() {
+                prefilled += 1;
+                assert!(prefilled < STRIDE, "a bounded pool must refuse the prefill before {STRIDE} values");
+            }
         }
-        let mut all = Vec::new();
+        let total = (self.producers * self.per_producer + prefilled) as usize;
+        let popped = Arc::new(AtomicUsize::new(0));
+        let producers: Vec<_> = (0..self.producers)
+            .map(|p| {
+                let (q, per_producer, policy) = (q.clone(), self.per_producer, self.config.on_exhausted);
+                thread::spawn(move || produce(&q, p, per_producer, policy))
+            })
+            .collect();
+        let consumers: Vec<_> = (0..self.consumers)
+            .map(|c| {
+                let (q, popped) = (q.clone(), popped.clone());
+                thread::spawn(move || consume(&q, &popped, total, c))
+            })
+            .collect();
+        let refused: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
+        let mut all = Vec::with_capacity(total);
         for consumer in consumers {
             let got = consumer.join().unwrap();
-            for p in 0..PRODUCERS {
-                let mine: Vec<u32> = got.iter().copied().filter(|v| v / 1000 == p).collect();
-                assert!(mine.windows(2).all(|w| w[0] < w[1]), "producer {p} out of order: {mine:?}");
+            for p in (0..self.producers).chain([PREFILL]) {
+                let mine: Vec<u32> = got.iter().copied().filter(|v| v / STRIDE == p).collect();
+                assert!(mine.windows(2).all(|w| w[0] < w[1]), "a consumer saw producer {p} out of order: {mine:?}");
             }
             all.extend(got);
         }
         all.sort_unstable();
-        let expected: Vec<u32> = (0..PRODUCERS).flat_map(|p| (0..PER_PRODUCER).map(move |s| p * 1000 + s)).collect();
-        assert_eq!(all, expected);
-        assert_eq!(q.stats().stale_views, 0);
-    });
+        // Ascending, as `all` is: producer ids are below `PREFILL`.
+        let expected: Vec<u32> = (0..self.producers)
+            .flat_map(|p| (0..self.per_producer).map(move |s| p * STRIDE + s))
+            .chain((0..prefilled).map(|s| PREFILL * STRIDE + s))
+            .collect();
+        assert_eq!(all, expected, "every value exactly once");
+        assert_eq!(q.pop(), None);
+        let stats = q.stats();
+        assert_eq!(stats.stale_views, 0, "a segment was reused while protected: {stats:?}");
+        // The prefill's own refusal is counted by the queue too.
+        assert_eq!(stats.failed_pushes, refused + u64::from(self.prefill), "{stats:?}");
+        assert_eq!(stats.wait_timeouts, 0, "{stats:?}");
+    }
 }
 
-#[test]
-fn limbo_producers_and_consumers_with_recycling() {
-    producers_and_consumers_with_recycling::<segpool::Limbo>();
+/// Pushes `per_producer` values, retrying refused ones; returns how many pushes were refused.
+fn produce<R: Reclaim>(q: &SegQueue<u32, R>, p: u32, per_producer: u32, policy: OnExhausted) -> u64 {
+    let mut h = q.handle();
+    let mut refused = 0;
+    for seq in 0..per_producer {
+        let mut value = p * STRIDE + seq;
+        while let Err(error) = h.push(value) {
+            assert!(
+                policy == OnExhausted::Fail && error.kind() == PushErrorKind::Exhausted,
+                "{policy:?} refused a push: {error}"
+            );
+            value = error.into_inner();
+            assert_eq!(value, p * STRIDE + seq, "a refused push must hand its own value back");
+            refused += 1;
+            thread::yield_now();
+        }
+    }
+    refused
 }
 
-#[test]
-fn hazard_producers_and_consumers_with_recycling() {
-    producers_and_consumers_with_recycling::<segpool::Hazard>();
+/// Pops until `total` values are out (counted over all consumers). Odd consumers use `pop`, even ones
+/// `pop_batch` with a batch of 3, so both paths race each other.
+fn consume<R: Reclaim>(q: &SegQueue<u32, R>, popped: &AtomicUsize, total: usize, c: usize) -> Vec<u32> {
+    let mut h = q.handle();
+    let mut got = Vec::new();
+    while popped.load(Ordering::Relaxed) < total {
+        let n = if c.is_multiple_of(2) {
+            h.pop_batch(&mut got, 3)
+        } else {
+            usize::from(h.pop().map(|value| got.push(value)).is_some())
+        };
+        if n == 0 {
+            thread::yield_now();
+        } else {
+            popped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+    got
 }
 
+/// 4 producers x 40 values after a prefill of 12 (the whole pool), 3 consumers (8 threads with main):
+/// SegmentSize=2, six segments, a two-entry limbo, `Fail`. Segments recycle every few values; 350 to 400
+/// operations per schedule with the refused pushes. (Limbo under `Fail` needs
+/// `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's last segment hold every segment and no
+/// retirement can ever evict one again. Shuttle finds that livelock within a few schedules when the count is 3.)
+fn recycling() -> Scenario {
+    Scenario {
+        producers: 4,
+        per_producer: 40,
+        consumers: 3,
+        config: Config { segment_size: 2, segment_count: 6, on_exhausted: OnExhausted::Fail, limbo_len: 2 },
+        prefill: true,
+    }
+}
+
+/// 3 producers x 40 values after a prefill of 6 (the whole pool), 3 consumers (7 threads with main):
+/// SegmentSize=1, the hard case (every value retires a segment, so reclamation runs once per value), six segments,
+/// `Fail`. About 300 operations per schedule with the refused pushes.
+fn size_one() -> Scenario {
+    Scenario {
+        producers: 3,
+        per_producer: 40,
+        consumers: 3,
+        config: Config { segment_size: 1, segment_count: 6, on_exhausted: OnExhausted::Fail, limbo_len: 2 },
+        prefill: true,
+    }
+}
+
+/// 3 producers x 30 values, 2 consumers (6 threads with main): SegmentSize=1, six segments, `Wait`; 180
+/// operations plus the waits. A producer that finds the pool empty blocks in `SegmentPool::wait_take` until a
+/// consumer's reclamation hands a segment back; a lost wake-up leaves it blocked and shuttle reports the deadlock.
+///
+/// This model found a liveness bug in Hazard and Epoch: the shortage signal was raised only by `collect`, which
+/// a producer calls once before it starts waiting, and each handle answered it once. Segments that one scan or
+/// epoch step could not free yet stayed on the consumers' lists while the producers waited for good. Now a handle
+/// gives back at every operation while a thread waits (`SegmentStore::starving`).
+fn waiting() -> Scenario {
+    Scenario {
+        producers: 3,
+        per_producer: 30,
+        consumers: 2,
+        config: Config { segment_size: 1, segment_count: 6, on_exhausted: OnExhausted::Wait(FOREVER), limbo_len: 2 },
+        prefill: false,
+    }
+}
+
+/// 4 producers x 30 values, 3 consumers (8 threads with main) under `Grow`, starting from two segments; 240
+/// operations per schedule.
+fn growing(size: usize) -> Scenario {
+    Scenario {
+        producers: 4,
+        per_producer: 30,
+        consumers: 3,
+        config: Config { segment_size: size, segment_count: 2, on_exhausted: OnExhausted::Grow, limbo_len: 2 },
+        prefill: false,
+    }
+}
+
+/// [`recycling`] with Limbo: ~1.7 s for 1000 PCT schedules of depth 3.
 #[test]
-fn epoch_producers_and_consumers_with_recycling() {
-    producers_and_consumers_with_recycling::<segpool::Epoch>();
+fn limbo_recycling() {
+    recycling().run::<segpool::Limbo>();
+}
+
+/// [`recycling`] with Hazard: ~1.7 s for 1000 PCT schedules of depth 3.
+#[test]
+fn hazard_recycling() {
+    recycling().run::<segpool::Hazard>();
+}
+
+/// [`recycling`] with Epoch: ~2.1 s for 1000 PCT schedules of depth 3.
+#[test]
+fn epoch_recycling() {
+    recycling().run::<segpool::Epoch>();
+}
+
+/// [`size_one`] with Limbo: ~1.6 s for 1000 PCT schedules of depth 3.
+#[test]
+fn limbo_size_one() {
+    size_one().run::<segpool::Limbo>();
+}
+
+/// [`size_one`] with Hazard: ~1.3 s for 1000 PCT schedules of depth 3.
+#[test]
+fn hazard_size_one() {
+    size_one().run::<segpool::Hazard>();
+}
+
+/// [`size_one`] with Epoch: ~1.6 s for 1000 PCT schedules of depth 3.
+#[test]
+fn epoch_size_one() {
+    size_one().run::<segpool::Epoch>();
+}
+
+/// [`waiting`] with Limbo: ~0.9 s for 1000 PCT schedules of depth 3.
+#[test]
+fn limbo_waiting() {
+    waiting().run::<segpool::Limbo>();
+}
+
+/// [`waiting`] with Hazard.
+#[test]
+fn hazard_waiting() {
+    waiting().run::<segpool::Hazard>();
+}
+
+/// [`waiting`] with Epoch.
+#[test]
+fn epoch_waiting() {
+    waiting().run::<segpool::Epoch>();
+}
+
+/// [`growing`] with Leak at SegmentSize=1 (a fresh segment per value): ~0.5 s for 1000 PCT schedules of depth 3.
+#[test]
+fn leak_growing_size_one() {
+    growing(1).run::<segpool::Leak>();
+}
+
+/// [`growing`] with Leak at SegmentSize=3: ~0.3 s for 1000 PCT schedules of depth 3.
+#[test]
+fn leak_growing() {
+    growing(3).run::<segpool::Leak>();
 }
