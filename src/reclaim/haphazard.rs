@@ -141,11 +141,21 @@ impl fmt::Debug for Haphazard {
 
 /// One thread's [`Haphazard`] state: a hazard pointer per protection slot, in the queue's domain.
 pub struct HaphazardHandle {
-    /// Borrow `domain` (see [`Haphazard::register`]). Declared before `domain` so they are dropped (and their
-    /// records released to the domain) first.
-    hazards: [HazardPointer<'static, Family>; PROTECT_SLOTS],
+    /// Borrow `domain` (see [`Haphazard::register`]); dropped by hand in `Drop`, before `domain`. `ManuallyDrop`
+    /// also tells the compiler that the `'static` references inside may dangle: a handle moved into a function
+    /// (`drop(handle)`) frees the domain while that function runs, and a plain reference field would be asserted
+    /// live for the whole call (Miri reports it under Stacked Borrows).
+    hazards: std::mem::ManuallyDrop<[HazardPointer<'static, Family>; PROTECT_SLOTS]>,
     domain: Arc<Domain<Family>>,
     scratch: Vec<SegmentId>,
+}
+
+impl Drop for HaphazardHandle {
+    fn drop(&mut self) {
+        // SAFETY: `hazards` is dropped exactly once, here, and never used afterwards; `domain` (a field, dropped
+        // after this body returns) keeps the domain alive while the hazard pointers release their records.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.hazards) };
+    }
 }
 
 impl fmt::Debug for HaphazardHandle {
@@ -178,14 +188,14 @@ impl Reclaim for Haphazard {
     fn register(&self) -> HaphazardHandle {
         let domain = Arc::clone(&self.domain);
         // SAFETY: the domain lives in the `Arc` allocation, which does not move, and `HaphazardHandle` keeps a count
-        // of it in `domain`, a field dropped after `hazards` (declaration order) and never replaced. So the domain
-        // outlives every use of this reference: the hazard pointers' operations and their `Drop`, which releases
-        // their records to the domain. The domain is dropped (through `&mut`, by the last `Arc`) only after every
-        // handle holding such a reference has dropped its hazard pointers. The `'static` reference never leaves the
-        // private `hazards` field.
+        // of it in `domain`, a field never replaced and dropped only after `Drop for HaphazardHandle` has dropped
+        // `hazards`. So the domain outlives every use of this reference: the hazard pointers' operations and their
+        // `Drop`, which releases their records to the domain. The domain is dropped (through `&mut`, by the last
+        // `Arc`) only after every handle holding such a reference has dropped its hazard pointers. The `'static`
+        // reference never leaves the private `hazards` field.
         let shared: &'static Domain<Family> = unsafe { &*Arc::as_ptr(&domain) };
         HaphazardHandle {
-            hazards: std::array::from_fn(|_| HazardPointer::new_in_domain(shared)),
+            hazards: std::mem::ManuallyDrop::new(std::array::from_fn(|_| HazardPointer::new_in_domain(shared))),
             domain,
             scratch: Vec::new(),
         }
@@ -229,7 +239,7 @@ impl Reclaim for Haphazard {
     }
 
     fn leave<S: SegmentStore<Meta = HaphazardMeta>>(&self, handle: &mut HaphazardHandle, store: &S) {
-        for hazard in &mut handle.hazards {
+        for hazard in handle.hazards.iter_mut() {
             hazard.reset_protection();
         }
         self.drain(handle, store);
