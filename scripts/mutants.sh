@@ -83,6 +83,7 @@ first_failure() { # the first failing test named in a cargo test log, or why the
         test="(does not compile)"
     fi
     local binary
+    # shellcheck disable=SC2016 # the backquotes are literal text in cargo's message
     binary=$(grep -m1 -oE 'to rerun pass `--test [a-z_]+`' "$log" | sed -E 's/.*--test ([a-z_]+)`/\1/' || true)
     echo "${binary:+$binary::}${test:-?}"
 }
