@@ -4,7 +4,8 @@
 //! segment was not made reusable; meanwhile another thread unlinks it (stores a new reference into the source word)
 //! and retires it, then retires a second segment and collects (so Limbo's one-entry ring evicts the first). At the
 //! end, once both threads have left and unregistered, every strategy but Leak must have made the first segment
-//! reusable. Bounds: 2 threads, one operation each, `LOOM_MAX_PREEMPTIONS` (default 3).
+//! reusable. Bounds: 2 threads, one operation each, `LOOM_MAX_PREEMPTIONS` (default 3). Time here: under half a
+//! second for all four strategies.
 //! Run: `cargo test --release --features loom --test loom_strategies`.
 #![cfg(feature = "loom")]
 
