@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The Windows test leg: builds the crate's tests for x86_64-pc-windows-gnu with MinGW and runs them under Wine, on
+# Linux. Installs what it needs (Wine, MinGW, the Rust target) when missing; safe to run again.
+#
+#   bash scripts/test-windows.sh                   # every test binary and the doctests, default features
+#   bash scripts/test-windows.sh --test stress     # arguments go to `cargo test` as they are
+#   bash scripts/test-windows.sh -- --test-threads=1
+#
+# .cargo/config.toml sets this target's linker (x86_64-w64-mingw32-gcc) and runner (scripts/windows/wine-runner.sh,
+# which picks the Wine binary, silences Wine's own logging and uses a prefix of its own, target/wine-prefix).
+#
+# Why the shim: Rust's std for Windows imports ProcessPrng from bcryptprimitives.dll, which Wine 8 (Debian 12's)
+# does not have, so every test binary fails to load ("bcryptprimitives.dll not found", exit 53) before main. This
+# script builds a one-function stand-in from scripts/windows/bcryptprimitives.c and puts it next to every executable
+# the build produced (the loader looks in the executable's directory first), and on WINEPATH for the doctests, which
+# rustdoc builds and runs from temporary directories.
+#
+# Runs with --no-fail-fast, so that one failing binary does not hide the others; exits non-zero if any test failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=x86_64-pc-windows-gnu
+say() { printf '==> %s\n' "$*"; }
+started=$(date +%s)
+
+# Root on CI and on the developers' machines; sudo elsewhere.
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+if ! command -v x86_64-w64-mingw32-gcc >/dev/null ||
+    ! { [[ -x /usr/lib/wine/wine64 ]] || command -v wine64 >/dev/null; }; then
+    say "installing Wine and MinGW"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wine64 gcc-mingw-w64-x86-64 >/dev/null
+fi
+if ! rustup target list --installed | grep -qx "$target"; then
+    say "adding the Rust target $target"
+    rustup target add "$target"
+fi
+
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+shim_dir="$target_dir/$target/shim"
+shim="$shim_dir/bcryptprimitives.dll"
+if [[ ! -f "$shim" || scripts/windows/bcryptprimitives.c -nt "$shim" || scripts/windows/bcryptprimitives.def -nt "$shim" ]]; then
+    say "building the bcryptprimitives.dll shim"
+    mkdir -p "$shim_dir"
+    # -static-libgcc: no libgcc DLL to ship beside it.
+    x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -shared -static-libgcc -o "$shim" \
+        scripts/windows/bcryptprimitives.c scripts/windows/bcryptprimitives.def -ladvapi32
+fi
+
+say "building the tests for $target"
+build_log="$target_dir/$target/test-windows-build.json"
+cargo test --target "$target" --no-run --message-format=json-render-diagnostics "$@" >"$build_log"
+# Every executable of the build (test binaries in deps/, the crate's binary one level up): one copy per directory.
+grep -o '"executable":"[^"]*"' "$build_log" | sed 's/^"executable":"//; s/"$//' |
+    while read -r exe; do dirname "$exe"; done | sort -u | while read -r dir; do cp -p "$shim" "$dir/"; done
+built=$(date +%s)
+
+# The runner's prefix (the same default as scripts/windows/wine-runner.sh), known here to stop its server at the end.
+export WINEPREFIX="${WINEPREFIX:-$PWD/target/wine-prefix}"
+# Doctests: Wine's DLL search includes WINEPATH. Drive Z: is the Unix root in every Wine prefix.
+export WINEPATH="Z:$shim_dir${WINEPATH:+;$WINEPATH}"
+
+say "running the tests under Wine ($(scripts/windows/wine-runner.sh --version 2>/dev/null || echo 'version unknown'))"
+log="$target_dir/$target/test-windows.log"
+status=0
+cargo test --target "$target" --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+finished=$(date +%s)
+# Wine's server (and its helper processes) linger a few seconds after the last Windows process: wait for them, so
+# that nothing outlives the run.
+if command -v wineserver >/dev/null; then wineserver -w || true; fi
+
+# One line per test binary, from cargo's "Running <source> (<exe>)" / "Doc-tests" headers and libtest's summaries.
+printf '\n%-34s %-8s %s\n' "test binary" "result" "tests, libtest's time (Wine's start-up not included)"
+awk '
+    /^ *Running / {
+        if (name != "") print name, "NO-RESULT", "(crashed or killed: see the log)"
+        name = ($2 == "unittests") ? $3 : $2
+    }
+    /^ *Doc-tests / { if (name != "") print name, "NO-RESULT", "(crashed or killed: see the log)"; name = "doctests" }
+    # "test result: ok. 15 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.02s"
+    /^test result: / && name != "" {
+        print name, ($3 == "ok." ? "ok" : "FAILED"), $4 " passed, " $6 " failed, " $8 " ignored, " $NF
+        name = ""
+    }
+    END { if (name != "") print name, "NO-RESULT", "(crashed or killed: see the log)" }
+' "$log" | while read -r name result rest; do printf '%-34s %-8s %s\n' "$name" "$result" "$rest"; done
+printf 'build %ss, tests %ss, total %ss (log: %s)\n' \
+    "$((built - started))" "$((finished - built))" "$((finished - started))" "$log"
+
+if ((status != 0)); then
+    echo "Windows (Wine): FAILED (cargo test exited $status)"
+    exit "$status"
+fi
+echo "Windows (Wine): all passed"
