@@ -55,8 +55,22 @@ grep -o '"executable":"[^"]*"' "$build_log" | sed 's/^"executable":"//; s/"$//' 
     while read -r exe; do dirname "$exe"; done | sort -u | while read -r dir; do cp -p "$shim" "$dir/"; done
 built=$(date +%s)
 
-# The runner's prefix (the same default as scripts/windows/wine-runner.sh), known here to stop its server at the end.
+# The runner's prefix (the same default as scripts/windows/wine-runner.sh), needed here for `wineserver`.
 export WINEPREFIX="${WINEPREFIX:-$PWD/target/wine-prefix}"
+# wineserver -w: wait until the prefix's Wine session has ended. /usr/bin/wineserver comes with Debian's `wine`,
+# which wine64 only recommends; wine64's own copy is the fallback.
+wait_for_wine() {
+    if command -v wineserver >/dev/null; then wineserver -w; else /usr/lib/wine/wineserver64 -w; fi
+}
+# Create (first run, ~10 s) or update the prefix now, and let that Wine session end, rather than inside the first
+# test binary's run. Its output is Wine's, not ours.
+say "preparing the Wine prefix $WINEPREFIX"
+if ! scripts/windows/wine-runner.sh wineboot -u >/dev/null 2>&1; then
+    echo "error: Wine does not start (wineboot -u failed); see: WINEDEBUG=err+all scripts/windows/wine-runner.sh wineboot -u" >&2
+    exit 1
+fi
+wait_for_wine
+ready=$(date +%s)
 # Doctests: Wine's DLL search includes WINEPATH. Drive Z: is the Unix root in every Wine prefix.
 export WINEPATH="Z:$shim_dir${WINEPATH:+;$WINEPATH}"
 
@@ -67,25 +81,25 @@ cargo test --target "$target" --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 finished=$(date +%s)
 # Wine's server (and its helper processes) linger a few seconds after the last Windows process: wait for them, so
 # that nothing outlives the run.
-if command -v wineserver >/dev/null; then wineserver -w || true; fi
+wait_for_wine || true
 
 # One line per test binary, from cargo's "Running <source> (<exe>)" / "Doc-tests" headers and libtest's summaries.
 printf '\n%-34s %-8s %s\n' "test binary" "result" "tests, libtest's time (Wine's start-up not included)"
 awk '
     /^ *Running / {
-        if (name != "") print name, "NO-RESULT", "(crashed or killed: see the log)"
+        if (name != "") print name, "NO-RESULT", "(no libtest summary: exited early, see the log)"
         name = ($2 == "unittests") ? $3 : $2
     }
-    /^ *Doc-tests / { if (name != "") print name, "NO-RESULT", "(crashed or killed: see the log)"; name = "doctests" }
+    /^ *Doc-tests / { if (name != "") print name, "NO-RESULT", "(no libtest summary: exited early, see the log)"; name = "doctests" }
     # "test result: ok. 15 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.02s"
     /^test result: / && name != "" {
         print name, ($3 == "ok." ? "ok" : "FAILED"), $4 " passed, " $6 " failed, " $8 " ignored, " $NF
         name = ""
     }
-    END { if (name != "") print name, "NO-RESULT", "(crashed or killed: see the log)" }
+    END { if (name != "") print name, "NO-RESULT", "(no libtest summary: exited early, see the log)" }
 ' "$log" | while read -r name result rest; do printf '%-34s %-8s %s\n' "$name" "$result" "$rest"; done
-printf 'build %ss, tests %ss, total %ss (log: %s)\n' \
-    "$((built - started))" "$((finished - built))" "$((finished - started))" "$log"
+printf 'build %ss, Wine prefix %ss, tests %ss, total %ss (log: %s)\n' "$((built - started))" \
+    "$((ready - built))" "$((finished - ready))" "$((finished - started))" "$log"
 
 if ((status != 0)); then
     echo "Windows (Wine): FAILED (cargo test exited $status)"
