@@ -28,7 +28,7 @@
 //!
 //! ## Map of the crate
 //!
-//! Dependencies point one way: [`sync`] ← `segment` ← `segment_pool` ← [`reclaim`] ← `queue`.
+//! Dependencies point one way: [`sync`] ← `segment` ← `segment_pool` ← [`reclaim`] ← `queue` ← [`pool`].
 //!
 //! - [`sync`]: the facade over std, loom and shuttle. Nothing else names a model checker.
 //! - `segment`: slots, per-slot generation stamps, the packed state word, and the numbered invariants that every
@@ -37,11 +37,14 @@
 //! - [`reclaim`]: the [`Reclaim`] trait, the one seam every strategy implements, and what each promises.
 //! - `queue`: [`SegQueue`], its per-thread [`Handle`], and [`QueueStats`].
 //! - [`Config`] and [`OnExhausted`]: sizes and the explicit policy for an empty segment pool.
+//! - [`pool`]: the worker [`Pool`] on any [`pool::Backend`] (the segmented queue with any strategy, or a
+//!   `Mutex<VecDeque>` baseline): submit hands jobs back, shutdown drains and reports.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 mod config;
+pub mod pool;
 mod queue;
 pub mod reclaim;
 pub mod segment;
@@ -49,6 +52,7 @@ pub mod segment_pool;
 pub mod sync;
 
 pub use config::{Config, ConfigError, MAX_SEGMENTS, OnExhausted};
+pub use pool::{CancelToken, Pool, ShutdownReport, Submit, SubmitError, SubmitErrorKind, Task};
 pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 pub use reclaim::{CrossbeamEpoch, Haphazard};

@@ -1,0 +1,929 @@
+//! A worker pool on any [`Backend`]: the same pool around every queue and reclamation strategy, so that a
+//! comparison changes one type parameter.
+//!
+//! What the pool promises (wpool's README promises most of these; its code breaks several):
+//!
+//! - **Nothing is dropped.** [`Pool::submit`] hands the job back when the pool is closed or the backend refuses it
+//!   ([`SubmitError`]). [`Pool::shutdown`] stops accepting, drains every accepted job until its deadline, and
+//!   hands back every job that did not run ([`ShutdownReport::not_run`]). Dropping the pool drains it completely.
+//! - **Idle workers sleep.** Workers take contiguous batches from the backend and park on a condition variable
+//!   when it is empty: no ticker, no spinning. A submit wakes one sleeping worker if there is one.
+//! - **A panicking job costs one job, not a worker**: the panic is caught, counted and passed to the panic hook.
+//! - **Cancelled jobs are skipped but cleaned up**: a job submitted with a [`CancelToken`] that is cancelled before
+//!   the job starts goes to the cancellation hook instead of the handler, and is counted.
+//! - **Resizing** ([`Pool::add_workers`], [`Pool::retire_workers`]) loses no job: a retiring worker leaves between
+//!   batches.
+//! - **Metrics** go through the [`Metrics`] trait, statically dispatched; [`NoMetrics`] compiles to nothing.
+//!
+//! Submitting from inside a job goes through the [`Submit`] context the handler receives.
+//!
+//! ## The wake-up protocol
+//!
+//! A worker that finds the backend empty increments `idle`, issues a `SeqCst` fence and looks again before it
+//! sleeps; a submitter pushes, issues a `SeqCst` fence and reads `idle`. Of two such fences one comes first, so
+//! either the worker's second look finds the job or the submitter sees the worker idle and leaves a wake-up token
+//! under the sleep mutex, which the worker checks before waiting. A token left for a worker that found the job on
+//! its second look wakes some worker once for nothing; tokens never exceed the number of idle workers.
+//!
+//! ## Shutdown
+//!
+//! The submission gate counts submitters inside `submit` and has a closed bit. Shutdown sets the bit, waits for the
+//! count to reach zero (so every accepted job is in the backend), then tells workers to exit once the backend is
+//! empty. At the deadline it tells them to stop after their current job; each hands back the rest of its batch.
+//! The jobs still in the backend are then taken out and handed back.
+
+mod backend;
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
+
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, fence, thread};
+use crate::{ConfigError, Hazard, OnExhausted};
+
+/// Jobs a worker takes from the backend at once, unless the builder says otherwise.
+pub const DEFAULT_BATCH: usize = 64;
+
+/// The closed bit of the submission gate; the bits below count submitters inside `submit`.
+const CLOSED: u64 = 1 << 63;
+
+/// A flag that cancels the jobs submitted with it, if they have not started yet.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every job carrying this token that has not started.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Self::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Pool events, for a metrics sink. Every method defaults to doing nothing, so a sink implements only what it
+/// records, and [`NoMetrics`] costs nothing (the pool is generic over the sink: static dispatch).
+pub trait Metrics: Send + Sync + 'static {
+    /// A job was accepted.
+    fn submitted(&self) {}
+    /// A submit was refused (closed pool or exhausted backend); the job went back to the caller.
+    fn refused(&self) {}
+    /// A worker took a batch of `len` jobs.
+    fn batch(&self, len: usize) {
+        let _ = len;
+    }
+    /// A job ran to completion.
+    fn executed(&self) {}
+    /// A job panicked.
+    fn panicked(&self) {}
+    /// A job was cancelled before it started.
+    fn cancelled(&self) {}
+}
+
+/// The metrics sink that records nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {}
+
+/// A metrics sink with one atomic counter per event.
+#[derive(Debug, Default)]
+pub struct CountingMetrics {
+    submitted: AtomicU64,
+    refused: AtomicU64,
+    batches: AtomicU64,
+    executed: AtomicU64,
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+/// A snapshot of [`CountingMetrics`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Jobs accepted.
+    pub submitted: u64,
+    /// Submits refused.
+    pub refused: u64,
+    /// Batches taken by workers.
+    pub batches: u64,
+    /// Jobs that ran to completion.
+    pub executed: u64,
+    /// Jobs that panicked.
+    pub panicked: u64,
+    /// Jobs cancelled before they started.
+    pub cancelled: u64,
+}
+
+impl CountingMetrics {
+    /// The counters now.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            submitted: read(&self.submitted),
+            refused: read(&self.refused),
+            batches: read(&self.batches),
+            executed: read(&self.executed),
+            panicked: read(&self.panicked),
+            cancelled: read(&self.cancelled),
+        }
+    }
+}
+
+impl Metrics for CountingMetrics {
+    fn submitted(&self) {
+        self.submitted.fetch_add(1, Ordering::Relaxed);
+    }
+    fn refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+    fn batch(&self, _len: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+    fn executed(&self) {
+        self.executed.fetch_add(1, Ordering::Relaxed);
+    }
+    fn panicked(&self) {
+        self.panicked.fetch_add(1, Ordering::Relaxed);
+    }
+    fn cancelled(&self) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Submitting jobs: the pool itself, and the context a running job receives (so jobs can submit jobs).
+pub trait Submit<J> {
+    /// Submits `job`, or hands it back.
+    fn submit(&self, job: J) -> Result<(), SubmitError<J>>;
+    /// Submits `job` with a cancellation token, or hands it back.
+    fn submit_cancellable(&self, job: J, token: &CancelToken) -> Result<(), SubmitError<J>>;
+}
+
+/// Why a submit handed its job back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitErrorKind {
+    /// The pool is shutting down or shut down.
+    Closed,
+    /// The backend refused the job (for the segmented queue: its segment pool is exhausted).
+    Exhausted,
+}
+
+/// A submit that could not proceed; it holds the job.
+pub struct SubmitError<J> {
+    kind: SubmitErrorKind,
+    job: J,
+}
+
+impl<J> SubmitError<J> {
+    /// Why.
+    pub fn kind(&self) -> SubmitErrorKind {
+        self.kind
+    }
+
+    /// The job, untouched.
+    pub fn into_inner(self) -> J {
+        self.job
+    }
+}
+
+impl<J> fmt::Debug for SubmitError<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmitError").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+impl<J> fmt::Display for SubmitError<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            SubmitErrorKind::Closed => f.write_str("the pool is closed; the job was handed back"),
+            SubmitErrorKind::Exhausted => f.write_str("the queue is exhausted; the job was handed back"),
+        }
+    }
+}
+
+impl<J> std::error::Error for SubmitError<J> {}
+
+/// A job that panicked, as the panic hook sees it.
+#[derive(Debug)]
+pub struct PanicReport {
+    /// The worker's index (in spawn order).
+    pub worker: usize,
+    /// The panic message, if it was a string.
+    pub message: Option<String>,
+}
+
+/// What [`Pool::shutdown`] did.
+pub struct ShutdownReport<J> {
+    /// Jobs that ran to completion over the pool's life.
+    pub executed: u64,
+    /// Jobs that panicked over the pool's life.
+    pub panicked: u64,
+    /// Jobs cancelled over the pool's life.
+    pub cancelled: u64,
+    /// Accepted jobs that did not run because the deadline passed, in no particular order.
+    pub not_run: Vec<J>,
+    /// Whether the deadline passed before the backend was drained.
+    pub deadline_passed: bool,
+}
+
+impl<J> fmt::Debug for ShutdownReport<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownReport")
+            .field("executed", &self.executed)
+            .field("panicked", &self.panicked)
+            .field("cancelled", &self.cancelled)
+            .field("not_run", &self.not_run.len())
+            .field("deadline_passed", &self.deadline_passed)
+            .finish()
+    }
+}
+
+/// A boxed closure job, for [`Pool::closures`]. It may submit further tasks through the context it receives.
+pub struct Task {
+    run: TaskBody,
+    cleanup: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// A task's closure: it gets a context for submitting further tasks.
+type TaskBody = Box<dyn FnOnce(&dyn Submit<Task>) + Send>;
+
+impl Task {
+    /// A task that runs `f`.
+    pub fn new(f: impl FnOnce() + Send + 'static) -> Self {
+        Task { run: Box::new(move |_| f()), cleanup: None }
+    }
+
+    /// A task that runs `f` with a context to submit more tasks.
+    pub fn with_context(f: impl FnOnce(&dyn Submit<Task>) + Send + 'static) -> Self {
+        Task { run: Box::new(f), cleanup: None }
+    }
+
+    /// Adds a cleanup that runs after the task, and also if the task is cancelled or panics.
+    pub fn cleanup(mut self, f: impl FnOnce() + Send + 'static) -> Self {
+        self.cleanup = Some(Box::new(f));
+        self
+    }
+
+    fn run_and_clean_up(self, context: &dyn Submit<Task>) {
+        struct CleanupGuard(Option<Box<dyn FnOnce() + Send>>);
+        impl Drop for CleanupGuard {
+            fn drop(&mut self) {
+                if let Some(cleanup) = self.0.take() {
+                    cleanup();
+                }
+            }
+        }
+        let _guard = CleanupGuard(self.cleanup);
+        (self.run)(context);
+    }
+
+    fn cancel(self) {
+        if let Some(cleanup) = self.cleanup {
+            cleanup();
+        }
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task").field("cleanup", &self.cleanup.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// A job as the backend stores it: the job and its cancellation token, if any. Backends are written for
+/// `Envelope<J>`; only the pool opens one.
+pub struct Envelope<J> {
+    job: J,
+    token: Option<CancelToken>,
+}
+
+type Handler<J> = Box<dyn Fn(J, &dyn Submit<J>) + Send + Sync>;
+type CancelHook<J> = Box<dyn Fn(J) + Send + Sync>;
+type PanicHook = Box<dyn Fn(&PanicReport) + Send + Sync>;
+
+/// Builds a [`Pool`]. Start from [`Pool::builder`] (typed jobs) or [`Pool::closures`] (boxed closures).
+pub struct Builder<J, B = Segmented<Hazard, Envelope<J>>, M = NoMetrics> {
+    workers: usize,
+    thread_name: String,
+    batch: usize,
+    backend: BackendConfig,
+    handler: Option<Handler<J>>,
+    on_cancelled: Option<CancelHook<J>>,
+    on_panic: Option<PanicHook>,
+    metrics: M,
+    _backend: PhantomData<fn() -> B>,
+}
+
+impl<J: Send + 'static> Builder<J> {
+    fn new() -> Self {
+        Builder {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            thread_name: "segpool-worker".to_owned(),
+            batch: DEFAULT_BATCH,
+            backend: BackendConfig::default(),
+            handler: None,
+            on_cancelled: None,
+            on_panic: None,
+            metrics: NoMetrics,
+            _backend: PhantomData,
+        }
+    }
+}
+
+impl Builder<Task> {
+    fn closures() -> Self {
+        Builder::new()
+            .handler_with_context(|task: Task, context: &dyn Submit<Task>| task.run_and_clean_up(context))
+            .on_cancelled(Task::cancel)
+    }
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
+    /// Number of worker threads (default: the machine's parallelism). At least 1.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// Worker threads are named `<prefix>-<index>` (default prefix `segpool-worker`).
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Most jobs a worker takes from the backend at once (default [`DEFAULT_BATCH`]). At least 1.
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Jobs per segment of a segmented backend.
+    pub fn segment_size(mut self, segment_size: usize) -> Self {
+        self.backend.segment_size = segment_size;
+        self
+    }
+
+    /// Segments a segmented backend allocates up front.
+    pub fn segment_count(mut self, segment_count: usize) -> Self {
+        self.backend.segment_count = segment_count;
+        self
+    }
+
+    /// What a segmented backend does when its segment pool is empty (`Fail`: the submit hands the job back).
+    pub fn on_exhausted(mut self, on_exhausted: OnExhausted) -> Self {
+        self.backend.on_exhausted = on_exhausted;
+        self
+    }
+
+    /// The function every job is passed to.
+    pub fn handler(self, handler: impl Fn(J) + Send + Sync + 'static) -> Self {
+        self.handler_with_context(move |job, _context| handler(job))
+    }
+
+    /// The function every job is passed to, with a context for submitting more jobs.
+    pub fn handler_with_context(mut self, handler: impl Fn(J, &dyn Submit<J>) + Send + Sync + 'static) -> Self {
+        self.handler = Some(Box::new(handler));
+        self
+    }
+
+    /// What happens to a job cancelled before it started (default: it is dropped).
+    pub fn on_cancelled(mut self, hook: impl Fn(J) + Send + Sync + 'static) -> Self {
+        self.on_cancelled = Some(Box::new(hook));
+        self
+    }
+
+    /// Called, on the worker, for every job that panicked.
+    pub fn on_panic(mut self, hook: impl Fn(&PanicReport) + Send + Sync + 'static) -> Self {
+        self.on_panic = Some(Box::new(hook));
+        self
+    }
+
+    /// The queue the pool runs on.
+    pub fn backend<B2: Backend<Envelope<J>>>(self) -> Builder<J, B2, M> {
+        Builder {
+            workers: self.workers,
+            thread_name: self.thread_name,
+            batch: self.batch,
+            backend: self.backend,
+            handler: self.handler,
+            on_cancelled: self.on_cancelled,
+            on_panic: self.on_panic,
+            metrics: self.metrics,
+            _backend: PhantomData,
+        }
+    }
+
+    /// The segmented queue with reclamation strategy `R` (shorthand for `backend::<Segmented<R, _>>()`).
+    pub fn strategy<R: crate::Reclaim>(self) -> Builder<J, Segmented<R, Envelope<J>>, M> {
+        self.backend()
+    }
+
+    /// The metrics sink.
+    pub fn metrics<M2: Metrics>(self, metrics: M2) -> Builder<J, B, M2> {
+        Builder {
+            workers: self.workers,
+            thread_name: self.thread_name,
+            batch: self.batch,
+            backend: self.backend,
+            handler: self.handler,
+            on_cancelled: self.on_cancelled,
+            on_panic: self.on_panic,
+            metrics,
+            _backend: PhantomData,
+        }
+    }
+
+    /// Starts the workers. An invalid setting is rejected with an error naming it.
+    pub fn build(self) -> Result<Pool<J, B, M>, ConfigError> {
+        if self.workers == 0 {
+            return Err(ConfigError::new("workers", "must be at least 1"));
+        }
+        if self.batch == 0 {
+            return Err(ConfigError::new("batch", "must be at least 1"));
+        }
+        let Some(handler) = self.handler else {
+            return Err(ConfigError::new("handler", "is required (Builder::handler)"));
+        };
+        let backend = B::build(&self.backend)?;
+        let shared = Arc::new(Shared {
+            backend,
+            handler,
+            on_cancelled: self.on_cancelled,
+            on_panic: self.on_panic,
+            metrics: self.metrics,
+            thread_name: self.thread_name,
+            batch: self.batch,
+            gate: AtomicU64::new(0),
+            idle: AtomicUsize::new(0),
+            retire_hint: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            sleep: Mutex::new(Sleep::default()),
+            wake: Condvar::new(),
+            exited: Condvar::new(),
+            executed: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            leftovers: Mutex::new(Vec::new()),
+        });
+        let pool = Pool { shared, workers: Mutex::new(Vec::new()), spawned: AtomicUsize::new(0) };
+        pool.spawn_workers(self.workers);
+        Ok(pool)
+    }
+}
+
+/// What workers wait on, under the sleep mutex.
+#[derive(Default)]
+struct Sleep {
+    /// Wake-ups left by submitters for idle workers.
+    wakeups: usize,
+    /// Workers that must exit at their next look (resizing).
+    retire: usize,
+    /// Shutdown has begun: external submits are closed and all of them are in the backend.
+    draining: bool,
+    /// While draining: workers asleep after finding the backend empty.
+    drained: usize,
+    /// The drain is complete (see `check_finished`): sleeping workers exit.
+    finished: bool,
+    /// Workers running.
+    live: usize,
+}
+
+struct Shared<J, B, M> {
+    backend: B,
+    handler: Handler<J>,
+    on_cancelled: Option<CancelHook<J>>,
+    on_panic: Option<PanicHook>,
+    metrics: M,
+    thread_name: String,
+    batch: usize,
+    /// `CLOSED` bit | submitters inside `submit`.
+    gate: AtomicU64,
+    /// Workers that found the backend empty and may be asleep (module docs).
+    idle: AtomicUsize,
+    /// Non-zero while `Sleep::retire` may be: lets workers skip the mutex on the fast path.
+    retire_hint: AtomicUsize,
+    /// The deadline passed: workers stop after their current job.
+    stop: AtomicBool,
+    sleep: Mutex<Sleep>,
+    /// Idle workers wait here.
+    wake: Condvar,
+    /// Shutdown waits here for workers to exit.
+    exited: Condvar,
+    executed: AtomicU64,
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+    /// Jobs workers took but did not run because the deadline passed.
+    leftovers: Mutex<Vec<Envelope<J>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic never happens while a pool mutex is held (jobs run outside them), so poison carries no meaning.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
+    /// Submits through `local`. `from_job`: the submit comes from a running job, which may still submit while
+    /// the pool drains (its worker is busy, so the drain cannot finish before the new job is in the backend), but
+    /// not after the deadline.
+    fn submit(&self, local: &mut B::Local<'_>, envelope: Envelope<J>, from_job: bool) -> Result<(), SubmitError<J>> {
+        let closed = if from_job {
+            self.stop.load(Ordering::Acquire)
+        } else {
+            // SeqCst with the shutdown's `fetch_or`: a submit either sees the closed bit or is counted before
+            // shutdown waits for the count to reach zero.
+            let closed = self.gate.fetch_add(1, Ordering::SeqCst) & CLOSED != 0;
+            if closed {
+                self.gate.fetch_sub(1, Ordering::SeqCst);
+            }
+            closed
+        };
+        if closed {
+            self.metrics.refused();
+            return Err(SubmitError { kind: SubmitErrorKind::Closed, job: envelope.job });
+        }
+        let pushed = self.backend.push(local, envelope);
+        if pushed.is_ok() {
+            self.metrics.submitted();
+            // Before leaving the gate: once shutdown sees the gate empty, every accepted job has its wake-up.
+            self.wake_one();
+        }
+        if !from_job {
+            self.gate.fetch_sub(1, Ordering::SeqCst);
+        }
+        pushed.map_err(|refused| {
+            self.metrics.refused();
+            let kind = match refused.kind {
+                RefusalKind::Exhausted => SubmitErrorKind::Exhausted,
+            };
+            SubmitError { kind, job: refused.job.job }
+        })
+    }
+
+    /// After a push: wake a sleeping worker, if any (module docs, "The wake-up protocol").
+    fn wake_one(&self) {
+        fence(Ordering::SeqCst);
+        let idle = self.idle.load(Ordering::SeqCst);
+        if idle > 0 {
+            let mut sleep = lock(&self.sleep);
+            if sleep.wakeups < idle {
+                sleep.wakeups += 1;
+                self.wake.notify_one();
+            }
+        }
+    }
+
+    /// Takes a retirement request, if there is one.
+    fn take_retirement(&self) -> bool {
+        if self.retire_hint.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let mut sleep = lock(&self.sleep);
+        if sleep.retire == 0 {
+            return false;
+        }
+        sleep.retire -= 1;
+        self.retire_hint.fetch_sub(1, Ordering::Release);
+        true
+    }
+
+    /// Runs a batch; with the deadline passed, hands back what is left of it instead.
+    fn run_batch(&self, worker: usize, batch: &mut Vec<Envelope<J>>, context: &dyn Submit<J>) {
+        self.metrics.batch(batch.len());
+        let (mut executed, mut panicked, mut cancelled) = (0, 0, 0);
+        let mut jobs = batch.drain(..);
+        for envelope in jobs.by_ref() {
+            if envelope.token.as_ref().is_some_and(CancelToken::is_cancelled) {
+                cancelled += 1;
+                self.metrics.cancelled();
+                if let Some(hook) = &self.on_cancelled {
+                    hook(envelope.job);
+                }
+            } else {
+                let job = envelope.job;
+                match panic::catch_unwind(AssertUnwindSafe(|| (self.handler)(job, context))) {
+                    Ok(()) => {
+                        executed += 1;
+                        self.metrics.executed();
+                    }
+                    Err(payload) => {
+                        panicked += 1;
+                        self.metrics.panicked();
+                        if let Some(hook) = &self.on_panic {
+                            hook(&PanicReport { worker, message: panic_message(payload.as_ref()) });
+                        }
+                    }
+                }
+            }
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        let rest: Vec<_> = jobs.collect();
+        if !rest.is_empty() {
+            lock(&self.leftovers).extend(rest);
+        }
+        // One update per batch, not per job: these counters are shared by every worker.
+        self.executed.fetch_add(executed, Ordering::Relaxed);
+        self.panicked.fetch_add(panicked, Ordering::Relaxed);
+        self.cancelled.fetch_add(cancelled, Ordering::Relaxed);
+    }
+
+    fn worker(&self, index: usize) {
+        let context = WorkerContext { shared: self, local: std::cell::RefCell::new(self.backend.local()) };
+        let mut batch = Vec::with_capacity(self.batch);
+        'work: loop {
+            if self.stop.load(Ordering::Acquire) || self.take_retirement() {
+                break;
+            }
+            if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
+                self.run_batch(index, &mut batch, &context);
+                continue;
+            }
+            // Empty: announce idleness, look again, then sleep (module docs).
+            self.idle.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
+                self.idle.fetch_sub(1, Ordering::SeqCst);
+                self.run_batch(index, &mut batch, &context);
+                continue;
+            }
+            let mut sleep = lock(&self.sleep);
+            let mut counted_drained = false;
+            loop {
+                if sleep.wakeups > 0 {
+                    sleep.wakeups -= 1;
+                    break;
+                }
+                if sleep.retire > 0 || self.stop.load(Ordering::Acquire) {
+                    break;
+                }
+                if sleep.draining {
+                    if !counted_drained {
+                        counted_drained = true;
+                        sleep.drained += 1;
+                        sleep.check_finished(&self.wake);
+                    }
+                    if sleep.finished {
+                        drop(sleep);
+                        self.idle.fetch_sub(1, Ordering::SeqCst);
+                        break 'work;
+                    }
+                }
+                sleep = self.wake.wait(sleep).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if counted_drained {
+                sleep.drained -= 1;
+            }
+            drop(sleep);
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+        }
+        drop(context);
+        let mut sleep = lock(&self.sleep);
+        sleep.live -= 1;
+        sleep.check_finished(&self.wake);
+        self.exited.notify_all();
+    }
+}
+
+impl Sleep {
+    /// While draining: once every live worker is asleep with no wake-up pending, no job is running, so none can
+    /// submit another, and each sleeper saw the backend empty after its last job: the drain is complete.
+    fn check_finished(&mut self, wake: &Condvar) {
+        if self.draining && !self.finished && self.wakeups == 0 && self.drained == self.live {
+            self.finished = true;
+            wake.notify_all();
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
+/// What a running job submits through: its worker's backend state.
+struct WorkerContext<'s, J: Send + 'static, B: Backend<Envelope<J>>, M> {
+    shared: &'s Shared<J, B, M>,
+    local: std::cell::RefCell<B::Local<'s>>,
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for WorkerContext<'_, J, B, M> {
+    fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
+        self.shared.submit(&mut self.local.borrow_mut(), Envelope { job, token: None }, true)
+    }
+
+    fn submit_cancellable(&self, job: J, token: &CancelToken) -> Result<(), SubmitError<J>> {
+        self.shared.submit(&mut self.local.borrow_mut(), Envelope { job, token: Some(token.clone()) }, true)
+    }
+}
+
+/// A worker pool: typed jobs `J` passed to one handler, on backend `B`, reporting to metrics sink `M`.
+///
+/// Build one with [`Pool::builder`] or [`Pool::closures`]. Share it by reference (it is `Sync`) or in an `Arc`.
+pub struct Pool<J: Send + 'static, B: Backend<Envelope<J>> = Segmented<Hazard, Envelope<J>>, M: Metrics = NoMetrics> {
+    shared: Arc<Shared<J, B, M>>,
+    workers: Mutex<Vec<thread::JoinHandle<()>>>,
+    spawned: AtomicUsize,
+}
+
+impl<J: Send + 'static> Pool<J> {
+    /// A builder for a pool of typed jobs; set the handler with [`Builder::handler`].
+    pub fn builder() -> Builder<J> {
+        Builder::new()
+    }
+}
+
+impl Pool<Task> {
+    /// A builder for a pool of boxed closures ([`Task`]); submit with [`Pool::execute`].
+    pub fn closures() -> Builder<Task> {
+        Builder::closures()
+    }
+}
+
+impl<B: Backend<Envelope<Task>>, M: Metrics> Pool<Task, B, M> {
+    /// Runs `f` on a worker, or hands it back (as a [`Task`]) if the pool cannot take it.
+    pub fn execute(&self, f: impl FnOnce() + Send + 'static) -> Result<(), SubmitError<Task>> {
+        self.submit(Task::new(f))
+    }
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
+    fn spawn_workers(&self, count: usize) {
+        let mut workers = lock(&self.workers);
+        lock(&self.shared.sleep).live += count;
+        for _ in 0..count {
+            let index = self.spawned.fetch_add(1, Ordering::Relaxed);
+            let shared = Arc::clone(&self.shared);
+            let name = format!("{}-{index}", shared.thread_name);
+            let worker = thread::Builder::new().name(name).spawn(move || shared.worker(index));
+            workers.push(worker.expect("the OS refused to start a pool worker thread"));
+        }
+    }
+
+    /// Submits `job`, or hands it back: when the pool is shutting down, or the backend refuses it.
+    pub fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
+        self.shared.submit(&mut self.shared.backend.local(), Envelope { job, token: None }, false)
+    }
+
+    /// Submits `job` with a cancellation token: if the token is cancelled before the job starts, the job goes to
+    /// the cancellation hook instead of the handler.
+    pub fn submit_cancellable(&self, job: J, token: &CancelToken) -> Result<(), SubmitError<J>> {
+        self.shared.submit(&mut self.shared.backend.local(), Envelope { job, token: Some(token.clone()) }, false)
+    }
+
+    /// A submitter that keeps this thread's backend state between submits (cheaper than [`Submit::submit`] on
+    /// the pool, which sets it up for every job).
+    pub fn submitter(&self) -> Submitter<'_, J, B, M> {
+        Submitter { shared: &self.shared, local: std::cell::RefCell::new(self.shared.backend.local()) }
+    }
+
+    /// The backend, for its statistics.
+    pub fn backend(&self) -> &B {
+        &self.shared.backend
+    }
+
+    /// The metrics sink.
+    pub fn metrics(&self) -> &M {
+        &self.shared.metrics
+    }
+
+    /// Workers running now (retired workers leave between batches).
+    pub fn workers(&self) -> usize {
+        lock(&self.shared.sleep).live
+    }
+
+    /// Adds `count` workers. Refused (with `false`) once shutdown has begun.
+    pub fn add_workers(&self, count: usize) -> bool {
+        if self.shared.gate.load(Ordering::SeqCst) & CLOSED != 0 {
+            return false;
+        }
+        self.spawn_workers(count);
+        true
+    }
+
+    /// Asks `count` workers to leave after their current batch, keeping at least one; returns how many will
+    /// leave. Their jobs stay in the backend for the others.
+    pub fn retire_workers(&self, count: usize) -> usize {
+        let mut sleep = lock(&self.shared.sleep);
+        let leaving = count.min(sleep.live.saturating_sub(sleep.retire + 1));
+        sleep.retire += leaving;
+        self.shared.retire_hint.fetch_add(leaving, Ordering::Release);
+        self.shared.wake.notify_all();
+        leaving
+    }
+
+    /// Stops accepting jobs, runs every accepted job until `deadline` (`None`: all of them), and reports. Jobs
+    /// that did not run are handed back in the report. Calling it again returns an empty report.
+    pub fn shutdown(&self, deadline: Option<Duration>) -> ShutdownReport<J> {
+        let shared = &*self.shared;
+        let already = shared.gate.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED != 0;
+        // Every submit that got past the gate finishes its push before we drain.
+        while shared.gate.load(Ordering::SeqCst) != CLOSED {
+            crate::sync::spin_hint();
+        }
+        let deadline = deadline.map(|after| Instant::now() + after);
+        let mut deadline_passed = false;
+        {
+            let mut sleep = lock(&shared.sleep);
+            sleep.draining = true;
+            sleep.check_finished(&shared.wake);
+            shared.wake.notify_all();
+            while sleep.live > 0 {
+                match deadline {
+                    None => sleep = shared.exited.wait(sleep).unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    Some(deadline) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            deadline_passed = true;
+                            shared.stop.store(true, Ordering::Release);
+                            shared.wake.notify_all();
+                            // Workers finish the job they are running (it cannot be interrupted), then leave.
+                            while sleep.live > 0 {
+                                sleep = shared.exited.wait(sleep).unwrap_or_else(|poisoned| poisoned.into_inner());
+                            }
+                            break;
+                        }
+                        sleep = shared
+                            .exited
+                            .wait_timeout(sleep, deadline - now)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .0;
+                    }
+                }
+            }
+        }
+        for worker in lock(&self.workers).drain(..) {
+            // A worker's own panics are caught per job; a panic here would be a pool bug, reported as such.
+            worker.join().expect("a pool worker panicked outside a job");
+        }
+        let mut not_run: Vec<J> = lock(&shared.leftovers).drain(..).map(|envelope| envelope.job).collect();
+        let mut local = shared.backend.local();
+        let mut batch = Vec::new();
+        while shared.backend.pop_batch(&mut local, &mut batch, usize::MAX) > 0 {
+            not_run.extend(batch.drain(..).map(|envelope| envelope.job));
+        }
+        if already {
+            return ShutdownReport { executed: 0, panicked: 0, cancelled: 0, not_run, deadline_passed };
+        }
+        ShutdownReport {
+            executed: shared.executed.load(Ordering::Relaxed),
+            panicked: shared.panicked.load(Ordering::Relaxed),
+            cancelled: shared.cancelled.load(Ordering::Relaxed),
+            not_run,
+            deadline_passed,
+        }
+    }
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for Pool<J, B, M> {
+    fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
+        Pool::submit(self, job)
+    }
+
+    fn submit_cancellable(&self, job: J, token: &CancelToken) -> Result<(), SubmitError<J>> {
+        Pool::submit_cancellable(self, job, token)
+    }
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Drop for Pool<J, B, M> {
+    /// Like `shutdown(None)`: every accepted job runs before the workers are joined.
+    fn drop(&mut self) {
+        if self.shared.gate.load(Ordering::SeqCst) & CLOSED == 0 {
+            self.shutdown(None);
+        }
+    }
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> fmt::Debug for Pool<J, B, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("backend", &B::NAME).field("workers", &self.workers()).finish_non_exhaustive()
+    }
+}
+
+/// Submits to a pool from one thread, keeping that thread's backend state (see [`Pool::submitter`]).
+pub struct Submitter<'p, J: Send + 'static, B: Backend<Envelope<J>>, M> {
+    shared: &'p Shared<J, B, M>,
+    local: std::cell::RefCell<B::Local<'p>>,
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for Submitter<'_, J, B, M> {
+    fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
+        self.shared.submit(&mut self.local.borrow_mut(), Envelope { job, token: None }, false)
+    }
+
+    fn submit_cancellable(&self, job: J, token: &CancelToken) -> Result<(), SubmitError<J>> {
+        self.shared.submit(&mut self.local.borrow_mut(), Envelope { job, token: Some(token.clone()) }, false)
+    }
+}
