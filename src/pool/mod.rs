@@ -573,7 +573,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     fn wake_one(&self) {
         fence(Ordering::SeqCst);
         let idle = self.idle.load(Ordering::SeqCst);
-        if idle > 0 {
+        if idle > 0 && !cfg!(segpool_mutant = "pool_lost_wakeup") {
             let mut sleep = lock(&self.sleep);
             if sleep.wakeups < idle {
                 sleep.wakeups += 1;
@@ -699,7 +699,11 @@ impl Sleep {
     /// While draining: once every live worker is asleep with no wake-up pending, no job is running, so none can
     /// submit another, and each sleeper saw the backend empty after its last job: the drain is complete.
     fn check_finished(&mut self, wake: &Condvar) {
-        if self.draining && !self.finished && self.wakeups == 0 && self.drained == self.live {
+        if self.draining
+            && !self.finished
+            && self.wakeups == 0
+            && self.drained + usize::from(cfg!(segpool_mutant = "pool_early_drain")) >= self.live
+        {
             self.finished = true;
             wake.notify_all();
         }

@@ -1,0 +1,132 @@
+//! Shuttle models of the worker pool: submits racing shutdown, jobs submitting jobs while the pool drains, and
+//! workers retiring while jobs flow, on the segmented backend (Hazard, Epoch, Limbo) and the `Mutex<VecDeque>`
+//! baseline.
+//!
+//! Every model checks, in every schedule: each accepted job ran exactly once (a submit that returned `Ok` is an
+//! accepted job; one that returned `Err` got its job back and the job never runs), shutdown without a deadline
+//! hands nothing back, and shutdown returns (a lost wake-up or a drain that never finishes would hang the schedule,
+//! which shuttle reports as a deadlock).
+//!
+//! Run: `cargo test --release --features shuttle --test shuttle_pool_workers`; the search is set as for the other
+//! shuttle suites (`SEGPOOL_SHUTTLE_ITERATIONS`, `SEGPOOL_SHUTTLE_SCHEDULER`, replay on failure). Size: 2 workers,
+//! 2 submitting threads × 3 jobs (each job below 10 submits one child), the main thread shutting down meanwhile.
+#![cfg(feature = "shuttle")]
+
+use std::sync::Mutex as PlainMutex;
+
+use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
+use segpool::sync::{Arc, thread};
+use segpool::{Epoch, Hazard, Limbo, OnExhausted, Pool, Submit};
+
+/// The jobs that ran, in a std mutex: bookkeeping for the check, invisible to shuttle's scheduler is fine here
+/// because it is never held across a scheduling point.
+type Ran = std::sync::Arc<PlainMutex<Vec<u32>>>;
+
+fn pool<B: Backend<Envelope<u32>>>(ran: &Ran, workers: usize) -> Pool<u32, B> {
+    let ran = ran.clone();
+    Pool::builder()
+        .workers(workers)
+        .batch(2)
+        .segment_size(2)
+        .segment_count(4)
+        .on_exhausted(OnExhausted::Grow)
+        .handler_with_context(move |job: u32, context: &dyn Submit<u32>| {
+            ran.lock().unwrap().push(job);
+            if job < 10 {
+                // A child; refused only after a deadline, and there is none here.
+                context.submit(job + 100).expect("jobs may submit while the pool drains");
+            }
+        })
+        .backend::<B>()
+        .build()
+        .expect("valid pool")
+}
+
+/// Asserts that `ran` holds exactly the accepted jobs and the children of those below 10.
+fn assert_ran_exactly(ran: &Ran, accepted: &[u32]) {
+    let mut expected: Vec<u32> =
+        accepted.iter().flat_map(|&job| [job].into_iter().chain((job < 10).then_some(job + 100))).collect();
+    expected.sort_unstable();
+    let mut seen = ran.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(seen, expected, "accepted jobs lost, duplicated or invented");
+}
+
+/// Two threads submit while the main thread shuts the pool down.
+fn submit_races_shutdown<B: Backend<Envelope<u32>>>() {
+    segpool::sync::model(|| {
+        let ran = Ran::default();
+        let pool = Arc::new(pool::<B>(&ran, 2));
+        let submitters: Vec<_> = (0..2u32)
+            .map(|t| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let mut accepted = Vec::new();
+                    for i in 0..3 {
+                        let job = t * 5 + i;
+                        match pool.submit(job) {
+                            Ok(()) => accepted.push(job),
+                            Err(refused) => assert_eq!(refused.into_inner(), job, "a refused job must come back"),
+                        }
+                    }
+                    accepted
+                })
+            })
+            .collect();
+        let report = pool.shutdown(None);
+        let accepted: Vec<u32> = submitters.into_iter().flat_map(|s| s.join().unwrap()).collect();
+        assert!(report.not_run.is_empty() && !report.deadline_passed, "{report:?}");
+        assert_ran_exactly(&ran, &accepted);
+        let children = accepted.iter().filter(|&&job| job < 10).count() as u64;
+        assert_eq!(report.executed, accepted.len() as u64 + children, "{report:?}");
+    });
+}
+
+/// Workers retire and are added while a thread submits; then a full drain.
+fn resize_races_submit<B: Backend<Envelope<u32>>>() {
+    segpool::sync::model(|| {
+        let ran = Ran::default();
+        let pool = Arc::new(pool::<B>(&ran, 2));
+        let submitter = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                for job in 0..4 {
+                    pool.submit(job).expect("an open pool under Grow accepts");
+                }
+            })
+        };
+        pool.retire_workers(1);
+        assert!(pool.add_workers(1));
+        pool.retire_workers(1);
+        submitter.join().unwrap();
+        let report = pool.shutdown(None);
+        assert!(report.not_run.is_empty(), "{report:?}");
+        assert_ran_exactly(&ran, &[0, 1, 2, 3]);
+    });
+}
+
+macro_rules! pool_models {
+    ($($module:ident => $backend:ty),* $(,)?) => {$(
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn submit_races_shutdown() {
+                super::submit_races_shutdown::<$backend>();
+            }
+
+            #[test]
+            fn resize_races_submit() {
+                super::resize_races_submit::<$backend>();
+            }
+        }
+    )*};
+}
+
+pool_models! {
+    limbo => Segmented<Limbo, Envelope<u32>>,
+    hazard => Segmented<Hazard, Envelope<u32>>,
+    epoch => Segmented<Epoch, Envelope<u32>>,
+    mutex_deque => MutexDeque<Envelope<u32>>,
+}
