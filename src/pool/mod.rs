@@ -17,6 +17,27 @@
 //!
 //! Submitting from inside a job goes through the [`Submit`] context the handler receives.
 //!
+//! ```
+//! # #[cfg(not(any(feature = "loom", feature = "shuttle")))] {
+//! use segpool::{Hazard, OnExhausted, Pool};
+//!
+//! let pool = Pool::builder()
+//!     .workers(2)
+//!     .on_exhausted(OnExhausted::Fail) // a full queue hands the job back
+//!     .handler(|job: u64| assert!(job < 100))
+//!     .strategy::<Hazard>()
+//!     .build()?;
+//! for job in 0..10 {
+//!     if let Err(refused) = pool.submit(job) {
+//!         let _job = refused.into_inner(); // closed or exhausted: the job comes back
+//!     }
+//! }
+//! let report = pool.shutdown(Some(std::time::Duration::from_secs(5)));
+//! assert_eq!(report.executed + report.not_run.len() as u64, 10);
+//! # }
+//! # Ok::<(), segpool::ConfigError>(())
+//! ```
+//!
 //! ## The wake-up protocol
 //!
 //! A worker that finds the backend empty increments `idle`, issues a `SeqCst` fence and looks again before it
