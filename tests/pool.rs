@@ -300,6 +300,17 @@ backend_suite! {
 backend_suite! {
     haphazard => Segmented<segpool::Haphazard, Envelope<u64>>,
     crossbeam_epoch => Segmented<segpool::CrossbeamEpoch, Envelope<u64>>,
+    crossbeam_channel => segpool::pool::CrossbeamChannel<Envelope<u64>>,
+}
+
+#[cfg(all(windows, feature = "iocp"))]
+backend_suite! {
+    iocp => segpool::pool::Iocp<Envelope<u64>>,
+}
+
+#[cfg(all(target_os = "linux", feature = "uring", not(miri)))] // Miri cannot make io_uring system calls
+backend_suite! {
+    uring => segpool::pool::Uring<Envelope<u64>>,
 }
 
 /// Under `Fail`, a submit that finds the segment pool exhausted hands its job back; nothing accepted is lost.

@@ -5,6 +5,8 @@
 //!   uses its own queue handle, which carries that thread's reclamation state.
 //! - [`MutexDeque`]: a `Mutex<VecDeque>`, the classic pool's queue, as the baseline every lock-free design has to
 //!   beat.
+//! - `CrossbeamChannel` (feature `reference`, std builds): an unbounded `crossbeam-channel`, the queue most Rust
+//!   pools would reach for.
 //!
 //! Waking idle workers is the pool's business, not the backend's: a backend only stores jobs and hands them out
 //! in batches.
@@ -163,5 +165,44 @@ impl<J: Send + 'static> Backend<J> for MutexDeque<J> {
         let n = max.min(jobs.len());
         out.extend(jobs.drain(..n));
         n
+    }
+}
+
+/// An unbounded crossbeam channel: the backend holds both ends, so a send can only fail if the channel were
+/// disconnected, which it never is while the backend lives.
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub struct CrossbeamChannel<J> {
+    sender: crossbeam_channel::Sender<J>,
+    receiver: crossbeam_channel::Receiver<J>,
+}
+
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+impl<J> fmt::Debug for CrossbeamChannel<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CrossbeamChannel").field("len", &self.receiver.len()).finish()
+    }
+}
+
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+impl<J: Send + 'static> Backend<J> for CrossbeamChannel<J> {
+    const NAME: &'static str = "crossbeam-channel";
+    type Local<'a> = ();
+
+    fn build(_config: &BackendConfig) -> Result<Self, ConfigError> {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        Ok(CrossbeamChannel { sender, receiver })
+    }
+
+    fn local(&self) {}
+
+    fn push(&self, _local: &mut (), job: J) -> Result<(), Refused<J>> {
+        // Unreachable in practice (we hold a receiver), but a job is handed back, never dropped.
+        self.sender.send(job).map_err(|error| Refused { kind: RefusalKind::Exhausted, job: error.into_inner() })
+    }
+
+    fn pop_batch(&self, _local: &mut (), out: &mut Vec<J>, max: usize) -> usize {
+        let before = out.len();
+        out.extend(self.receiver.try_iter().take(max));
+        out.len() - before
     }
 }

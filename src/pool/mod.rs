@@ -46,6 +46,10 @@
 //! under the sleep mutex, which the worker checks before waiting. A token left for a worker that found the job on
 //! its second look wakes some worker once for nothing; tokens never exceed the number of idle workers.
 //!
+//! A woken worker that then retires has taken a token without popping: it leaves a fresh token on its way out,
+//! or the job the token announced could sit in the backend while every other worker sleeps (and a drain would end
+//! over it). The shuttle model `resize_races_submit` found this.
+//!
 //! ## Shutdown
 //!
 //! The submission gate counts submitters inside `submit` and has a closed bit. Shutdown sets the bit, waits for the
@@ -54,6 +58,10 @@
 //! The jobs still in the backend are then taken out and handed back.
 
 mod backend;
+#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
+mod iocp;
+#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
+mod uring;
 
 use std::any::Any;
 use std::fmt;
@@ -62,6 +70,12 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub use backend::CrossbeamChannel;
+#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
+pub use iocp::Iocp;
+#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
+pub use uring::Uring;
 
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, fence, thread};
 use crate::{ConfigError, Hazard, OnExhausted};
@@ -595,11 +609,15 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
         fence(Ordering::SeqCst);
         let idle = self.idle.load(Ordering::SeqCst);
         if idle > 0 && !cfg!(segpool_mutant = "pool_lost_wakeup") {
-            let mut sleep = lock(&self.sleep);
-            if sleep.wakeups < idle {
-                sleep.wakeups += 1;
-                self.wake.notify_one();
-            }
+            self.pass_on_wakeup(&mut lock(&self.sleep), idle);
+        }
+    }
+
+    /// Leaves a wake-up token for one of the `idle` workers, unless each already has one.
+    fn pass_on_wakeup(&self, sleep: &mut Sleep, idle: usize) {
+        if sleep.wakeups < idle {
+            sleep.wakeups += 1;
+            self.wake.notify_one();
         }
     }
 
@@ -662,8 +680,13 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     fn worker(&self, index: usize) {
         let context = WorkerContext { shared: self, local: std::cell::RefCell::new(self.backend.local()) };
         let mut batch = Vec::with_capacity(self.batch);
+        let mut retired = false;
         'work: loop {
-            if self.stop.load(Ordering::Acquire) || self.take_retirement() {
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
+            if self.take_retirement() {
+                retired = true;
                 break;
             }
             if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
@@ -711,6 +734,11 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
         drop(context);
         let mut sleep = lock(&self.sleep);
         sleep.live -= 1;
+        if retired && !cfg!(segpool_mutant = "pool_retire_swallows_wakeup") {
+            // This worker may have taken the wake-up token of a job it will now never pop: pass it on.
+            let idle = self.idle.load(Ordering::SeqCst);
+            self.pass_on_wakeup(&mut sleep, idle);
+        }
         sleep.check_finished(&self.wake);
         self.exited.notify_all();
     }
