@@ -469,3 +469,37 @@ fn idle_workers_sleep() {
     let ratio = used.as_secs_f64() / began.elapsed().as_secs_f64();
     assert!(ratio < 0.2, "two idle workers used {used:?} of CPU in {:?}", began.elapsed());
 }
+
+/// The CPU sets the pool's workers run on, as each job sees its own thread's affinity.
+#[cfg(feature = "affinity")]
+fn worker_cpu_sets(pin: bool) -> Vec<usize> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let pool = {
+        let seen = seen.clone();
+        Pool::builder()
+            .workers(2)
+            .pin_workers(pin)
+            .handler(move |_job: u64| {
+                // On Linux, core_affinity lists the cores in the calling thread's affinity mask.
+                let cores = core_affinity::get_core_ids().map_or(0, |cores| cores.len());
+                seen.lock().unwrap().push(cores);
+            })
+            .build()
+            .expect("valid pool")
+    };
+    for job in 0..64 {
+        pool.submit(job).unwrap();
+    }
+    assert!(pool.shutdown(None).not_run.is_empty());
+    seen.lock().unwrap().clone()
+}
+
+/// Pinned workers each run on exactly one core; unpinned ones on every core the process may use.
+#[test]
+#[cfg(all(feature = "affinity", target_os = "linux"))]
+#[cfg_attr(miri, ignore = "sched_getaffinity is a system call Miri does not support")]
+fn pinned_workers_run_on_one_core() {
+    let cores = core_affinity::get_core_ids().expect("Linux reports the process's cores").len();
+    assert!(worker_cpu_sets(true).iter().all(|&seen| seen == 1), "a pinned worker ran on more than one core");
+    assert!(worker_cpu_sets(false).iter().all(|&seen| seen == cores), "an unpinned worker was restricted");
+}

@@ -60,6 +60,7 @@
 mod backend;
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
 mod iocp;
+mod pinning;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
 mod uring;
 
@@ -69,9 +70,9 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 pub use backend::CrossbeamChannel;
+pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
 pub use iocp::Iocp;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
@@ -79,6 +80,7 @@ pub use uring::Uring;
 
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, fence, thread};
 use crate::{ConfigError, Hazard, OnExhausted};
+use pinning::Pinning;
 
 /// Jobs a worker takes from the backend at once, unless the builder says otherwise.
 pub const DEFAULT_BATCH: usize = 64;
@@ -351,6 +353,7 @@ pub struct Builder<J, B = Segmented<Hazard, Envelope<J>>, M = NoMetrics> {
     workers: usize,
     thread_name: String,
     batch: usize,
+    pin_workers: bool,
     backend: BackendConfig,
     handler: Option<Handler<J>>,
     on_cancelled: Option<CancelHook<J>>,
@@ -365,6 +368,7 @@ impl<J: Send + 'static> Builder<J> {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             thread_name: "segpool-worker".to_owned(),
             batch: DEFAULT_BATCH,
+            pin_workers: false,
             backend: BackendConfig::default(),
             handler: None,
             on_cancelled: None,
@@ -399,6 +403,13 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
     /// Most jobs a worker takes from the backend at once (default [`DEFAULT_BATCH`]). At least 1.
     pub fn batch(mut self, batch: usize) -> Self {
         self.batch = batch;
+        self
+    }
+
+    /// Pins worker `i` to core `i mod cores` (default off; needs the `affinity` feature, on by default). Workers
+    /// added later are pinned the same way.
+    pub fn pin_workers(mut self, pin: bool) -> Self {
+        self.pin_workers = pin;
         self
     }
 
@@ -449,6 +460,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             workers: self.workers,
             thread_name: self.thread_name,
             batch: self.batch,
+            pin_workers: self.pin_workers,
             backend: self.backend,
             handler: self.handler,
             on_cancelled: self.on_cancelled,
@@ -469,6 +481,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             workers: self.workers,
             thread_name: self.thread_name,
             batch: self.batch,
+            pin_workers: self.pin_workers,
             backend: self.backend,
             handler: self.handler,
             on_cancelled: self.on_cancelled,
@@ -489,8 +502,10 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
         let Some(handler) = self.handler else {
             return Err(ConfigError::new("handler", "is required (Builder::handler)"));
         };
+        let pinning = Pinning::new(self.pin_workers)?;
         let backend = B::build(&self.backend)?;
         let shared = Arc::new(Shared {
+            pinning,
             backend,
             handler,
             on_cancelled: self.on_cancelled,
@@ -534,6 +549,7 @@ struct Sleep {
 }
 
 struct Shared<J, B, M> {
+    pinning: Pinning,
     backend: B,
     handler: Handler<J>,
     on_cancelled: Option<CancelHook<J>>,
@@ -678,6 +694,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     }
 
     fn worker(&self, index: usize) {
+        self.pinning.apply(index);
         let context = WorkerContext { shared: self, local: std::cell::RefCell::new(self.backend.local()) };
         let mut batch = Vec::with_capacity(self.batch);
         let mut retired = false;
@@ -750,8 +767,8 @@ impl Sleep {
     fn check_finished(&mut self, wake: &Condvar) {
         if self.draining
             && !self.finished
-            && self.wakeups == 0
-            && self.drained + usize::from(cfg!(segpool_mutant = "pool_early_drain")) >= self.live
+            && (self.wakeups == 0 || cfg!(segpool_mutant = "pool_drain_ignores_wakeups"))
+            && self.drained >= self.live
         {
             self.finished = true;
             wake.notify_all();

@@ -74,8 +74,9 @@
 //!   Only [`Reclaim::unregister`], when it has orphans to hand over, blocks on the orphan mutex.
 //! - **Costs.** One `Release` store, one `SeqCst` fence and two loads per `enter`; one store and one load per
 //!   `leave`; one load per `protect`; a step (one fence, up to three loads of `G`, one load per registered record,
-//!   at most one CAS, a pass over the bag) per two retirements at most. No allocation after `register` in steady state (the bag is
-//!   allocated with room for [`BAG_CAPACITY`] segments; it grows only when a stall holds the epoch back). The fence
+//!   at most one CAS, a pass over the bag) per two retirements at most. No allocation after `register`: the bag
+//!   is allocated with room for every segment the pool starts with (at least [`BAG_CAPACITY`]), so it grows only
+//!   when a stall holds the epoch back while a `Grow` pool allocates beyond its initial segments. The fence
 //!   per operation is the price of pinning per operation: crossbeam pins once per *batch* of operations (a `Guard`
 //!   covers many) for that reason. Here each push and pop is one operation; [`Handle::pop_batch`] amortises the
 //!   fence over a run of values.
@@ -134,9 +135,11 @@ use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, fence};
 /// module docs for why 4.
 pub const COLLECT_THRESHOLD: usize = 4;
 
-/// Room for this many retired segments is allocated with every handle, so that steady-state operations never
-/// allocate (in steady state a bag holds at most [`COLLECT_THRESHOLD`] plus the retirements of one operation; the
-/// rest is slack for epochs briefly held back by other threads).
+/// Room for at least this many retired segments is allocated with every handle (in steady state a bag holds at
+/// most [`COLLECT_THRESHOLD`] plus the retirements of one operation; the rest is slack for epochs briefly held back
+/// by other threads). A handle gets room for all of the pool's initial segments if that is more: a stalled thread
+/// can hold back the epoch until every segment sits in some bag, and a bag that grew then would allocate in a
+/// pool that otherwise never does.
 pub const BAG_CAPACITY: usize = 8 * COLLECT_THRESHOLD;
 
 /// The pinned bit of a record's state word.
@@ -218,6 +221,8 @@ pub struct Epoch {
     shortages: AtomicUsize,
     pending: CounterU64,
     orphaned: CounterU64,
+    /// Room each new handle's bag gets: the larger of [`BAG_CAPACITY`] and the pool's initial segment count.
+    bag_capacity: usize,
 }
 
 impl fmt::Debug for Epoch {
@@ -312,8 +317,9 @@ impl Reclaim for Epoch {
     type SegmentMeta = ();
     type Handle = EpochHandle;
 
-    fn new(_config: &Config) -> Self {
+    fn new(config: &Config) -> Self {
         Epoch {
+            bag_capacity: BAG_CAPACITY.max(config.segment_count),
             global: AtomicU64::new(0),
             registry: Registry::new(),
             orphans: Orphans::new(),
@@ -328,8 +334,8 @@ impl Reclaim for Epoch {
         // A reused record was left unpinned by its previous owner (`unregister`, or the handle's Drop).
         EpochHandle {
             entry,
-            // At full size now, so that steady-state operations never allocate.
-            bag: Vec::with_capacity(BAG_CAPACITY),
+            // At full size now, so that operations never allocate (see BAG_CAPACITY).
+            bag: Vec::with_capacity(self.bag_capacity),
             sealed: 0,
             next_step: COLLECT_THRESHOLD,
             filtered_at: u64::MAX,

@@ -223,6 +223,11 @@ impl Hazard {
         }
         drop(orphans);
         handle.threshold = scan_threshold(hazards);
+        // Room for every slot that exists now, so that the next snapshot does not grow the buffer when more
+        // slots happen to be occupied than ever before: steady state allocates nothing.
+        if handle.scratch.capacity() < hazards {
+            handle.scratch.reserve_exact(hazards - handle.scratch.len());
+        }
         if handle.retired.capacity() < handle.threshold {
             handle.retired.reserve_exact(handle.threshold - handle.retired.len());
         }

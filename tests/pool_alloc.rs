@@ -1,0 +1,144 @@
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+//! The typed pool allocates nothing per job: once warm, submitting through a [`Submitter`] and running the jobs
+//! on the workers makes zero heap allocations, for every strategy that reuses segments and for the mutex
+//! baseline. Boxed closures, by contrast, cost one allocation per job, which the counter must see.
+//!
+//! The counter is process-wide (the workers are other threads), so this binary holds one test function: nothing
+//! else runs while it counts.
+//!
+//! [`Submitter`]: segpool::pool::Submitter
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
+use segpool::{Epoch, Hazard, Limbo, OnExhausted, Pool, Submit};
+
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counters are plain atomics.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded with the caller's layout, which satisfies `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with this layout (every allocation goes through `alloc` above).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; `ptr` came from `System` with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Allocations made by any thread while `f` runs.
+fn count_allocations(f: impl FnOnce()) -> u64 {
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    f();
+    COUNTING.store(false, Ordering::SeqCst);
+    ALLOCATIONS.load(Ordering::SeqCst)
+}
+
+const JOBS: u64 = 20_000;
+/// Jobs submitted but not yet run, at most: keeps a `Fail` pool from running out of segments.
+const IN_FLIGHT: u64 = 256;
+
+/// Submits `JOBS` jobs through `submit`, keeping at most `IN_FLIGHT` unrun, and waits until all ran.
+fn traffic(submit: &dyn Submit<u64>, ran: &AtomicU64) {
+    let start = ran.load(Ordering::Acquire);
+    for (submitted, job) in (1..=JOBS).enumerate() {
+        while submitted as u64 - (ran.load(Ordering::Acquire) - start) >= IN_FLIGHT {
+            std::hint::spin_loop();
+        }
+        let mut job = job;
+        while let Err(refused) = submit.submit(job) {
+            job = refused.into_inner(); // exhausted for a moment: the job is handed back, try again
+            std::hint::spin_loop();
+        }
+    }
+    while ran.load(Ordering::Acquire) - start < JOBS {
+        std::thread::yield_now();
+    }
+}
+
+/// Allocations per `JOBS` jobs through a warm typed pool on backend `B`.
+fn typed_pool_allocations<B: Backend<Envelope<u64>>>() -> u64 {
+    let ran = Arc::new(AtomicU64::new(0));
+    let pool = {
+        let ran = ran.clone();
+        Pool::builder()
+            .workers(2)
+            // Limbo keeps up to 512 segments (its default ring) out of reuse: give it room for the ring and the
+            // queue, and small segments, so that the warm-up fills the ring and segments then turn over.
+            .segment_size(8)
+            .segment_count(600)
+            .on_exhausted(OnExhausted::Fail)
+            .handler(move |job: u64| {
+                std::hint::black_box(job);
+                ran.fetch_add(1, Ordering::Release);
+            })
+            .backend::<B>()
+            .build()
+            .expect("valid pool")
+    };
+    let submitter = pool.submitter();
+    traffic(&submitter, &ran); // warm-up: every buffer has its working size, every segment has turned over
+    let allocations = count_allocations(|| traffic(&submitter, &ran));
+    drop(submitter);
+    assert!(pool.shutdown(None).not_run.is_empty());
+    allocations
+}
+
+/// Allocations per `JOBS` boxed closures: one box each at least.
+fn closure_pool_allocations() -> u64 {
+    let ran = Arc::new(AtomicU64::new(0));
+    let pool = Pool::closures().workers(2).build().expect("valid pool");
+    let run = |ran: &Arc<AtomicU64>| {
+        for _ in 0..JOBS {
+            let ran = ran.clone();
+            pool.execute(move || {
+                ran.fetch_add(1, Ordering::Release);
+            })
+            .expect("an open pool accepts");
+        }
+        while !ran.load(Ordering::Acquire).is_multiple_of(JOBS) {
+            std::thread::yield_now();
+        }
+    };
+    run(&ran);
+    count_allocations(|| run(&ran))
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "80,000 jobs per backend: far too slow for Miri, and an allocation count")]
+fn typed_pool_allocates_nothing_per_job() {
+    // The counter must see the workers' allocations too, or every zero below would be vacuous.
+    let closures = closure_pool_allocations();
+    assert!(closures >= JOBS, "boxed closures: {closures} allocations for {JOBS} jobs");
+
+    for (name, allocations) in [
+        ("limbo", typed_pool_allocations::<Segmented<Limbo, Envelope<u64>>>()),
+        ("hazard", typed_pool_allocations::<Segmented<Hazard, Envelope<u64>>>()),
+        ("epoch", typed_pool_allocations::<Segmented<Epoch, Envelope<u64>>>()),
+        ("mutex-deque", typed_pool_allocations::<MutexDeque<Envelope<u64>>>()),
+    ] {
+        assert_eq!(allocations, 0, "{name}: {allocations} allocations for {JOBS} jobs");
+    }
+}
