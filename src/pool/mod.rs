@@ -764,12 +764,12 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
 impl Sleep {
     /// While draining: once every live worker is asleep with no wake-up pending, no job is running, so none can
     /// submit another, and each sleeper saw the backend empty after its last job: the drain is complete.
+    ///
+    /// The pending-wake-up condition is for parallelism, not for correctness: a woken worker takes its token
+    /// before it looks at `finished`, so it would run the announced job anyway, but alone, while the other
+    /// sleepers left (a mutant without the condition survived the shuttle models for that reason).
     fn check_finished(&mut self, wake: &Condvar) {
-        if self.draining
-            && !self.finished
-            && (self.wakeups == 0 || cfg!(segpool_mutant = "pool_drain_ignores_wakeups"))
-            && self.drained >= self.live
-        {
+        if self.draining && !self.finished && self.wakeups == 0 && self.drained >= self.live {
             self.finished = true;
             wake.notify_all();
         }
@@ -900,7 +900,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
         let shared = &*self.shared;
         let already = shared.gate.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED != 0;
         // Every submit that got past the gate finishes its push before we drain.
-        while shared.gate.load(Ordering::SeqCst) != CLOSED {
+        while shared.gate.load(Ordering::SeqCst) != CLOSED && !cfg!(segpool_mutant = "pool_shutdown_ignores_gate") {
             crate::sync::spin_hint();
         }
         let deadline = deadline.map(|after| Instant::now() + after);
