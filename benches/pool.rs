@@ -67,6 +67,7 @@ mod suite {
         {
             empty_job::<Segmented<segpool::Haphazard, Envelope<u64>>>(c, "pool/empty_job_1p1w");
             empty_job::<Segmented<segpool::CrossbeamEpoch, Envelope<u64>>>(c, "pool/empty_job_1p1w");
+            empty_job::<segpool::pool::CrossbeamChannel<Envelope<u64>>>(c, "pool/empty_job_1p1w");
         }
         #[cfg(all(target_os = "linux", feature = "uring"))]
         empty_job::<segpool::pool::Uring<Envelope<u64>>>(c, "pool/empty_job_1p1w");
@@ -115,6 +116,12 @@ mod suite {
         row("epoch", lone_job_latency::<Segmented<Epoch, Envelope<u64>>>());
         row("leak", lone_job_latency::<Segmented<Leak, Envelope<u64>>>());
         row("mutex-deque", lone_job_latency::<MutexDeque<Envelope<u64>>>());
+        #[cfg(feature = "reference")]
+        {
+            row("haphazard", lone_job_latency::<Segmented<segpool::Haphazard, Envelope<u64>>>());
+            row("crossbeam-epoch", lone_job_latency::<Segmented<segpool::CrossbeamEpoch, Envelope<u64>>>());
+            row("crossbeam-channel", lone_job_latency::<segpool::pool::CrossbeamChannel<Envelope<u64>>>());
+        }
         #[cfg(all(target_os = "linux", feature = "uring"))]
         row("io_uring", lone_job_latency::<segpool::pool::Uring<Envelope<u64>>>());
     }
