@@ -236,6 +236,34 @@ fn lone_jobs_wake_an_idle_pool<B: Backend<Envelope<u64>>>() {
     }
 }
 
+/// One worker runs one job that submits `children` jobs under `Grow`: more than a bounded backend holds at once,
+/// with no other worker to make room (the io_uring backend once blocked here for good when its ring filled up).
+fn one_job_fans_out<B: Backend<Envelope<u64>>>(children: u64) {
+    let ledger = Arc::new(Ledger::default());
+    let pool = {
+        let ledger = ledger.clone();
+        Pool::builder()
+            .workers(1)
+            .on_exhausted(OnExhausted::Grow)
+            .handler_with_context(move |job: u64, context: &dyn segpool::Submit<u64>| {
+                ledger.record(job);
+                if job == 0 {
+                    for child in 1..=children {
+                        context.submit(child).expect("Grow accepts every job");
+                    }
+                }
+            })
+            .backend::<B>()
+            .build()
+            .expect("valid pool")
+    };
+    pool.submit(0).unwrap();
+    let report = pool.shutdown(None);
+    assert!(report.not_run.is_empty(), "{report:?}");
+    assert_eq!(report.executed, children + 1);
+    ledger.assert_exactly(0..=children);
+}
+
 macro_rules! backend_suite {
     ($($module:ident => $backend:ty),* $(,)?) => {$(
         mod $module {
@@ -278,6 +306,11 @@ macro_rules! backend_suite {
             #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
             fn resizing_loses_nothing() {
                 super::resizing_loses_nothing::<$backend>();
+            }
+            #[test]
+            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+            fn one_job_fans_out_to_20_000() {
+                super::one_job_fans_out::<$backend>(20_000);
             }
             #[test]
             #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]

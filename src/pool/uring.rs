@@ -7,21 +7,34 @@
 //! exists to measure what a kernel completion queue costs against the in-process queues, not to beat them.
 //!
 //! The submission queue and the completion queue are each single-threaded in io_uring, so each sits behind its
-//! own mutex. A ring cannot grow: at most `cq_entries` jobs may wait in the completion queue (more would overflow
-//! it). A push that finds it full hands the job back under `OnExhausted::Fail`, waits up to the timeout under
-//! `Wait`, and waits for room under `Grow`.
+//! own mutex. A push submits while it holds the submission mutex and does not return until the kernel has taken
+//! every queued entry, so when it returns its no-op has completed and the job is visible to any later reap (the
+//! pool's wake-up protocol relies on that: a woken worker must find the job), and the submission queue is empty
+//! for the next push.
 //!
-//! If io_uring is unavailable (an old kernel, or a sandbox that forbids it), [`Backend::build`] returns an error
-//! naming the backend; it never panics.
+//! A ring cannot grow. At most `cq_entries` jobs are ever pushed and not yet reaped, so the completion queue never
+//! overflows: an overflowing completion is dropped by kernels without `IORING_FEAT_NODROP`, and even with it the
+//! kernel may drop one it cannot allocate room for, and parks the rest where only an `io_uring_enter` flushes
+//! them. A push that finds the ring full hands the job back under `OnExhausted::Fail` and waits up to the timeout
+//! under `Wait`. Under `Grow` it queues the job in an in-process `Mutex<VecDeque>` instead (later pushes join it
+//! there until it is empty, so jobs do not overtake older ones), because waiting for room would deadlock a pool
+//! whose every worker is submitting from a handler into the full ring. A workload that keeps more than
+//! `cq_entries` jobs queued therefore measures that deque, not io_uring.
 //!
-//! Invariant (the one every `unsafe` block here relies on): every `user_data` in the ring is a pointer obtained
-//! from `Box::into_raw(Box<J>)` by [`Uring::push`], and it is turned back into a box exactly once, by the thread
-//! that reaps its completion (`pop_batch` or `Drop`).
+//! If io_uring is unavailable (an old kernel, `kernel.io_uring_disabled`, or a seccomp filter such as a
+//! container's), [`Backend::build`] returns an error naming the `backend` field; it never panics. It submits and
+//! reaps one no-op first, so a sandbox that allows setting a ring up but not entering it is caught there too.
+//!
+//! Invariant (the one every `unsafe` block here relies on): every `user_data` in the ring after `build` is a
+//! pointer obtained from `Box::into_raw(Box<J>)` by [`Uring::push`], and it is turned back into a box exactly once,
+//! by the thread that reaps its completion (`pop_batch` or `Drop`).
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::io;
 use std::marker::PhantomData;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use io_uring::{IoUring, opcode};
@@ -29,36 +42,38 @@ use io_uring::{IoUring, opcode};
 use super::backend::{Backend, BackendConfig, RefusalKind, Refused};
 use crate::{ConfigError, OnExhausted};
 
-/// The errno values `io_uring_enter` returns for transient conditions (Linux, every architecture).
-mod libc_errno {
-    pub const EINTR: i32 = 4;
-    pub const EAGAIN: i32 = 11;
-    pub const EBUSY: i32 = 16;
-}
-
-/// Ring size (submission entries; the kernel makes the completion queue twice as large).
+/// Ring size (submission entries; the kernel makes the completion queue twice as large, which bounds the jobs in
+/// the ring). A push leaves the submission queue empty, so it only ever holds one entry.
 const SUBMISSION_ENTRIES: u32 = 4096;
+
+/// `user_data` of the no-op `build` submits to check the ring works; reaped before any job is pushed.
+const PROBE: u64 = 0;
 
 /// A worker-pool backend on one io_uring instance.
 pub struct Uring<J> {
     ring: IoUring,
-    /// Held while using the submission queue (io_uring allows one submitter at a time).
+    /// Held while using the submission queue and submitting (io_uring allows one submitter at a time).
     submitting: Mutex<()>,
     /// Held while reaping the completion queue (one reaper at a time).
     reaping: Mutex<()>,
     /// Jobs pushed and not yet reaped; kept at most `capacity` so that the completion queue never overflows.
     in_flight: AtomicUsize,
+    /// The completion queue's size.
     capacity: usize,
     on_exhausted: OnExhausted,
+    /// Under `Grow`: jobs that found the ring full, or arrived while older jobs were waiting here; oldest first.
+    overflow: Mutex<VecDeque<J>>,
+    /// `overflow.len()`, stored under its lock, so that pushes and pops can skip the lock when it is empty.
+    overflowed: AtomicUsize,
     _jobs: PhantomData<J>,
 }
 
 // SAFETY: the ring's queues are only touched under their mutexes (one `SubmissionQueue` and one
-// `CompletionQueue` at a time, as `submission_shared`/`completion_shared` require), the ring's file descriptor may
-// be used from any thread, and the jobs it carries are `J: Send`, each owned by exactly one thread at a time (the
-// module's invariant).
+// `CompletionQueue` at a time, as `submission_shared`/`completion_shared` require), the ring itself is `Send` and
+// `Sync`, and the jobs it carries are `J: Send`, each owned by exactly one thread at a time (the module's
+// invariant); no `&J` is ever shared between threads, so `J: Sync` is not needed, as for a channel.
 unsafe impl<J: Send> Send for Uring<J> {}
-// SAFETY: as above: every shared access goes through a mutex or an atomic.
+// SAFETY: as above: every shared access goes through a mutex or an atomic, and only moves whole jobs.
 unsafe impl<J: Send> Sync for Uring<J> {}
 
 impl<J> fmt::Debug for Uring<J> {
@@ -66,44 +81,105 @@ impl<J> fmt::Debug for Uring<J> {
         f.debug_struct("Uring")
             .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
             .field("capacity", &self.capacity)
+            .field("overflowed", &self.overflowed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
 
+/// Locks `mutex`; a panic elsewhere cannot leave these guards' data (`()` or a deque) inconsistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether a failed `io_uring_enter` may simply be retried: interrupted (`EINTR`), or the kernel briefly short
+/// of resources (`EAGAIN`, `EBUSY`).
+fn is_transient(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock | io::ErrorKind::ResourceBusy)
+}
+
+/// Submits one no-op on the fresh `ring` and reaps its completion, to find out whether this process may enter
+/// the ring at all.
+fn probe(ring: &mut IoUring) -> io::Result<()> {
+    let nop = opcode::Nop::new().build().user_data(PROBE);
+    // SAFETY: a no-op reads and writes no memory, and its `user_data` is not a pointer.
+    unsafe { ring.submission().push(&nop) }.map_err(|_| io::Error::other("a new ring's submission queue is full"))?;
+    // No retries: a fresh ring with one entry has no transient reason to fail (the no-op completes during the
+    // call, so the wait does not sleep and cannot be interrupted), and a sandbox may answer with any errno.
+    ring.submit_and_wait(1)?;
+    let completion = ring.completion().next().ok_or_else(|| io::Error::other("the no-op did not complete"))?;
+    if completion.result() < 0 {
+        return Err(io::Error::from_raw_os_error(-completion.result()));
+    }
+    Ok(())
+}
+
 impl<J: Send + 'static> Uring<J> {
-    /// Takes a slot for one more job in the completion queue, as the exhaustion policy says.
-    fn reserve(&self) -> bool {
-        let give_up = match self.on_exhausted {
-            OnExhausted::Fail => Some(Instant::now()),
-            OnExhausted::Wait(timeout) => Some(Instant::now() + timeout),
-            OnExhausted::Grow => None,
-        };
+    /// Takes a slot for one more job in the completion queue, if one is free.
+    fn try_reserve(&self) -> bool {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) < self.capacity {
+            return true;
+        }
+        // Give the slot back: the count may exceed `capacity` only while failed attempts are being undone.
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        false
+    }
+
+    /// Takes a slot, retrying until `deadline`.
+    fn reserve_by(&self, deadline: Instant) -> bool {
         loop {
-            if self.in_flight.fetch_add(1, Ordering::AcqRel) < self.capacity {
+            if self.try_reserve() {
                 return true;
             }
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            if give_up.is_some_and(|deadline| Instant::now() >= deadline) {
+            if Instant::now() >= deadline {
                 return false;
             }
             std::thread::sleep(Duration::from_micros(50));
         }
     }
 
+    /// Submits `job`, for which a slot is reserved, through the ring.
+    fn submit(&self, job: J) {
+        let pointer = Box::into_raw(Box::new(job));
+        let entry = opcode::Nop::new().build().user_data(pointer as u64);
+        let _submitting = lock(&self.submitting);
+        // SAFETY: `submitting` is held, so this is the only `SubmissionQueue` of the ring.
+        let mut submissions = unsafe { self.ring.submission_shared() };
+        // SAFETY: a no-op reads no buffer; its `user_data` is a pointer the ring only carries (module invariant).
+        // Every push leaves the queue empty before releasing the lock (below), so this push cannot fail.
+        unsafe { submissions.push(&entry) }.expect("every push empties the submission queue");
+        submissions.sync();
+        // Until the kernel has taken the entry, the job is neither reachable by a reaper nor droppable by `Drop`:
+        // retry transient refusals, and submit again if the kernel took fewer entries than queued (it may, when
+        // short of memory). Any other error means the ring broke after `build` checked it, which this backend
+        // cannot recover from.
+        loop {
+            match self.ring.submitter().submit() {
+                Ok(_) => {}
+                Err(error) if is_transient(&error) => std::thread::yield_now(),
+                Err(error) => panic!("io_uring_enter failed after the ring was set up: {error}"),
+            }
+            submissions.sync();
+            if submissions.is_empty() {
+                return;
+            }
+        }
+    }
+
     /// Reaps up to `max` completions into `out`.
     fn reap(&self, out: &mut Vec<J>, max: usize) -> usize {
-        let _reaping = self.reaping.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _reaping = lock(&self.reaping);
         // SAFETY: `reaping` is held, so this is the only `CompletionQueue` of the ring.
         let mut completions = unsafe { self.ring.completion_shared() };
-        completions.sync();
+        debug_assert_eq!(completions.overflow(), 0, "the in-flight bound keeps the completion queue from overflowing");
         let mut taken = 0;
         for completion in completions.by_ref().take(max) {
             // SAFETY: module invariant: `user_data` came from `Box::into_raw` in `push`, and this completion is
-            // reaped once, here.
+            // reaped once, here (the probe's was reaped in `build`).
             let job = unsafe { Box::from_raw(completion.user_data() as *mut J) };
             out.push(*job);
             taken += 1;
         }
+        // Hand the slots back only after the kernel can see them free.
         completions.sync();
         self.in_flight.fetch_sub(taken, Ordering::AcqRel);
         taken
@@ -115,8 +191,11 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
     type Local<'a> = ();
 
     fn build(config: &BackendConfig) -> Result<Self, ConfigError> {
-        let ring = IoUring::new(SUBMISSION_ENTRIES)
-            .map_err(|error| ConfigError::new("backend", format!("io_uring is unavailable here: {error}")))?;
+        let unavailable = |call: &str, error: io::Error| {
+            ConfigError::new("backend", format!("io_uring is unavailable here ({call}: {error})"))
+        };
+        let mut ring = IoUring::new(SUBMISSION_ENTRIES).map_err(|error| unavailable("io_uring_setup", error))?;
+        probe(&mut ring).map_err(|error| unavailable("io_uring_enter", error))?;
         let capacity = ring.params().cq_entries() as usize;
         Ok(Uring {
             ring,
@@ -125,6 +204,8 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
             in_flight: AtomicUsize::new(0),
             capacity,
             on_exhausted: config.on_exhausted,
+            overflow: Mutex::new(VecDeque::new()),
+            overflowed: AtomicUsize::new(0),
             _jobs: PhantomData,
         })
     }
@@ -132,55 +213,130 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
     fn local(&self) {}
 
     fn push(&self, _local: &mut (), job: J) -> Result<(), Refused<J>> {
-        if !self.reserve() {
+        let reserved = match self.on_exhausted {
+            OnExhausted::Fail => self.try_reserve(),
+            OnExhausted::Wait(timeout) => self.reserve_by(Instant::now() + timeout),
+            OnExhausted::Grow => {
+                if self.overflowed.load(Ordering::Acquire) == 0 && self.try_reserve() {
+                    true
+                } else {
+                    let mut overflow = lock(&self.overflow);
+                    overflow.push_back(job);
+                    self.overflowed.store(overflow.len(), Ordering::Release);
+                    return Ok(());
+                }
+            }
+        };
+        if !reserved {
             return Err(Refused { kind: RefusalKind::Exhausted, job });
         }
-        let pointer = Box::into_raw(Box::new(job));
-        let entry = opcode::Nop::new().build().user_data(pointer as u64);
-        let _submitting = self.submitting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // SAFETY: `submitting` is held, so this is the only `SubmissionQueue` of the ring.
-        let mut submissions = unsafe { self.ring.submission_shared() };
-        // SAFETY: a no-op reads no buffer; its `user_data` is a pointer the ring only carries (module invariant).
-        // Every push submits before releasing the lock, so the queue is empty here and the push cannot fail.
-        unsafe { submissions.push(&entry) }.expect("the submission queue is emptied by every push");
-        submissions.sync();
-        drop(submissions);
-        // Transient refusals (interrupted, or the kernel short of resources) are retried: the entry is already in
-        // the ring, so giving up would strand the job. Any other error means the ring broke after `build`
-        // accepted it, which this backend cannot recover from.
-        loop {
-            match self.ring.submitter().submit() {
-                Ok(_) => return Ok(()),
-                Err(error)
-                    if matches!(
-                        error.raw_os_error(),
-                        Some(libc_errno::EINTR | libc_errno::EAGAIN | libc_errno::EBUSY)
-                    ) =>
-                {
-                    std::thread::yield_now();
-                }
-                Err(error) => panic!("io_uring_enter failed after the ring was set up: {error}"),
-            }
-        }
+        self.submit(job);
+        Ok(())
     }
 
     fn pop_batch(&self, _local: &mut (), out: &mut Vec<J>, max: usize) -> usize {
-        if self.in_flight.load(Ordering::Acquire) == 0 {
-            return 0;
+        // The ring first: a push that finds jobs in the overflow joins them there, so the ring's jobs are older.
+        let mut taken = 0;
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            taken = self.reap(out, max);
         }
-        self.reap(out, max)
+        if taken < max && self.overflowed.load(Ordering::Acquire) > 0 {
+            let mut overflow = lock(&self.overflow);
+            let more = (max - taken).min(overflow.len());
+            out.extend(overflow.drain(..more));
+            self.overflowed.store(overflow.len(), Ordering::Release);
+            taken += more;
+        }
+        taken
     }
 }
 
 impl<J> Drop for Uring<J> {
     fn drop(&mut self) {
-        // Drop the jobs still in the ring. The no-ops complete during `submit`, so every pushed job is in the
-        // completion queue by now.
-        // SAFETY: `&mut self`: no other queue of this ring exists.
-        let completions = unsafe { self.ring.completion_shared() };
-        for completion in completions {
+        // Drop the jobs still in the ring (the overflow drops its own). A push returns only after the kernel took
+        // its entry and so completed its no-op, so every pushed job is in the completion queue by now; only a push
+        // that panicked on a broken ring can have left one behind, and that job leaks.
+        for completion in self.ring.completion() {
             // SAFETY: module invariant; reaped once, here.
             drop(unsafe { Box::from_raw(completion.user_data() as *mut J) });
         }
+    }
+}
+
+#[cfg(all(test, not(miri)))] // Miri cannot make io_uring system calls
+mod tests {
+    use std::sync::{Arc, mpsc};
+    use std::thread;
+
+    use super::*;
+
+    fn build<J: Send + 'static>(on_exhausted: OnExhausted) -> Uring<J> {
+        Uring::build(&BackendConfig { on_exhausted, ..BackendConfig::default() }).expect("io_uring works here")
+    }
+
+    /// Pops until the backend looks empty.
+    fn drain<J: Send + 'static>(uring: &Uring<J>) -> Vec<J> {
+        let mut out = Vec::new();
+        while uring.pop_batch(&mut (), &mut out, 1000) > 0 {}
+        out
+    }
+
+    /// Under `Grow`, pushes into a full ring return at once (they used to wait for a reaper, which a pool whose
+    /// only worker submits from a handler never gets), and every job comes out once, oldest first, also when
+    /// pops and pushes interleave while the overflow holds jobs.
+    #[test]
+    fn grow_overflows_without_blocking_or_reordering() {
+        let uring = Arc::new(build::<usize>(OnExhausted::Grow));
+        let first = uring.capacity + 5;
+        let (done, finished) = mpsc::channel();
+        let pusher = uring.clone();
+        // On a thread, so that a push that blocks fails the test instead of hanging it.
+        thread::spawn(move || {
+            for job in 0..first {
+                pusher.push(&mut (), job).expect("Grow accepts");
+            }
+            done.send(()).unwrap();
+        });
+        finished.recv_timeout(Duration::from_secs(30)).expect("pushes into a full ring returned");
+        assert_eq!(uring.overflowed.load(Ordering::Relaxed), 5);
+        let mut out = Vec::new();
+        assert_eq!(uring.pop_batch(&mut (), &mut out, 3), 3);
+        // The ring has room again, but older jobs wait in the overflow: these must queue behind them.
+        for job in first..first + 2 {
+            uring.push(&mut (), job).expect("Grow accepts");
+        }
+        out.extend(drain(&uring));
+        assert_eq!(out, (0..first + 2).collect::<Vec<_>>());
+        assert_eq!(uring.in_flight.load(Ordering::Relaxed), 0);
+    }
+
+    /// Under `Fail` and `Wait`, a push into a full ring hands its job back; a pop makes room.
+    #[test]
+    fn full_ring_hands_jobs_back() {
+        for on_exhausted in [OnExhausted::Fail, OnExhausted::Wait(Duration::from_millis(5))] {
+            let uring = build::<usize>(on_exhausted);
+            for job in 0..uring.capacity {
+                uring.push(&mut (), job).expect("room in the ring");
+            }
+            let refused = uring.push(&mut (), usize::MAX).expect_err("the ring is full");
+            assert_eq!((refused.kind, refused.job), (RefusalKind::Exhausted, usize::MAX));
+            let mut out = Vec::new();
+            assert_eq!(uring.pop_batch(&mut (), &mut out, 1), 1);
+            uring.push(&mut (), usize::MAX).expect("a pop made room");
+            out.extend(drain(&uring));
+            assert_eq!(out.len(), uring.capacity + 1);
+        }
+    }
+
+    /// Dropping the backend drops the jobs still in the ring and in the overflow.
+    #[test]
+    fn drop_frees_queued_jobs() {
+        let job = Arc::new(());
+        let uring = build::<Arc<()>>(OnExhausted::Grow);
+        for _ in 0..uring.capacity + 3 {
+            uring.push(&mut (), job.clone()).expect("Grow accepts");
+        }
+        drop(uring);
+        assert_eq!(Arc::strong_count(&job), 1);
     }
 }
