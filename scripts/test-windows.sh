@@ -7,7 +7,8 @@
 #   bash scripts/test-windows.sh -- --test-threads=1
 #
 # .cargo/config.toml sets this target's linker (x86_64-w64-mingw32-gcc) and runner (scripts/windows/wine-runner.sh,
-# which picks the Wine binary, silences Wine's own logging and uses a prefix of its own, target/wine-prefix).
+# which picks the Wine binary, silences Wine's own logging and uses a prefix of its own: this script passes
+# <target dir>/wine-prefix, target/wine-prefix unless CARGO_TARGET_DIR says otherwise).
 #
 # Why the shim: Rust's std for Windows imports ProcessPrng from bcryptprimitives.dll, which Wine 8 (Debian 12's)
 # does not have, so every test binary fails to load ("bcryptprimitives.dll not found", exit 53) before main. This
@@ -16,6 +17,8 @@
 # rustdoc builds and runs from temporary directories.
 #
 # Runs with --no-fail-fast, so that one failing binary does not hide the others; exits non-zero if any test failed.
+# The runner stops a test binary that runs longer than SEGPOOL_WINE_TIMEOUT seconds (default 300, 0 = no limit):
+# it then counts as failed, with no libtest summary, rather than holding up the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,8 +58,9 @@ grep -o '"executable":"[^"]*"' "$build_log" | sed 's/^"executable":"//; s/"$//' 
     while read -r exe; do dirname "$exe"; done | sort -u | while read -r dir; do cp -p "$shim" "$dir/"; done
 built=$(date +%s)
 
-# The runner's prefix (the same default as scripts/windows/wine-runner.sh), needed here for `wineserver`.
-export WINEPREFIX="${WINEPREFIX:-$PWD/target/wine-prefix}"
+# The Wine prefix, in the target directory that cargo uses (so CARGO_TARGET_DIR moves it too, and `cargo clean`
+# removes it). Exported: the runner, scripts/windows/wine-runner.sh, takes it from here, and `wineserver` needs it.
+export WINEPREFIX="${WINEPREFIX:-$target_dir/wine-prefix}"
 # wineserver -w: wait until the prefix's Wine session has ended. /usr/bin/wineserver comes with Debian's `wine`,
 # which wine64 only recommends; wine64's own copy is the fallback.
 wait_for_wine() {

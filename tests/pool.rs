@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use segpool::pool::{Backend, CountingMetrics, Envelope, MutexDeque, Segmented};
 use segpool::{CancelToken, Epoch, Hazard, Leak, Limbo, OnExhausted, Pool, SubmitErrorKind, Task};
@@ -496,7 +496,7 @@ fn idle_workers_sleep() {
     thread::sleep(Duration::from_millis(20));
     let (threads, before) = threads_cpu("idle-check");
     assert_eq!(threads, 2, "the workers were not found by name");
-    let began = Instant::now();
+    let began = std::time::Instant::now();
     thread::sleep(Duration::from_millis(300));
     let used = threads_cpu("idle-check").1 - before;
     let ratio = used.as_secs_f64() / began.elapsed().as_secs_f64();
@@ -504,7 +504,7 @@ fn idle_workers_sleep() {
 }
 
 /// The CPU sets the pool's workers run on, as each job sees its own thread's affinity.
-#[cfg(feature = "affinity")]
+#[cfg(all(feature = "affinity", target_os = "linux"))]
 fn worker_cpu_sets(pin: bool) -> Vec<usize> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let pool = {

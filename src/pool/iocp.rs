@@ -18,26 +18,40 @@
 //! - **Drop** drains the port with the same non-blocking call and drops every job still in it, then closes the
 //!   handle. (Closing a port frees its packets but knows nothing of our boxes: they would leak.)
 //!
-//! ## The port's concurrency value
+//! ## The port's concurrency value: never throttle
 //!
-//! The port is created with `NumberOfConcurrentThreads` = 0, which Windows reads as "the number of processors"
-//! ([`Iocp::concurrent_threads`] returns the value requested, 0). A thread that removes a packet becomes
-//! associated with the port and counts as *active* until it blocks on any wait; while the active threads other
-//! than the caller are at the limit, Windows does not hand out packets, and with a timeout of 0 the call fails
-//! with `WAIT_TIMEOUT` although packets are queued. For this pool that costs wake-ups, not jobs: a worker that gets
-//! such a false "empty" goes to sleep, and the active workers that hold the limit take the packets when they come
-//! back for their next batch (a thread asking again is no longer counted against itself). The pool's final drain
-//! runs after its workers have exited. But at most that many workers run jobs at once, and a thread that once
-//! popped from the port and then runs other code without blocking keeps its slot until it blocks or exits.
+//! The port is created with `NumberOfConcurrentThreads` = `u32::MAX` (DWORD's maximum), so that Windows never
+//! throttles it; [`Iocp::concurrent_threads`] returns that value. The default, 0, means "the number of
+//! processors", and is wrong for this pool:
+//!
+//! - **What the limit does.** A thread that calls `GetQueuedCompletionStatus(Ex)` on a port becomes associated
+//!   with it and counts as *active* from then on (also after a call that timed out) until it blocks on any wait;
+//!   being preempted does not count as blocking. While the active threads other than the caller are at the limit,
+//!   Windows hands out no packet: with a timeout of 0 the call fails with `WAIT_TIMEOUT` although packets are
+//!   queued. The limit is made for threads that *block in* the port: when an active thread blocks, the kernel
+//!   wakes one of them.
+//! - **Why that breaks the pool.** Our workers never block in the port (they park on the pool's condition
+//!   variable), so nothing wakes a worker a false "empty" put to sleep, and the pool's wake-up protocol reads an
+//!   empty second look as "no job was pushed before the submitter's fence" (see the pool's module docs). Two
+//!   workers on a one-processor machine (limit 1) can each see the other active (one still running its job, the
+//!   other between its false "empty" and its sleep), and both sleep over a job submitted while both were busy.
+//!   That is more than latency: the job waits for the next submit, and a drain that starts meanwhile finds every
+//!   worker asleep and ends over it, so `shutdown(None)` hands back (and dropping the pool drops) a job it
+//!   accepted. The same holds with more processors once the pool has more workers than the limit.
+//! - **Why no other value.** The pool sizes itself (`workers`, `add_workers`, `retire_workers`), so there is
+//!   nothing left for the port to limit; a limit equal to the worker count would have to follow `add_workers`,
+//!   and a port's value is fixed when it is created. No more threads than `u32::MAX` can exist, so with it a
+//!   `WAIT_TIMEOUT` means empty. Go's runtime creates its network poller's port the same way (`_DWORD_MAX`),
+//!   since its own scheduler decides how many threads run.
 //!
 //! ## Under Wine
 //!
 //! Wine's completion ports live in `wineserver`: every post, and every *packet* a `GetQueuedCompletionStatusEx`
 //! removes (Wine removes them one server request at a time, so a batch is not one kernel transition there and
 //! another consumer's removals may interleave with it), is a round trip over a socket to that single-threaded
-//! process. Wine also does not implement the concurrency limit (a FIXME in its `server/completion.c`). Timings
-//! measured under Wine therefore describe Wine's wineserver, not Windows, and the concurrency behaviour above is
-//! not exercised there.
+//! process. Wine also ignores the concurrency value (a FIXME in its `server/completion.c`). Timings measured
+//! under Wine therefore describe Wine's wineserver, not Windows, and a test run under Wine cannot tell
+//! `u32::MAX` from 0 (the test `running_consumers_do_not_throttle_the_port` can, on Windows).
 
 use std::fmt;
 use std::io;
@@ -60,8 +74,9 @@ const RETIRE: u32 = 2;
 /// Packets removed per `GetQueuedCompletionStatusEx` call at most (the size of the stack buffer).
 const MAX_BATCH: usize = 64;
 
-/// `NumberOfConcurrentThreads` for `CreateIoCompletionPort`: 0 means the number of processors (module docs).
-const CONCURRENT_THREADS: u32 = 0;
+/// `NumberOfConcurrentThreads` for `CreateIoCompletionPort`: more than can ever be active, so the port never
+/// throttles (module docs: the default, 0, can strand a job).
+const CONCURRENT_THREADS: u32 = u32::MAX;
 
 /// A zeroed entry, to fill the buffer `GetQueuedCompletionStatusEx` writes into.
 const EMPTY_ENTRY: OVERLAPPED_ENTRY =
@@ -86,8 +101,8 @@ unsafe impl<J: Send> Send for Iocp<J> {}
 unsafe impl<J: Send> Sync for Iocp<J> {}
 
 impl<J> Iocp<J> {
-    /// The `NumberOfConcurrentThreads` the port was created with: 0, which Windows reads as the number of
-    /// processors (see the module docs for what it limits).
+    /// The `NumberOfConcurrentThreads` the port was created with: `u32::MAX`, so that Windows never withholds a
+    /// queued packet from a worker (see the module docs for why not 0, the number of processors).
     pub fn concurrent_threads(&self) -> u32 {
         self.concurrent_threads
     }
@@ -109,7 +124,7 @@ impl<J> Iocp<J> {
         if ok == 0 {
             let error = io::Error::last_os_error();
             if error.raw_os_error() == Some(WAIT_TIMEOUT as i32) {
-                return 0; // empty (or, on Windows, the concurrency limit: module docs)
+                return 0; // empty: the port never throttles (module docs)
             }
             // Only a closed or invalid handle fails otherwise, which `&self` rules out.
             panic!("GetQueuedCompletionStatusEx on the pool's completion port failed: {error}");
@@ -120,7 +135,9 @@ impl<J> Iocp<J> {
                 RUN => {
                     // SAFETY: only `push` posts to this port (the handle never leaves this type), and it posts
                     // RUN packets with a pointer from `Box::into_raw(Box<J>)`. The kernel hands each packet out
-                    // exactly once, so this is the only `from_raw` of that pointer.
+                    // exactly once, so this is the only `from_raw` of that pointer. Posting and removing a packet
+                    // synchronise through the port (one lock in the kernel, or in wineserver), so the pusher's
+                    // write of the job happens before this read of it.
                     let job = unsafe { Box::from_raw(entry.lpOverlapped.cast::<J>()) };
                     sink(*job);
                 }
@@ -181,7 +198,9 @@ impl<J: Send + 'static> Backend<J> for Iocp<J> {
 
 impl<J> Drop for Iocp<J> {
     fn drop(&mut self) {
-        // Drop every job still queued: closing the port would free the packets but leak the boxes.
+        // Drop every job still queued: closing the port would free the packets but leak the boxes. (If a job's
+        // destructor panics, the rest of its batch, the packets still queued and the handle leak: safe, and not
+        // worth a guard for a destructor that panics inside a drop.)
         while self.remove(MAX_BATCH, drop) > 0 {}
         // SAFETY: `self.port` came from CreateIoCompletionPort in `build`, is owned by this value and closed only
         // here, once.
@@ -204,7 +223,7 @@ mod tests {
     #[test]
     fn fifo_in_batches_of_at_most_64() {
         let iocp = port::<u32>();
-        assert_eq!(iocp.concurrent_threads(), 0);
+        assert_eq!(iocp.concurrent_threads(), u32::MAX, "never throttles (module docs)");
         for job in 0..200 {
             iocp.push(&mut (), job).unwrap();
         }
@@ -215,6 +234,55 @@ mod tests {
         while iocp.pop_batch(&mut (), &mut out, usize::MAX) > 0 {}
         assert_eq!(out, (0..200).collect::<Vec<_>>());
         assert_eq!(iocp.pop_batch(&mut (), &mut out, 8), 0, "empty: WAIT_TIMEOUT is 0 jobs");
+    }
+
+    /// Threads that took a job from the port and keep running (never blocking, as a worker running a job) do not
+    /// keep another thread from taking the next one. With `NumberOfConcurrentThreads` = 0 this fails on Windows:
+    /// the `holders` threads fill the limit (one per processor) and the last pop gets `WAIT_TIMEOUT` although a
+    /// job is queued (module docs). Wine ignores the value, so under Wine it passes either way.
+    #[test]
+    fn running_consumers_do_not_throttle_the_port() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::{Duration, Instant};
+
+        let iocp = port::<usize>();
+        let holders = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for job in 0..=holders {
+            iocp.push(&mut (), job).unwrap();
+        }
+        let holding = AtomicUsize::new(0);
+        let release = AtomicBool::new(false);
+        // Generous: a holder only has to be scheduled once. Past it, the test fails rather than hangs.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let last = std::thread::scope(|scope| {
+            for _ in 0..holders {
+                scope.spawn(|| {
+                    let mut out = Vec::with_capacity(1);
+                    while iocp.pop_batch(&mut (), &mut out, 1) == 0 {
+                        if Instant::now() > deadline {
+                            return;
+                        }
+                        std::thread::yield_now();
+                    }
+                    holding.fetch_add(1, Ordering::SeqCst);
+                    // Stay active on the port: spinning and yielding are not waits, so Windows keeps counting
+                    // this thread against the limit until it returns.
+                    while !release.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                        std::thread::yield_now();
+                    }
+                });
+            }
+            while holding.load(Ordering::SeqCst) < holders && Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            let held = holding.load(Ordering::SeqCst);
+            let mut out = Vec::new();
+            let popped = iocp.pop_batch(&mut (), &mut out, 1);
+            release.store(true, Ordering::Release);
+            (held, popped)
+        });
+        assert_eq!(last, (holders, 1), "(threads holding a job, jobs the next pop got) with {holders} holders");
     }
 
     #[test]
