@@ -529,6 +529,13 @@ impl<'q, T, R: Reclaim> Handle<'q, T, R> {
         popped
     }
 
+    /// Tells the strategy that this thread is about to go quiet for a while (a pool worker about to sleep):
+    /// retired segments only this handle would reclaim are handed where other handles reclaim them
+    /// ([`Reclaim::park`]). The handle stays usable.
+    pub fn park(&mut self) {
+        self.queue.reclaim.park(&mut self.local, &self.queue.pool);
+    }
+
     /// Pops one contiguous run of up to `max` published values, all from one segment (wpool's batch), appending
     /// them to `out` in FIFO order. Returns how many were appended; 0 if none was ready.
     pub fn pop_batch(&mut self, out: &mut Vec<T>, max: usize) -> usize {

@@ -11,6 +11,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
 use segpool::{Epoch, Hazard, Limbo, OnExhausted, Pool, Submit};
@@ -81,8 +82,11 @@ fn traffic(submit: &dyn Submit<u64>, ran: &AtomicU64) {
 /// Allocations per `JOBS` jobs through a warm typed pool on backend `B`.
 fn typed_pool_allocations<B: Backend<Envelope<u64>>>() -> u64 {
     let ran = Arc::new(AtomicU64::new(0));
+    // While warming up, each job busy-waits a few microseconds: the submitter outruns the workers, so the queue
+    // reaches its deepest (IN_FLIGHT) and both workers pop and retire, and every buffer grows to its working size.
+    let slow = Arc::new(AtomicBool::new(true));
     let pool = {
-        let ran = ran.clone();
+        let (ran, slow) = (ran.clone(), slow.clone());
         Pool::builder()
             .workers(2)
             // Limbo keeps up to 512 segments (its default ring) out of reuse: give it room for the ring and the
@@ -91,6 +95,12 @@ fn typed_pool_allocations<B: Backend<Envelope<u64>>>() -> u64 {
             .segment_count(600)
             .on_exhausted(OnExhausted::Fail)
             .handler(move |job: u64| {
+                if slow.load(Ordering::Relaxed) {
+                    let began = Instant::now();
+                    while began.elapsed() < Duration::from_micros(5) {
+                        std::hint::spin_loop();
+                    }
+                }
                 std::hint::black_box(job);
                 ran.fetch_add(1, Ordering::Release);
             })
@@ -100,6 +110,7 @@ fn typed_pool_allocations<B: Backend<Envelope<u64>>>() -> u64 {
     };
     let submitter = pool.submitter();
     traffic(&submitter, &ran); // warm-up: every buffer has its working size, every segment has turned over
+    slow.store(false, Ordering::Relaxed);
     let allocations = count_allocations(|| traffic(&submitter, &ran));
     drop(submitter);
     assert!(pool.shutdown(None).not_run.is_empty());

@@ -82,6 +82,11 @@ pub trait Backend<J: Send + 'static>: Send + Sync + Sized + 'static {
 
     /// Moves up to `max` jobs into `out`, oldest first; returns how many. 0 means the queue looked empty.
     fn pop_batch(&self, local: &mut Self::Local<'_>, out: &mut Vec<J>, max: usize) -> usize;
+
+    /// This thread is about to sleep: leave behind nothing that only it could release (default: nothing to do).
+    fn park(&self, local: &mut Self::Local<'_>) {
+        let _ = local;
+    }
 }
 
 /// The segmented queue with reclamation strategy `R`.
@@ -131,6 +136,10 @@ impl<R: Reclaim, J: Send + 'static> Backend<J> for Segmented<R, J> {
 
     fn pop_batch(&self, local: &mut Handle<'_, J, R>, out: &mut Vec<J>, max: usize) -> usize {
         local.pop_batch(out, max)
+    }
+
+    fn park(&self, local: &mut Handle<'_, J, R>) {
+        local.park();
     }
 }
 

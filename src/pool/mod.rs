@@ -752,6 +752,8 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
                 self.run_batch(index, &mut batch, &context);
                 continue;
             }
+            // Before sleeping, hand the strategy's per-thread leftovers to the others (Backend::park).
+            self.backend.park(&mut context.local.borrow_mut());
             let mut sleep = lock(&self.sleep);
             let mut counted_drained = false;
             loop {

@@ -233,6 +233,22 @@ impl Hazard {
         }
     }
 
+    /// Scans, then hands what someone still protects to the orphan list (unregister and park).
+    fn scan_and_hand_over<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, store: &S) {
+        if !handle.retired.is_empty() || !self.orphans.seem_empty() {
+            self.scan(handle, store);
+        }
+        if !handle.retired.is_empty() {
+            // Still protected by someone else: hand them over. The whole orphan list is re-filtered against a
+            // snapshot taken under the lock, which keeps it to at most H segments (module docs).
+            let mut orphans = self.orphans.lock();
+            self.orphaned.fetch_add(handle.retired.len() as u64, Ordering::Relaxed);
+            orphans.append(&mut handle.retired);
+            self.snapshot(&mut handle.scratch);
+            self.release_unprotected(&mut orphans, &handle.scratch, store);
+        }
+    }
+
     /// Clears every occupied hazard slot of the handle.
     fn clear_slots(handle: &mut HazardHandle) {
         for (slot, held) in handle.entry.record.slots.iter().zip(handle.held.iter_mut()) {
@@ -250,10 +266,10 @@ impl Reclaim for Hazard {
     type SegmentMeta = ();
     type Handle = HazardHandle;
 
-    fn new(_config: &Config) -> Self {
+    fn new(config: &Config) -> Self {
         Hazard {
             registry: Registry::new(),
-            orphans: Orphans::new(),
+            orphans: Orphans::with_capacity(config.segment_count),
             shortages: AtomicUsize::new(0),
             pending: CounterU64::new(0),
             orphaned: CounterU64::new(0),
@@ -280,20 +296,16 @@ impl Reclaim for Hazard {
     fn unregister<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, store: &S) {
         debug_assert!(!handle.released, "Hazard handle unregistered twice");
         Self::clear_slots(handle);
-        if !handle.retired.is_empty() || !self.orphans.seem_empty() {
-            self.scan(handle, store);
-        }
-        if !handle.retired.is_empty() {
-            // Still protected by someone else: hand them over. The whole orphan list is re-filtered against a
-            // snapshot taken under the lock, which keeps it to at most H segments (module docs).
-            let mut orphans = self.orphans.lock();
-            self.orphaned.fetch_add(handle.retired.len() as u64, Ordering::Relaxed);
-            orphans.append(&mut handle.retired);
-            self.snapshot(&mut handle.scratch);
-            self.release_unprotected(&mut orphans, &handle.scratch, store);
-        }
+        self.scan_and_hand_over(handle, store);
         self.registry.release(&handle.entry);
         handle.released = true;
+    }
+
+    /// A quiet handle never scans: it scans once and hands over what is still protected, as at unregister.
+    fn park<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, store: &S) {
+        debug_assert!(!handle.released, "Hazard handle used after unregister");
+        Self::clear_slots(handle);
+        self.scan_and_hand_over(handle, store);
     }
 
     fn enter(&self, handle: &mut HazardHandle) {

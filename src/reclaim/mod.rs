@@ -131,6 +131,13 @@ pub trait Reclaim: Send + Sync + Sized + 'static {
         let _ = (handle, store);
     }
 
+    /// The handle's thread is about to go quiet for an unknown time (a pool worker going to sleep), outside an
+    /// operation. A strategy that keeps retired segments per handle hands them to a list other handles reclaim
+    /// from: a quiet handle must not hold segments that a refused push is waiting for.
+    fn park<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, store: &S) {
+        let _ = (handle, store);
+    }
+
     /// Segments retired but not (yet) reusable.
     fn pending(&self) -> u64;
 

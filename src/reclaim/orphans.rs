@@ -16,8 +16,11 @@ pub(crate) struct Orphans<E> {
 }
 
 impl<E> Orphans<E> {
-    pub fn new() -> Self {
-        Orphans { list: Mutex::new(Vec::new()), waiting: AtomicUsize::new(0) }
+    /// An empty list with room for `capacity` entries. The strategies pass the pool's initial segment count (no
+    /// segment is ever retired twice at once), so handing segments over never allocates in a pool that does not
+    /// grow: pool workers hand theirs over every time they go to sleep.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Orphans { list: Mutex::new(Vec::with_capacity(capacity)), waiting: AtomicUsize::new(0) }
     }
 
     /// Whether the list looked empty when last unlocked (a hint).
