@@ -1,0 +1,2 @@
+//! Reclamation benchmarks (being written).
+fn main() {}
