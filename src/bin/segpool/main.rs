@@ -1,152 +1,339 @@
-//! `cargo run --release`: the comparison command, first version.
+//! `cargo run --release`: the comparison of reclamation strategies, segpool's main job.
 //!
-//! Runs one workload, 2 producers and 2 consumers moving `JOBS` values through a `SegQueue`, for every reclamation
-//! strategy at SegmentSize 1 and 64, under `Grow` and under `Fail` (Leak only under `Grow`: it never reuses), and
-//! prints each run's time and segment accounting, with the time as a ratio to the `Leak` baseline of the same size.
-//! One run per cell on a noisy machine: the segment counts are exact, the times are indicative. The worker pool,
-//! latency percentiles, CSV and plots come with the benchmark issue.
+//! Runs a matrix of workloads (see `workloads.rs`) for every subject (the strategies behind the segmented queue,
+//! and the peers: `Mutex<VecDeque>`, crossbeam's `SegQueue` and channel, io_uring or IOCP), prints a table per
+//! configuration with ratios against the `Leak` baseline, and writes `results.csv`, `summary.md` and SVG plots
+//! into the output folder. `cargo run --release -- paper` regenerates the paper's tables and figures from a
+//! results file. `--help` lists the flags.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+mod measure;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+mod paper;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+mod report;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+mod subjects;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+mod workloads;
 
-use segpool::{Config, Epoch, Hazard, Leak, Limbo, OnExhausted, QueueStats, Reclaim, SegQueue};
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[global_allocator]
+static ALLOCATOR: measure::CountingAllocator = measure::CountingAllocator;
 
-const JOBS: u64 = 200_000;
-const PRODUCERS: u64 = 2;
-const CONSUMERS: usize = 2;
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+mod cli {
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
 
-struct RunReport {
-    elapsed: Duration,
-    handed_back: u64,
-    stats: QueueStats,
-}
+    use clap::{CommandFactory, Parser, Subcommand, error::ErrorKind};
+    use indicatif::{ProgressBar, ProgressStyle};
 
-/// Producers push `JOBS` values in total, retrying any value a push hands back; consumers pop in batches until all
-/// values arrived. Exactly-once delivery is checked by summing the values.
-fn run<R: Reclaim>(config: Config) -> RunReport {
-    let queue: Arc<SegQueue<u64, R>> = Arc::new(SegQueue::with_config(config).expect("valid config"));
-    let per_producer = JOBS / PRODUCERS;
-    let done = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let queue = queue.clone();
-            thread::spawn(move || {
-                let mut handle = queue.handle();
-                let mut handed_back = 0;
-                for value in p * per_producer..(p + 1) * per_producer {
-                    let mut pending = value;
-                    while let Err(refused) = handle.push(pending) {
-                        handed_back += 1;
-                        pending = refused.into_inner();
-                        thread::yield_now();
+    use crate::measure::{Clock, quantile};
+    use crate::report::{self, Row};
+    use crate::subjects::Subject;
+    use crate::workloads::{self, Cell, Mode, Outcome, Policy, Workload};
+
+    /// Compare memory-reclamation strategies behind one segmented MPMC queue and one worker pool.
+    #[derive(Parser, Debug)]
+    #[command(name = "segpool", version, after_help = AFTER_HELP)]
+    pub struct Args {
+        #[command(subcommand)]
+        command: Option<Command>,
+        /// Workloads to run [default: all]
+        #[arg(long, value_enum, value_delimiter = ',')]
+        workloads: Vec<Workload>,
+        /// Strategies and peers to compare [default: all this build has]
+        #[arg(long, value_enum, value_delimiter = ',', alias = "backends")]
+        subjects: Vec<Subject>,
+        /// Producer threads, one configuration per value [default: 1; --full: 1,2]
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=64))]
+        producers: Vec<u64>,
+        /// Consumer threads (queue workloads) and pool workers (pool workloads) [default: 1; --full: 1,2,4]
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=64))]
+        workers: Vec<u64>,
+        /// Slots per segment, one configuration per value [default: 1,64; --full: 1,64,1024]
+        #[arg(long, value_delimiter = ',')]
+        segment_size: Vec<usize>,
+        /// What a segmented queue does when no segment is free
+        #[arg(long, value_enum, default_value = "grow")]
+        policy: Policy,
+        /// How long producers run in each throughput run, e.g. 300ms or 2s [default: 200ms; --full: 500ms]
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+        /// Throughput runs per subject and configuration; the table shows the median [default: 1; --full: 3]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
+        runs: Option<u64>,
+        /// Jobs in flight at most (each producer may run up to 63 ahead of this)
+        #[arg(long, default_value_t = 1024)]
+        window: u64,
+        /// Skip the memory runs (allocations, peak unreclaimed segments)
+        #[arg(long)]
+        no_memory: bool,
+        /// The research matrix: producers 1,2; workers 1,2,4; segment sizes 1,64,1024; 3 runs of 500 ms
+        #[arg(long)]
+        full: bool,
+        /// Where results.csv, summary.md and the plots go
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    }
+
+    const AFTER_HELP: &str = "Without flags: every workload and subject, 1 producer, 1 consumer or worker, segment \
+        sizes 1 and 64, one 200 ms run each: about a minute on 2 cores.\nThe paper: cargo run --release -- --runs 5 \
+        && cargo run --release -- paper";
+
+    #[derive(Subcommand, Debug)]
+    enum Command {
+        /// Regenerate the paper's tables and figures from a results file
+        Paper {
+            /// The comparison's results
+            #[arg(long, default_value = "results/results.csv")]
+            input: PathBuf,
+            /// The paper, whose generated sections are rewritten in place
+            #[arg(long, default_value = "papers/segpool.md")]
+            paper: PathBuf,
+        },
+    }
+
+    fn parse_duration(text: &str) -> Result<Duration, String> {
+        let (number, unit) = text
+            .find(|c: char| c.is_ascii_alphabetic())
+            .map(|at| text.split_at(at))
+            .ok_or_else(|| format!("{text:?} has no unit: write e.g. 300ms or 2s"))?;
+        let number: f64 = number.trim().parse().map_err(|_| format!("{text:?} does not start with a number"))?;
+        let seconds = match unit {
+            "ms" => number / 1e3,
+            "s" => number,
+            _ => return Err(format!("unit {unit:?} unknown: use ms or s")),
+        };
+        if !(0.01..=600.0).contains(&seconds) {
+            return Err(format!("{text} is out of range: 10ms to 600s"));
+        }
+        Ok(Duration::from_secs_f64(seconds))
+    }
+
+    /// The matrix the flags describe.
+    struct Plan {
+        workloads: Vec<Workload>,
+        subjects: Vec<Subject>,
+        producers: Vec<usize>,
+        workers: Vec<usize>,
+        segment_sizes: Vec<usize>,
+        policy: Policy,
+        duration: Duration,
+        runs: usize,
+        window: u64,
+        memory: bool,
+    }
+
+    impl Plan {
+        fn from_args(args: &Args) -> Result<Plan, clap::Error> {
+            let fail = |message: String| Args::command().error(ErrorKind::ValueValidation, message);
+            let pick = |given: &[u64], default: &[u64], full: &[u64]| {
+                let chosen = if !given.is_empty() {
+                    given
+                } else if args.full {
+                    full
+                } else {
+                    default
+                };
+                chosen.iter().map(|&n| n as usize).collect::<Vec<_>>()
+            };
+            let mut subjects = if args.subjects.is_empty() { Subject::all_available() } else { args.subjects.clone() };
+            subjects.sort_unstable();
+            subjects.dedup();
+            if let Some(missing) = subjects.iter().find(|subject| !subject.available()) {
+                return Err(fail(format!(
+                    "--subjects: {} is not in this build or on this operating system",
+                    missing.name()
+                )));
+            }
+            let segment_sizes = match (&args.segment_size[..], args.full) {
+                ([], false) => vec![1, 64],
+                ([], true) => vec![1, 64, 1024],
+                (given, _) => given.to_vec(),
+            };
+            for &segment_size in &segment_sizes {
+                let config = segpool::Config { segment_size, ..segpool::Config::default() };
+                config.validate().map_err(|error| fail(format!("--segment-size {segment_size}: {error}")))?;
+            }
+            if args.window < 64 {
+                return Err(fail(format!(
+                    "--window {}: must be at least 64 (one latency-sampling stride)",
+                    args.window
+                )));
+            }
+            let mut workloads = if args.workloads.is_empty() {
+                vec![Workload::Queue, Workload::Stall, Workload::Empty, Workload::Sha256, Workload::Cpu]
+            } else {
+                args.workloads.clone()
+            };
+            workloads.dedup();
+            Ok(Plan {
+                workloads,
+                subjects,
+                producers: pick(&args.producers, &[1], &[1, 2]),
+                workers: pick(&args.workers, &[1], &[1, 2, 4]),
+                segment_sizes,
+                policy: args.policy,
+                duration: args.duration.unwrap_or(Duration::from_millis(if args.full { 500 } else { 200 })),
+                runs: args.runs.map_or(if args.full { 3 } else { 1 }, |runs| runs as usize),
+                window: args.window,
+                memory: !args.no_memory,
+            })
+        }
+
+        fn cells(&self) -> Vec<Cell> {
+            let mut cells = Vec::new();
+            for &workload in &self.workloads {
+                for &producers in &self.producers {
+                    for &consumers in &self.workers {
+                        for &segment_size in &self.segment_sizes {
+                            let (policy, duration, window) = (self.policy, self.duration, self.window);
+                            cells.push(Cell { workload, producers, consumers, segment_size, policy, duration, window });
+                        }
                     }
                 }
-                handed_back
-            })
-        })
-        .collect();
-    let consumers: Vec<_> = (0..CONSUMERS)
-        .map(|_| {
-            let queue = queue.clone();
-            let done = done.clone();
-            thread::spawn(move || {
-                let mut handle = queue.handle();
-                let mut batch = Vec::with_capacity(64);
-                let (mut count, mut sum) = (0u64, 0u64);
-                while !done.load(Ordering::Relaxed) || !queue.is_empty() {
-                    batch.clear();
-                    if handle.pop_batch(&mut batch, 64) == 0 {
-                        thread::yield_now();
-                        continue;
-                    }
-                    count += batch.len() as u64;
-                    sum += batch.iter().sum::<u64>();
+            }
+            cells
+        }
+
+        fn subjects_of(&self, workload: Workload) -> Vec<Subject> {
+            self.subjects.iter().copied().filter(|&subject| workload.admits(subject)).collect()
+        }
+    }
+
+    /// The median run's row, with the memory run's numbers.
+    fn summarise(subject: Subject, cell: &Cell, mut runs: Vec<Outcome>, memory: Option<Outcome>) -> Row {
+        let ns = |outcome: &Outcome| outcome.elapsed.as_nanos() as f64 / outcome.jobs.max(1) as f64;
+        runs.sort_by(|a, b| ns(a).total_cmp(&ns(b)));
+        let mut latencies: Vec<u64> = runs.iter().flat_map(|run| run.latencies.iter().copied()).collect();
+        latencies.sort_unstable();
+        let median = &runs[runs.len() / 2];
+        let stats = median.stats;
+        Row {
+            workload: cell.workload.name().to_owned(),
+            subject: subject.name().to_owned(),
+            kind: if subject.is_strategy() { "strategy" } else { "peer" }.to_owned(),
+            producers: cell.producers,
+            consumers: cell.consumers,
+            segment_size: cell.segment_size,
+            policy: cell.policy.name().to_owned(),
+            runs: runs.len(),
+            jobs: median.jobs,
+            ns_per_job: ns(median),
+            ns_per_job_min: ns(&runs[0]),
+            ns_per_job_max: ns(&runs[runs.len() - 1]),
+            p50_ns: quantile(&latencies, 0.5),
+            p99_ns: quantile(&latencies, 0.99),
+            allocs_per_job: memory.as_ref().and_then(|m| m.allocations.map(|a| a as f64 / m.jobs.max(1) as f64)),
+            peak_unreclaimed: memory.as_ref().and_then(|m| m.peak_unreclaimed),
+            segments_allocated: memory.as_ref().and_then(|m| m.stats).map(|s| s.segments_allocated),
+            exhaustion_events: stats.map(|s| s.exhaustion_events),
+            handed_back: median.handed_back,
+        }
+    }
+
+    fn compare(plan: &Plan, out: &std::path::Path) -> Result<(), String> {
+        let cells = plan.cells();
+        let per_subject = plan.runs + usize::from(plan.memory);
+        let total: usize = cells.iter().map(|cell| plan.subjects_of(cell.workload).len() * per_subject).sum();
+        eprintln!(
+            "segpool: {} configurations, {total} runs of {:?} each (runs per subject: {}{})",
+            cells.len(),
+            plan.duration,
+            plan.runs,
+            if plan.memory { " + 1 memory run" } else { "" }
+        );
+        let progress = ProgressBar::new(total as u64).with_style(
+            ProgressStyle::with_template("{bar:32} {pos}/{len} [{elapsed} < {eta}] {msg}")
+                .map_err(|error| error.to_string())?,
+        );
+        let clock = Clock::new();
+        let started = Instant::now();
+        let mut rows = Vec::new();
+        for cell in &cells {
+            let subjects = plan.subjects_of(cell.workload);
+            let mut throughput: Vec<Vec<Outcome>> = vec![Vec::new(); subjects.len()];
+            // Subjects take turns within each round, so that a noisy moment of the machine is shared out rather
+            // than falling on one subject.
+            for _ in 0..plan.runs {
+                for (index, &subject) in subjects.iter().enumerate() {
+                    progress.set_message(format!(
+                        "{} {} size {}",
+                        cell.workload.name(),
+                        subject.name(),
+                        cell.segment_size
+                    ));
+                    let outcome = workloads::run(subject, *cell, Mode::Throughput, clock)
+                        .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
+                    throughput[index].push(outcome);
+                    progress.inc(1);
                 }
-                (count, sum)
-            })
-        })
-        .collect();
-    let handed_back = producers.into_iter().map(|p| p.join().expect("producer panicked")).sum();
-    done.store(true, Ordering::Relaxed);
-    let (count, sum) = consumers
-        .into_iter()
-        .map(|c| c.join().expect("consumer panicked"))
-        .fold((0, 0), |(c, s), (c2, s2)| (c + c2, s + s2));
-    let elapsed = start.elapsed();
-    assert_eq!(count, JOBS, "every value must be popped exactly once");
-    assert_eq!(sum, JOBS * (JOBS - 1) / 2, "every value must be popped exactly once");
-    RunReport { elapsed, handed_back, stats: queue.stats() }
-}
-
-/// One table row: a strategy, a segment size and a policy.
-fn row<R: Reclaim>(segment_size: usize, policy: (&str, OnExhausted), baseline_ns: &mut Option<f64>) {
-    let (policy_name, on_exhausted) = policy;
-    let report = run::<R>(Config { segment_size, segment_count: 12, on_exhausted, limbo_len: 8 });
-    let ns = report.elapsed.as_nanos() as f64 / JOBS as f64;
-    let baseline = *baseline_ns.get_or_insert(ns);
-    let s = report.stats;
-    println!(
-        "{:<16} {:>4} {:<5} {:>8.1} {:>6.2} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6}",
-        R::NAME,
-        segment_size,
-        policy_name,
-        ns,
-        ns / baseline,
-        s.segments_allocated,
-        s.segments_recycled,
-        s.retired_pending,
-        s.segments_orphaned,
-        s.exhaustion_events,
-        report.handed_back,
-        s.stale_views,
-    );
-}
-
-fn main() {
-    println!(
-        "segpool: {JOBS} values, {PRODUCERS} producers, {CONSUMERS} consumers, 12 segments up front \
-         (Limbo: limbo_len 8)\n"
-    );
-    println!(
-        "{:<16} {:>4} {:<5} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6}",
-        "strategy",
-        "size",
-        "pol.",
-        "ns/value",
-        "/leak",
-        "allocated",
-        "recycled",
-        "pending",
-        "orphaned",
-        "exhausted",
-        "handed back",
-        "stale"
-    );
-    let grow = ("Grow", OnExhausted::Grow);
-    let fail = ("Fail", OnExhausted::Fail);
-    for segment_size in [1, 64] {
-        let mut baseline = None;
-        row::<Leak>(segment_size, grow, &mut baseline);
-        for policy in [grow, fail] {
-            row::<Limbo>(segment_size, policy, &mut baseline);
-            row::<Hazard>(segment_size, policy, &mut baseline);
-            row::<Epoch>(segment_size, policy, &mut baseline);
-            #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
-            {
-                row::<segpool::Haphazard>(segment_size, policy, &mut baseline);
-                row::<segpool::CrossbeamEpoch>(segment_size, policy, &mut baseline);
+            }
+            for (subject, runs) in subjects.iter().zip(throughput) {
+                let memory = if plan.memory {
+                    let memory_cell = Cell { duration: plan.duration / 2, ..*cell };
+                    let outcome = workloads::run(*subject, memory_cell, Mode::Memory, clock)
+                        .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
+                    progress.inc(1);
+                    Some(outcome)
+                } else {
+                    None
+                };
+                rows.push(summarise(*subject, cell, runs, memory));
             }
         }
-        println!();
+        progress.finish_and_clear();
+        println!("{}", report::markdown_report(&rows));
+        std::fs::create_dir_all(out).map_err(|error| format!("{}: {error}", out.display()))?;
+        report::write_csv(&out.join("results.csv"), &rows).map_err(|error| error.to_string())?;
+        let summary = format!(
+            "# segpool comparison\n\n{}\n\n{}",
+            crate::paper::method_line(&rows),
+            report::markdown_report(&rows)
+        );
+        std::fs::write(out.join("summary.md"), summary).map_err(|error| error.to_string())?;
+        let plots = report::plot_all(&rows, out)?;
+        println!(
+            "{} rows, {} plots in {}/ (results.csv, summary.md) after {:.0?}. Latency: p50/p99 over every {}th job, \
+             from submit (push) to the job's start (pop), with at most {} jobs in flight.",
+            rows.len(),
+            plots.len(),
+            out.display(),
+            started.elapsed(),
+            crate::measure::SAMPLE_EVERY,
+            plan.window
+        );
+        Ok(())
     }
-    println!(
-        "/leak: time per value relative to Leak (no reclamation) at the same size; allocated: segments ever\n\
-         allocated; recycled: segments reused; pending: retired, not yet reusable, at the end; orphaned: reuse\n\
-         deferred past the strategy's rule (Limbo: evicted while referenced; Hazard, Epoch: left by a handle that\n\
-         unregistered with retired segments still waiting); exhausted: pushes that found the pool empty;\n\
-         handed back: pushes refused under Fail and retried by the producer; stale: must be 0."
-    );
+
+    pub fn main() -> std::process::ExitCode {
+        let args = Args::parse();
+        let result = match &args.command {
+            Some(Command::Paper { input, paper }) => crate::paper::regenerate(input, paper),
+            None => match Plan::from_args(&args) {
+                Ok(plan) => compare(&plan, &args.out),
+                Err(error) => error.exit(),
+            },
+        };
+        match result {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("segpool: {error}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+/// Under a model-checker feature the queue's primitives only work inside a model: nothing to measure.
+#[cfg(any(feature = "loom", feature = "shuttle"))]
+fn main() {
+    eprintln!("segpool: built with a model-checker feature (loom or shuttle); build without it to compare");
 }

@@ -1,0 +1,232 @@
+//! `segpool paper`: rewrites the generated sections of the paper from a results file, so that every number in
+//! `papers/` comes from a run of the comparison command.
+//!
+//! A generated section sits between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED: name -->`; the text
+//! around the sections is the authors'. The results file is copied beside the paper (`data/results.csv`) and the
+//! plots are redrawn into `figures/`, so the paper and its data travel together.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use crate::report::{self, Row};
+
+/// The sections this generator owns, each with its content.
+fn sections(rows: &[Row], figures: &[String]) -> Vec<(&'static str, String)> {
+    vec![
+        ("method", method_line(rows)),
+        ("targets", targets(rows)),
+        ("segment-size", segment_size_table(rows)),
+        ("results", report::markdown_report(rows)),
+        ("figures", figures.iter().map(|name| format!("![{name}](figures/{name})\n")).collect()),
+    ]
+}
+
+/// One sentence: what the results file holds and how it was measured.
+pub fn method_line(rows: &[Row]) -> String {
+    let runs = rows.iter().map(|row| row.runs).max().unwrap_or(0);
+    let configurations = report::tables(rows).len();
+    format!(
+        "{} rows in {configurations} configurations; each row is the median of {runs} throughput run(s) of one \
+         subject, subjects taking turns within each round, plus one memory run (counting allocator on, unreclaimed \
+         segments sampled every 100 µs). Machine: {} logical CPUs, {} {}.",
+        rows.len(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+    )
+}
+
+fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, segment_size: usize) -> Option<&'a Row> {
+    rows.iter().find(|row| {
+        row.workload == workload
+            && row.subject == subject
+            && row.segment_size == segment_size
+            && row.producers == 1
+            && row.consumers == 1
+            && row.policy == "grow"
+    })
+}
+
+const STRATEGIES: [&str; 6] = ["limbo", "hazard", "epoch", "leak", "haphazard", "crossbeam-epoch"];
+
+/// The issue's targets, each with what this run measured (1 producer, 1 consumer or worker, Grow).
+fn targets(rows: &[Row]) -> String {
+    let mut text = String::from("| target | measured | met |\n|---|---|---|\n");
+    let mut line = |target: &str, measured: String, met: Option<bool>| {
+        let met = met.map_or("n/a", |met| if met { "yes" } else { "no" });
+        let _ = writeln!(text, "| {target} | {measured} | {met} |");
+    };
+    let size = rows.iter().map(|row| row.segment_size).filter(|&size| size == 64).max().unwrap_or(64);
+    let best = STRATEGIES
+        .iter()
+        .filter_map(|name| find(rows, "empty", name, size))
+        .min_by(|a, b| a.ns_per_job.total_cmp(&b.ns_per_job));
+    let channel = find(rows, "empty", "crossbeam-channel", size);
+    match best {
+        Some(best) => {
+            line(
+                "pool, empty job, 1p1w: best strategy ≤ 30 ns/job (4x better than wpool's 122–192 ns)",
+                format!("{} {:.1} ns/job (size {size})", best.subject, best.ns_per_job),
+                Some(best.ns_per_job <= 30.0),
+            );
+            if let Some(channel) = channel {
+                line(
+                    "pool, empty job, 1p1w: best strategy faster than crossbeam-channel",
+                    format!(
+                        "{:.2}x the channel's {:.1} ns/job",
+                        best.ns_per_job / channel.ns_per_job,
+                        channel.ns_per_job
+                    ),
+                    Some(best.ns_per_job < channel.ns_per_job),
+                );
+            }
+        }
+        None => line("pool, empty job, 1p1w", "not in this run".into(), None),
+    }
+    let segqueue = find(rows, "queue", "segqueue", size);
+    let leak = find(rows, "queue", "leak", size);
+    for (strategy, bound) in [("epoch", 1.0), ("hazard", 1.3)] {
+        if let (Some(ours), Some(peer)) = (find(rows, "queue", strategy, size), segqueue) {
+            let ratio = ours.ns_per_job / peer.ns_per_job;
+            line(
+                &format!("queue 1p1c: {strategy} within {bound:.1}x of crossbeam SegQueue"),
+                format!("{ratio:.2}x ({:.1} vs {:.1} ns/value)", ours.ns_per_job, peer.ns_per_job),
+                Some(ratio <= bound),
+            );
+        }
+    }
+    if let Some(leak) = leak {
+        let ratios: Vec<(String, f64)> = STRATEGIES
+            .iter()
+            .filter_map(|name| find(rows, "queue", name, size))
+            .map(|row| (row.subject.clone(), row.ns_per_job / leak.ns_per_job))
+            .collect();
+        let worst = ratios.iter().map(|(_, ratio)| *ratio).fold(0.0, f64::max);
+        let listed: Vec<String> = ratios.iter().map(|(name, ratio)| format!("{name} {ratio:.2}")).collect();
+        line("queue 1p1c: every strategy within 1.3x of Leak", listed.join(", "), Some(worst <= 1.3));
+    }
+    for workload in ["queue", "empty"] {
+        let ratios: Vec<(String, f64, Option<f64>)> = STRATEGIES
+            .iter()
+            .filter(|&&name| name != "leak")
+            .filter_map(|name| Some((find(rows, workload, name, 1)?, find(rows, workload, name, 64)?)))
+            .map(|(one, sixty_four)| (one.subject.clone(), one.ns_per_job / sixty_four.ns_per_job, one.allocs_per_job))
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        let worst = ratios.iter().map(|(_, ratio, _)| *ratio).fold(0.0, f64::max);
+        let listed: Vec<String> = ratios.iter().map(|(name, ratio, _)| format!("{name} {ratio:.2}")).collect();
+        line(
+            &format!("{workload}: SegmentSize 1 at most 2x SegmentSize 64 per job (reclaiming strategies)"),
+            listed.join(", "),
+            Some(worst <= 2.0),
+        );
+        let allocating: Vec<String> = ratios
+            .iter()
+            .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch"))
+            .filter_map(|(name, _, allocs)| allocs.map(|allocs| format!("{name} {allocs:.3}")))
+            .collect();
+        if !allocating.is_empty() {
+            let all_zero = ratios
+                .iter()
+                .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch"))
+                .all(|(_, _, allocs)| allocs.is_some_and(|allocs| allocs == 0.0));
+            line(
+                &format!("{workload}: zero allocations per job at SegmentSize 1 (limbo, hazard, epoch)"),
+                allocating.join(", "),
+                Some(all_zero),
+            );
+        }
+    }
+    text
+}
+
+/// Time per job at SegmentSize 1 over SegmentSize 64, per strategy and workload (1p1c, Grow).
+fn segment_size_table(rows: &[Row]) -> String {
+    let mut text =
+        String::from("| workload | strategy | ns/job size 1 | ns/job size 64 | ratio | allocs/job size 1 |\n");
+    text.push_str("|---|---|---:|---:|---:|---:|\n");
+    for workload in ["queue", "stall", "empty"] {
+        for name in STRATEGIES {
+            if let (Some(one), Some(sixty_four)) = (find(rows, workload, name, 1), find(rows, workload, name, 64)) {
+                let _ = writeln!(
+                    text,
+                    "| {workload} | {name} | {:.1} | {:.1} | {:.2} | {} |",
+                    one.ns_per_job,
+                    sixty_four.ns_per_job,
+                    one.ns_per_job / sixty_four.ns_per_job,
+                    one.allocs_per_job.map_or_else(|| "–".to_owned(), |allocs| format!("{allocs:.3}")),
+                );
+            }
+        }
+    }
+    text
+}
+
+/// Replaces the body of section `name` in `text`.
+fn replace_section(text: &str, name: &str, body: &str) -> Result<String, String> {
+    let begin = format!("<!-- BEGIN GENERATED: {name} -->");
+    let end = format!("<!-- END GENERATED: {name} -->");
+    let start = text.find(&begin).ok_or_else(|| format!("the paper has no `{begin}` marker"))? + begin.len();
+    let stop = text[start..].find(&end).ok_or_else(|| format!("the paper has no `{end}` marker"))? + start;
+    Ok(format!("{}\n{}\n{}", &text[..start], body.trim_end(), &text[stop..]))
+}
+
+/// Rewrites every generated section of `paper` from the results in `input`.
+pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
+    let rows = report::read_csv(input)?;
+    if rows.is_empty() {
+        return Err(format!("{}: no results", input.display()));
+    }
+    let folder = paper.parent().unwrap_or(Path::new("."));
+    let (figures, data) = (folder.join("figures"), folder.join("data"));
+    for dir in [&figures, &data] {
+        fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    }
+    // Old plots of configurations no longer in the results would linger: start from an empty folder.
+    for entry in fs::read_dir(&figures).map_err(|error| error.to_string())? {
+        let path = entry.map_err(|error| error.to_string())?.path();
+        if path.extension().is_some_and(|ext| ext == "svg") {
+            fs::remove_file(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        }
+    }
+    let plots = report::plot_all(&rows, &figures)?;
+    let names: Vec<String> =
+        plots.iter().filter_map(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned()).collect();
+    report::write_csv(&data.join("results.csv"), &rows).map_err(|error| error.to_string())?;
+    let mut text = fs::read_to_string(paper).map_err(|error| format!("{}: {error}", paper.display()))?;
+    for (name, body) in sections(&rows, &names) {
+        text = replace_section(&text, name, &body)?;
+    }
+    fs::write(paper, text).map_err(|error| format!("{}: {error}", paper.display()))?;
+    println!(
+        "{}: regenerated from {} ({} rows, {} figures in {})",
+        paper.display(),
+        input.display(),
+        rows.len(),
+        names.len(),
+        figures.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_section;
+
+    #[test]
+    fn a_section_is_replaced_and_the_rest_kept() {
+        let text = "intro\n<!-- BEGIN GENERATED: x -->\nold\n<!-- END GENERATED: x -->\noutro\n";
+        let new = replace_section(text, "x", "new\n").unwrap();
+        assert_eq!(new, "intro\n<!-- BEGIN GENERATED: x -->\nnew\n<!-- END GENERATED: x -->\noutro\n");
+        assert_eq!(replace_section(&new, "x", "new").unwrap(), new, "regenerating is idempotent");
+    }
+
+    #[test]
+    fn a_missing_marker_is_named() {
+        let error = replace_section("no markers", "targets", "").unwrap_err();
+        assert!(error.contains("BEGIN GENERATED: targets"), "{error}");
+    }
+}

@@ -1,0 +1,334 @@
+//! Results: one [`Row`] per subject and configuration, written as CSV, rendered as Markdown tables and SVG plots.
+//! The paper's generator reads the CSV back through [`read_csv`], so the tables in `papers/` and the ones printed
+//! by a run come from the same code.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+/// The CSV header; [`Row::to_csv`] and [`Row::from_csv`] follow it field by field.
+pub const CSV_HEADER: &str = "workload,subject,kind,producers,consumers,segment_size,policy,runs,jobs,ns_per_job,\
+ns_per_job_min,ns_per_job_max,mjobs_per_s,p50_ns,p99_ns,allocs_per_job,peak_unreclaimed,segments_allocated,\
+exhaustion_events,handed_back";
+
+/// One subject in one configuration: the median of its throughput runs and its memory run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub workload: String,
+    pub subject: String,
+    /// "strategy" (behind the segmented queue) or "peer".
+    pub kind: String,
+    pub producers: usize,
+    pub consumers: usize,
+    pub segment_size: usize,
+    pub policy: String,
+    pub runs: usize,
+    /// Jobs in the median throughput run.
+    pub jobs: u64,
+    pub ns_per_job: f64,
+    pub ns_per_job_min: f64,
+    pub ns_per_job_max: f64,
+    pub p50_ns: Option<u64>,
+    pub p99_ns: Option<u64>,
+    pub allocs_per_job: Option<f64>,
+    pub peak_unreclaimed: Option<u64>,
+    pub segments_allocated: Option<u64>,
+    pub exhaustion_events: Option<u64>,
+    pub handed_back: u64,
+}
+
+fn optional<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(String::new, |value| value.to_string())
+}
+
+impl Row {
+    pub fn mjobs_per_s(&self) -> f64 {
+        1e3 / self.ns_per_job
+    }
+
+    /// The configuration this row belongs to: rows with the same key share a table.
+    pub fn table_key(&self) -> (String, usize, usize, String, usize) {
+        (self.workload.clone(), self.producers, self.consumers, self.policy.clone(), self.segment_size)
+    }
+
+    pub fn to_csv(&self) -> String {
+        [
+            self.workload.clone(),
+            self.subject.clone(),
+            self.kind.clone(),
+            self.producers.to_string(),
+            self.consumers.to_string(),
+            self.segment_size.to_string(),
+            self.policy.clone(),
+            self.runs.to_string(),
+            self.jobs.to_string(),
+            format!("{:.2}", self.ns_per_job),
+            format!("{:.2}", self.ns_per_job_min),
+            format!("{:.2}", self.ns_per_job_max),
+            format!("{:.3}", self.mjobs_per_s()),
+            optional(self.p50_ns),
+            optional(self.p99_ns),
+            optional(self.allocs_per_job.map(|a| format!("{a:.4}"))),
+            optional(self.peak_unreclaimed),
+            optional(self.segments_allocated),
+            optional(self.exhaustion_events),
+            self.handed_back.to_string(),
+        ]
+        .join(",")
+    }
+
+    pub fn from_csv(line: &str) -> Result<Row, String> {
+        let fields: Vec<&str> = line.split(',').collect();
+        let expected = CSV_HEADER.split(',').count();
+        if fields.len() != expected {
+            return Err(format!("{} fields, expected {expected}", fields.len()));
+        }
+        fn parse<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, String> {
+            text.parse().map_err(|_| format!("field `{name}`: cannot read {text:?}"))
+        }
+        fn parse_optional<T: std::str::FromStr>(name: &str, text: &str) -> Result<Option<T>, String> {
+            if text.is_empty() { Ok(None) } else { parse(name, text).map(Some) }
+        }
+        Ok(Row {
+            workload: fields[0].to_owned(),
+            subject: fields[1].to_owned(),
+            kind: fields[2].to_owned(),
+            producers: parse("producers", fields[3])?,
+            consumers: parse("consumers", fields[4])?,
+            segment_size: parse("segment_size", fields[5])?,
+            policy: fields[6].to_owned(),
+            runs: parse("runs", fields[7])?,
+            jobs: parse("jobs", fields[8])?,
+            ns_per_job: parse("ns_per_job", fields[9])?,
+            ns_per_job_min: parse("ns_per_job_min", fields[10])?,
+            ns_per_job_max: parse("ns_per_job_max", fields[11])?,
+            p50_ns: parse_optional("p50_ns", fields[13])?,
+            p99_ns: parse_optional("p99_ns", fields[14])?,
+            allocs_per_job: parse_optional("allocs_per_job", fields[15])?,
+            peak_unreclaimed: parse_optional("peak_unreclaimed", fields[16])?,
+            segments_allocated: parse_optional("segments_allocated", fields[17])?,
+            exhaustion_events: parse_optional("exhaustion_events", fields[18])?,
+            handed_back: parse("handed_back", fields[19])?,
+        })
+    }
+}
+
+pub fn write_csv(path: &Path, rows: &[Row]) -> std::io::Result<()> {
+    let mut text = String::from(CSV_HEADER);
+    text.push('\n');
+    for row in rows {
+        text.push_str(&row.to_csv());
+        text.push('\n');
+    }
+    fs::write(path, text)
+}
+
+pub fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
+    let text = fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let mut lines = text.lines();
+    if lines.next() != Some(CSV_HEADER) {
+        return Err(format!("{}: not a segpool results file (its header differs)", path.display()));
+    }
+    lines
+        .enumerate()
+        .map(|(index, line)| Row::from_csv(line).map_err(|error| format!("{}:{}: {error}", path.display(), index + 2)))
+        .collect()
+}
+
+/// A duration in nanoseconds, in the unit that keeps three significant digits readable.
+pub fn human_ns(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => format!("{:.2} s", ns as f64 / 1e9),
+    }
+}
+
+/// Rows grouped into tables, in the order their configurations first appear.
+pub fn tables(rows: &[Row]) -> Vec<Vec<&Row>> {
+    let mut order = Vec::new();
+    let mut groups: BTreeMap<_, Vec<&Row>> = BTreeMap::new();
+    for row in rows {
+        let key = row.table_key();
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push(row);
+    }
+    order.into_iter().map(|key| groups.remove(&key).unwrap_or_default()).collect()
+}
+
+/// A table's title: its workload and configuration.
+pub fn title(row: &Row) -> String {
+    let consumers = if matches!(row.workload.as_str(), "queue" | "stall") { "consumers" } else { "workers" };
+    format!(
+        "{}: {} producer(s), {} {consumers}, segment size {}, {}",
+        row.workload, row.producers, row.consumers, row.segment_size, row.policy
+    )
+}
+
+/// A Markdown table: one line per subject, with time ratios against `leak` in the same table.
+pub fn markdown_table(rows: &[&Row]) -> String {
+    let leak = rows.iter().find(|row| row.subject == "leak").map(|row| row.ns_per_job);
+    let mut text = String::from(
+        "| subject | Mjobs/s | ns/job (min–max) | ×leak | p50 | p99 | allocs/job | peak unreclaimed | exhaustion events \
+         | handed back |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in rows {
+        let dash = || "–".to_owned();
+        let _ = writeln!(
+            text,
+            "| {} | {:.2} | {:.1} ({:.1}–{:.1}) | {} | {} | {} | {} | {} | {} | {} |",
+            row.subject,
+            row.mjobs_per_s(),
+            row.ns_per_job,
+            row.ns_per_job_min,
+            row.ns_per_job_max,
+            leak.map_or_else(dash, |leak| format!("{:.2}", row.ns_per_job / leak)),
+            row.p50_ns.map_or_else(dash, human_ns),
+            row.p99_ns.map_or_else(dash, human_ns),
+            row.allocs_per_job.map_or_else(dash, |a| format!("{a:.3}")),
+            row.peak_unreclaimed.map_or_else(dash, |p| p.to_string()),
+            row.exhaustion_events.map_or_else(dash, |e| e.to_string()),
+            row.handed_back,
+        );
+    }
+    text
+}
+
+/// Every table, each under its title.
+pub fn markdown_report(rows: &[Row]) -> String {
+    let mut text = String::new();
+    for table in tables(rows) {
+        let _ = write!(text, "### {}\n\n{}\n", title(table[0]), markdown_table(&table));
+    }
+    text
+}
+
+/// A file name for a table's plot.
+pub fn plot_name(row: &Row, metric: &str) -> String {
+    format!(
+        "{}-{}p{}c-size{}-{}-{metric}.svg",
+        row.workload, row.producers, row.consumers, row.segment_size, row.policy
+    )
+}
+
+/// Horizontal bars, one per subject: ns/job for every table, and peak unreclaimed segments (log scale) where a
+/// memory run measured any. Returns the files written.
+pub fn plot_all(rows: &[Row], folder: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut written = Vec::new();
+    for table in tables(rows) {
+        let times: Vec<(String, f64)> = table.iter().map(|row| (row.subject.clone(), row.ns_per_job)).collect();
+        let path = folder.join(plot_name(table[0], "ns_per_job"));
+        bars(&path, &format!("{} — ns/job (median)", title(table[0])), &times, false)?;
+        written.push(path);
+        let peaks: Vec<(String, f64)> = table
+            .iter()
+            .filter_map(|row| row.peak_unreclaimed.map(|peak| (row.subject.clone(), peak as f64)))
+            .collect();
+        if peaks.iter().any(|&(_, peak)| peak > 0.0) {
+            let path = folder.join(plot_name(table[0], "unreclaimed"));
+            bars(&path, &format!("{} — peak unreclaimed segments", title(table[0])), &peaks, true)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+fn bars(path: &Path, caption: &str, values: &[(String, f64)], log: bool) -> Result<(), String> {
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let height = 80 + 28 * values.len() as u32;
+        let root = SVGBackend::new(path, (900, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let max = values.iter().map(|&(_, value)| value).fold(1.0, f64::max) * 1.15;
+        let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
+        let mut builder = ChartBuilder::on(&root);
+        builder.caption(caption, ("sans-serif", 16)).margin(12).x_label_area_size(30).y_label_area_size(140);
+        let rows = (0..values.len() as u32).into_segmented();
+        let label = |position: &SegmentValue<u32>| match position {
+            SegmentValue::CenterOf(index) => names.get(*index as usize).copied().unwrap_or("").to_owned(),
+            _ => String::new(),
+        };
+        if log {
+            let mut chart = builder.build_cartesian_2d((0.5..max).log_scale(), rows)?;
+            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).draw()?;
+            chart.draw_series(values.iter().enumerate().map(|(index, &(_, value))| {
+                let index = index as u32;
+                Rectangle::new(
+                    [(0.5, SegmentValue::Exact(index)), (value.max(0.5), SegmentValue::Exact(index + 1))],
+                    RGBColor(200, 80, 60).filled(),
+                )
+            }))?;
+        } else {
+            let mut chart = builder.build_cartesian_2d(0.0..max, rows)?;
+            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).draw()?;
+            chart.draw_series(values.iter().enumerate().map(|(index, &(_, value))| {
+                let index = index as u32;
+                Rectangle::new(
+                    [(0.0, SegmentValue::Exact(index)), (value, SegmentValue::Exact(index + 1))],
+                    RGBColor(60, 110, 180).filled(),
+                )
+            }))?;
+        }
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|error| format!("{}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> Row {
+        Row {
+            workload: "empty".into(),
+            subject: "hazard".into(),
+            kind: "strategy".into(),
+            producers: 1,
+            consumers: 2,
+            segment_size: 64,
+            policy: "grow".into(),
+            runs: 3,
+            jobs: 1000,
+            ns_per_job: 12.5,
+            ns_per_job_min: 11.0,
+            ns_per_job_max: 14.25,
+            p50_ns: Some(900),
+            p99_ns: None,
+            allocs_per_job: Some(0.0),
+            peak_unreclaimed: Some(3),
+            segments_allocated: None,
+            exhaustion_events: Some(0),
+            handed_back: 7,
+        }
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let original = row();
+        assert_eq!(Row::from_csv(&original.to_csv()), Ok(original));
+    }
+
+    #[test]
+    fn csv_errors_name_the_field() {
+        let line = row().to_csv().replace(",hazard,strategy,1,", ",hazard,strategy,one,");
+        assert_eq!(Row::from_csv(&line), Err("field `producers`: cannot read \"one\"".to_owned()));
+    }
+
+    #[test]
+    fn ratios_are_against_leak_of_the_same_table() {
+        let mut leak = row();
+        leak.subject = "leak".into();
+        leak.ns_per_job = 10.0;
+        let table = markdown_table(&[&row(), &leak]);
+        assert!(table.contains("| hazard | 80.00 | 12.5 (11.0–14.2) | 1.25 |"), "{table}");
+        assert!(table.contains("| leak | 100.00 | 10.0 (11.0–14.2) | 1.00 |"), "{table}");
+        let without_leak = markdown_table(&[&row()]);
+        assert!(without_leak.contains("| hazard | 80.00 | 12.5 (11.0–14.2) | – |"), "{without_leak}");
+    }
+}

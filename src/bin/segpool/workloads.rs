@@ -1,0 +1,472 @@
+//! The workloads: what each run does, measured the same way for every subject.
+//!
+//! Queue workloads move `u64` values from producer threads to consumer threads through a backend; pool workloads
+//! submit jobs to a [`Pool`] whose workers run one of wpool's three job bodies. Every run is closed-loop with a
+//! bounded backlog: producers stop submitting while more than `window` jobs are in flight, so that a subject that
+//! consumes slowly is not also charged for an ever-growing queue, and latency under load stays meaningful (it is
+//! the time a job waits behind at most `window` others). Producers run for `duration`; a run ends when the last
+//! accepted job is done, and is timed from a start barrier to that moment.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::ValueEnum;
+use segpool::pool::{Backend, BackendConfig, Envelope};
+use segpool::{OnExhausted, Pool, QueueStats, Submit};
+use sha2::{Digest, Sha256};
+
+use crate::measure::{AllocationWindow, Clock, Padded, SAMPLE_EVERY, Samples, peak_while};
+use crate::subjects::{Inspect, Kind, Scope, Subject, Visitor};
+
+/// A workload of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum Workload {
+    /// Values through the queue alone: producers push, consumers pop in batches of 64.
+    Queue,
+    /// `queue` while one more handle stalls inside an operation for the whole run, holding the head segment
+    /// (strategies only): what a preempted or crashed thread costs each strategy.
+    Stall,
+    /// Pool, empty job: the queue and the pool's hand-off are all the cost.
+    Empty,
+    /// Pool, SHA-256 of 8 KiB per job (wpool's I/O-free "realistic" job).
+    Sha256,
+    /// Pool, a CPU-bound loop of 100,000 iterations per job.
+    Cpu,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Queue => "queue",
+            Workload::Stall => "stall",
+            Workload::Empty => "empty",
+            Workload::Sha256 => "sha256",
+            Workload::Cpu => "cpu",
+        }
+    }
+
+    fn is_pool(self) -> bool {
+        matches!(self, Workload::Empty | Workload::Sha256 | Workload::Cpu)
+    }
+
+    /// Whether `subject` takes part in this workload.
+    pub fn admits(self, subject: Subject) -> bool {
+        match (self, subject.scope()) {
+            (Workload::Stall, _) => subject.is_strategy(),
+            (Workload::Queue, Scope::PoolOnly) => false,
+            (_, Scope::QueueOnly) => !self.is_pool(),
+            _ => true,
+        }
+    }
+}
+
+/// The exhaustion policy of the segmented subjects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Policy {
+    /// Allocate a segment when none is free (counted as an exhaustion event).
+    Grow,
+    /// Hand the value back; the producer retries (counted as handed back).
+    Fail,
+}
+
+impl Policy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Grow => "grow",
+            Policy::Fail => "fail",
+        }
+    }
+}
+
+/// One configuration of the matrix.
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    pub workload: Workload,
+    pub producers: usize,
+    pub consumers: usize,
+    pub segment_size: usize,
+    pub policy: Policy,
+    pub duration: Duration,
+    pub window: u64,
+}
+
+impl Cell {
+    /// Enough segments up front for a full window (plus the segments producers and consumers stand on), so that
+    /// exhaustion means reclamation fell behind, not an undersized pool.
+    fn backend_config(&self) -> BackendConfig {
+        let in_flight = self.window as usize * self.producers;
+        let segment_count = (in_flight.div_ceil(self.segment_size) + 2 * (self.producers + self.consumers) + 4)
+            .min(segpool::MAX_SEGMENTS);
+        let on_exhausted = match self.policy {
+            Policy::Grow => OnExhausted::Grow,
+            Policy::Fail => OnExhausted::Fail,
+        };
+        BackendConfig { segment_size: self.segment_size, segment_count, on_exhausted }
+    }
+}
+
+/// Throughput runs measure time and latency; memory runs count allocations and sample unreclaimed segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Throughput,
+    Memory,
+}
+
+/// What one run measured.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Jobs accepted and completed (each exactly once: checked).
+    pub jobs: u64,
+    pub elapsed: Duration,
+    /// Sorted latency samples (ns): push to pop, or submit to the job's start.
+    pub latencies: Vec<u64>,
+    /// Pushes or submits handed back (and retried).
+    pub handed_back: u64,
+    /// Segment accounting at the end (segmented subjects).
+    pub stats: Option<QueueStats>,
+    /// Memory runs: allocations from the start barrier to the last job's completion, by every thread.
+    pub allocations: Option<u64>,
+    /// Memory runs: the peak of `retired_pending` (segmented subjects).
+    pub peak_unreclaimed: Option<u64>,
+}
+
+/// Runs one cell for one subject.
+pub fn run(subject: Subject, cell: Cell, mode: Mode, clock: Clock) -> Result<Outcome, String> {
+    crate::subjects::dispatch(subject, RunVisitor { cell, mode, clock })
+}
+
+struct RunVisitor {
+    cell: Cell,
+    mode: Mode,
+    clock: Clock,
+}
+
+impl Visitor for RunVisitor {
+    type Output = Result<Outcome, String>;
+
+    fn visit<K: Kind>(self, _subject: Subject) -> Self::Output {
+        let RunVisitor { cell, mode, clock } = self;
+        let outcome = match cell.workload {
+            Workload::Queue | Workload::Stall => {
+                let backend = K::Of::<u64>::build(&cell.backend_config()).map_err(|error| error.to_string())?;
+                instrumented(mode, &backend, || queue_run(&backend, cell, mode, clock))
+            }
+            Workload::Empty | Workload::Sha256 | Workload::Cpu => pool_run::<K::Of<Envelope<u64>>>(cell, mode, clock)?,
+        };
+        Ok(outcome)
+    }
+}
+
+/// Runs `work` under the instruments of `mode`.
+fn instrumented<B: Inspect + Sync>(mode: Mode, backend: &B, work: impl FnOnce() -> Outcome) -> Outcome {
+    let mut outcome = match mode {
+        Mode::Throughput => work(),
+        Mode::Memory => {
+            let gauge = || backend.segment_stats().map_or(0, |stats| stats.retired_pending);
+            let (outcome, peak) = peak_while(gauge, work);
+            Outcome { peak_unreclaimed: backend.segment_stats().map(|_| peak), ..outcome }
+        }
+    };
+    outcome.stats = backend.segment_stats();
+    outcome
+}
+
+/// Waits politely: spins briefly, then yields, so that a waiting thread does not take the core from the thread it
+/// waits for when threads outnumber cores (oversubscribed configurations, or a busy machine).
+fn backoff(spins: &mut u32) {
+    if *spins < 64 {
+        *spins += 1;
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
+/// The shared counters of a run, each on its own cache line.
+#[derive(Default)]
+struct Progress {
+    /// Jobs offered and accepted, published every [`SAMPLE_EVERY`] jobs (exact once every producer is done).
+    published: Padded<AtomicU64>,
+    /// Jobs done (popped, or run by the pool).
+    done: Padded<AtomicU64>,
+    /// Producers still running.
+    producers_left: Padded<AtomicUsize>,
+    /// When producers stop, in [`Clock`] nanoseconds; set before the start barrier.
+    deadline: Padded<AtomicU64>,
+}
+
+/// One producer: offers jobs until the deadline, keeping at most `window` in flight (plus the up to
+/// `SAMPLE_EVERY - 1` each producer has not published yet). Every `SAMPLE_EVERY`th job carries its offer time
+/// for the latency sample; the others carry 0. `offer` hands a refused job back; the producer retries it until
+/// the deadline, then keeps it (never accepted, so nothing is lost). Returns (accepted, handed back).
+fn produce(
+    progress: &Progress,
+    clock: Clock,
+    window: u64,
+    mut offer: impl FnMut(u64) -> Result<(), u64>,
+) -> (u64, u64) {
+    let deadline = progress.deadline.0.load(Ordering::Acquire);
+    let (mut sent, mut handed_back) = (0u64, 0u64);
+    'offering: loop {
+        if sent % SAMPLE_EVERY == 0 {
+            if sent > 0 {
+                progress.published.0.fetch_add(SAMPLE_EVERY, Ordering::Relaxed);
+            }
+            if clock.now_ns() >= deadline {
+                break;
+            }
+            let mut spins = 0;
+            while progress.published.0.load(Ordering::Relaxed).saturating_sub(progress.done.0.load(Ordering::Relaxed))
+                > window
+            {
+                backoff(&mut spins);
+            }
+        }
+        let mut job = if sent % SAMPLE_EVERY == 0 { clock.now_ns() } else { 0 };
+        while let Err(refused) = offer(job) {
+            job = refused;
+            handed_back += 1;
+            if handed_back % SAMPLE_EVERY == 0 && clock.now_ns() >= deadline {
+                break 'offering;
+            }
+            std::hint::spin_loop();
+        }
+        sent += 1;
+    }
+    progress.published.0.fetch_add(sent % SAMPLE_EVERY, Ordering::Relaxed);
+    progress.producers_left.0.fetch_sub(1, Ordering::Release);
+    (sent, handed_back)
+}
+
+/// Producers push until the deadline; consumers pop in batches until every pushed value is popped.
+fn queue_run<B: Backend<u64> + Inspect>(backend: &B, cell: Cell, mode: Mode, clock: Clock) -> Outcome {
+    let stalled = cell.workload == Workload::Stall;
+    let barrier = Barrier::new(cell.producers + cell.consumers + 1 + usize::from(stalled));
+    let progress = Progress::default();
+    progress.producers_left.0.store(cell.producers, Ordering::Relaxed);
+    let release_stall = AtomicBool::new(false);
+    thread::scope(|scope| {
+        if stalled {
+            scope.spawn(|| backend.stall_until(&barrier, &release_stall));
+        }
+        let producers: Vec<_> = (0..cell.producers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut local = backend.local();
+                    barrier.wait(); // set up
+                    barrier.wait(); // go
+                    produce(&progress, clock, cell.window, |value| {
+                        backend.push(&mut local, value).map_err(|refused| refused.job)
+                    })
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..cell.consumers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut local = backend.local();
+                    let mut batch = Vec::with_capacity(64);
+                    let mut latencies = Vec::with_capacity(1 << 16);
+                    barrier.wait(); // set up
+                    barrier.wait(); // go
+                    let mut spins = 0;
+                    loop {
+                        batch.clear();
+                        let n = backend.pop_batch(&mut local, &mut batch, 64) as u64;
+                        if n == 0 {
+                            // Done once every producer is done and everything they pushed is popped.
+                            if progress.producers_left.0.load(Ordering::Acquire) == 0
+                                && progress.done.0.load(Ordering::Acquire)
+                                    == progress.published.0.load(Ordering::Acquire)
+                            {
+                                break;
+                            }
+                            backoff(&mut spins);
+                            continue;
+                        }
+                        spins = 0;
+                        let now = clock.now_ns();
+                        for &value in &batch {
+                            if value != 0 && latencies.len() < latencies.capacity() {
+                                latencies.push(now - value);
+                            }
+                        }
+                        progress.done.0.fetch_add(n, Ordering::AcqRel);
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        barrier.wait(); // every thread has allocated what it needs
+        let window = (mode == Mode::Memory).then(AllocationWindow::start);
+        progress.deadline.0.store(clock.now_ns() + cell.duration.as_nanos() as u64, Ordering::Release);
+        barrier.wait();
+        let start = Instant::now();
+        let (mut jobs, mut handed_back) = (0, 0);
+        for producer in producers {
+            let (sent, refused) = producer.join().expect("producer panicked");
+            jobs += sent;
+            handed_back += refused;
+        }
+        let mut latencies = Vec::new();
+        for consumer in consumers {
+            latencies.extend(consumer.join().expect("consumer panicked"));
+        }
+        let elapsed = start.elapsed();
+        let allocations = window.map(AllocationWindow::stop);
+        release_stall.store(true, Ordering::Release);
+        assert_eq!(progress.done.0.load(Ordering::Acquire), jobs, "every pushed value is popped exactly once");
+        latencies.sort_unstable();
+        Outcome { jobs, elapsed, latencies, handed_back, allocations, ..Outcome::default() }
+    })
+}
+
+/// wpool's three job bodies.
+fn job_body(workload: Workload, job: u64) {
+    static BUFFER: [u8; 8192] = [0x5a; 8192];
+    match workload {
+        Workload::Sha256 => {
+            black_box(Sha256::digest(black_box(&BUFFER)));
+        }
+        Workload::Cpu => {
+            let mut x = black_box(job);
+            for _ in 0..100_000 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            }
+            black_box(x);
+        }
+        _ => {
+            black_box(job);
+        }
+    }
+}
+
+/// Producers submit through their own `Submitter` until the deadline; the pool's workers run the job body.
+fn pool_run<B: Backend<Envelope<u64>> + Inspect>(cell: Cell, mode: Mode, clock: Clock) -> Result<Outcome, String> {
+    let progress = Arc::new(Progress::default());
+    progress.producers_left.0.store(cell.producers, Ordering::Relaxed);
+    let samples = Arc::new(Samples::with_capacity(1 << 16));
+    let config = cell.backend_config();
+    let pool = {
+        let (progress, samples, workload) = (progress.clone(), samples.clone(), cell.workload);
+        Pool::builder()
+            .workers(cell.consumers)
+            .segment_size(config.segment_size)
+            .segment_count(config.segment_count)
+            .on_exhausted(config.on_exhausted)
+            .handler(move |job: u64| {
+                if job != 0 {
+                    samples.record(clock.now_ns() - job);
+                }
+                job_body(workload, job);
+                // Release: the latency sample above is visible to whoever sees this count.
+                progress.done.0.fetch_add(1, Ordering::Release);
+            })
+            .backend::<B>()
+            .build()
+            .map_err(|error| error.to_string())?
+    };
+    let barrier = Barrier::new(cell.producers + 1);
+    let mut outcome = instrumented(mode, pool.backend(), || {
+        thread::scope(|scope| {
+            let producers: Vec<_> = (0..cell.producers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let submitter = pool.submitter();
+                        barrier.wait(); // set up
+                        barrier.wait(); // go
+                        produce(&progress, clock, cell.window, |job| {
+                            submitter.submit(job).map_err(|refused| refused.into_inner())
+                        })
+                    })
+                })
+                .collect();
+            barrier.wait(); // every producer has its submitter
+            let window = (mode == Mode::Memory).then(AllocationWindow::start);
+            progress.deadline.0.store(clock.now_ns() + cell.duration.as_nanos() as u64, Ordering::Release);
+            barrier.wait();
+            let start = Instant::now();
+            let (mut jobs, mut handed_back) = (0, 0);
+            for producer in producers {
+                let (sent, refused) = producer.join().expect("producer panicked");
+                jobs += sent;
+                handed_back += refused;
+            }
+            let mut spins = 0;
+            while progress.done.0.load(Ordering::Acquire) < jobs {
+                backoff(&mut spins);
+            }
+            let elapsed = start.elapsed();
+            let allocations = window.map(AllocationWindow::stop);
+            Outcome { jobs, elapsed, handed_back, allocations, ..Outcome::default() }
+        })
+    });
+    let report = pool.shutdown(None);
+    let ran = progress.done.0.load(Ordering::Acquire);
+    if ran != outcome.jobs || !report.not_run.is_empty() {
+        return Err(format!("{} jobs accepted, {ran} ran, {} not run at shutdown", outcome.jobs, report.not_run.len()));
+    }
+    outcome.latencies = samples.sorted();
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(workload: Workload, segment_size: usize) -> Cell {
+        Cell {
+            workload,
+            producers: 1,
+            consumers: 1,
+            segment_size,
+            policy: Policy::Grow,
+            duration: Duration::from_millis(20),
+            window: 256,
+        }
+    }
+
+    /// `run` itself checks exactly-once delivery (a queue run asserts it, a pool run returns an error); here every
+    /// subject goes through both kinds of run and produces latency samples.
+    #[test]
+    fn every_subject_runs_the_queue_and_the_empty_job() {
+        let clock = Clock::new();
+        for workload in [Workload::Queue, Workload::Empty] {
+            for subject in Subject::all_available().into_iter().filter(|&subject| workload.admits(subject)) {
+                let outcome = run(subject, cell(workload, 4), Mode::Throughput, clock)
+                    .unwrap_or_else(|error| panic!("{workload:?} on {subject:?}: {error}"));
+                assert!(outcome.jobs > 0, "{workload:?} on {subject:?}: no job ran");
+                assert!(!outcome.latencies.is_empty(), "{workload:?} on {subject:?}: no latency sample");
+                assert_eq!(outcome.stats.is_some(), subject.is_strategy(), "segment stats for strategies only");
+            }
+        }
+        for workload in [Workload::Sha256, Workload::Cpu] {
+            let outcome = run(Subject::Hazard, cell(workload, 64), Mode::Throughput, clock).expect("runs");
+            assert!(outcome.jobs > 0, "{workload:?}: no job ran");
+        }
+    }
+
+    /// The memory run sees what the strategies promise: a handle stalled on the head segment holds back every
+    /// later retirement under Epoch, and at most a bounded few under Hazard; Leak allocates a segment per value
+    /// at SegmentSize 1 once the up-front ones are used.
+    #[test]
+    fn memory_runs_show_the_cost_of_a_stalled_handle() {
+        let clock = Clock::new();
+        let stall = Cell { duration: Duration::from_millis(60), ..cell(Workload::Stall, 1) };
+        let stalled = |subject| run(subject, stall, Mode::Memory, clock).expect("runs");
+        let (epoch, hazard, leak) = (stalled(Subject::Epoch), stalled(Subject::Hazard), stalled(Subject::Leak));
+        let (epoch_peak, hazard_peak) = (epoch.peak_unreclaimed.unwrap(), hazard.peak_unreclaimed.unwrap());
+        assert!(
+            epoch.jobs > 1_000 && hazard.jobs > 1_000,
+            "runs too short to tell: {} and {}",
+            epoch.jobs,
+            hazard.jobs
+        );
+        assert!(epoch_peak > 500, "Epoch reclaims past a stalled handle? peak {epoch_peak} of {} values", epoch.jobs);
+        assert!(hazard_peak < 64, "Hazard's unreclaimed segments are bounded; peak {hazard_peak}");
+        assert!(leak.allocations.unwrap() > 0, "Leak must allocate segments once the up-front ones are used");
+    }
+}
