@@ -58,10 +58,10 @@ mod cli {
         /// What a segmented queue does when no segment is free
         #[arg(long, value_enum, default_value = "grow")]
         policy: Policy,
-        /// How long producers run in each throughput run, e.g. 300ms or 2s [default: 200ms; --full: 500ms]
+        /// How long producers run in each throughput run, e.g. 300ms or 2s [default: 150ms; --full: 500ms]
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
-        /// Throughput runs per subject and configuration; the table shows the median [default: 1; --full: 3]
+        /// Throughput runs per subject and configuration; the table shows the median [default: 3; --full: 5]
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
         runs: Option<u64>,
         /// Jobs in flight at most (each producer may run up to 63 ahead of this)
@@ -70,7 +70,7 @@ mod cli {
         /// Skip the memory runs (allocations, peak unreclaimed segments)
         #[arg(long)]
         no_memory: bool,
-        /// The research matrix: producers 1,2; workers 1,2,4; segment sizes 1,64,1024; 3 runs of 500 ms
+        /// The research matrix: producers 1,2; workers 1,2,4; segment sizes 1,64,1024; 5 runs of 500 ms
         #[arg(long)]
         full: bool,
         /// Where results.csv, summary.md and the plots go
@@ -79,8 +79,8 @@ mod cli {
     }
 
     const AFTER_HELP: &str = "Without flags: every workload and subject, 1 producer, 1 consumer or worker, segment \
-        sizes 1 and 64, one 200 ms run each: about a minute on 2 cores.\nThe paper: cargo run --release -- --runs 5 \
-        && cargo run --release -- paper";
+        sizes 1 and 64, three 150 ms rounds and a memory run each: about a minute on 2 cores.\nThe paper: cargo run \
+        --release -- --runs 5 && cargo run --release -- paper";
 
     #[derive(Subcommand, Debug)]
     enum Command {
@@ -176,8 +176,8 @@ mod cli {
                 workers: pick(&args.workers, &[1], &[1, 2, 4]),
                 segment_sizes,
                 policy: args.policy,
-                duration: args.duration.unwrap_or(Duration::from_millis(if args.full { 500 } else { 200 })),
-                runs: args.runs.map_or(if args.full { 3 } else { 1 }, |runs| runs as usize),
+                duration: args.duration.unwrap_or(Duration::from_millis(if args.full { 500 } else { 150 })),
+                runs: args.runs.map_or(if args.full { 5 } else { 3 }, |runs| runs as usize),
                 window: args.window,
                 memory: !args.no_memory,
             })
