@@ -224,7 +224,7 @@ pub fn plot_all(rows: &[Row], folder: &Path) -> Result<Vec<PathBuf>, String> {
     for table in tables(rows) {
         let times: Vec<(String, f64)> = table.iter().map(|row| (row.subject.clone(), row.ns_per_job)).collect();
         let path = folder.join(plot_name(table[0], "ns_per_job"));
-        bars(&path, &format!("{} — ns/job (median)", title(table[0])), &times, false)?;
+        bars(&path, &format!("{} — ns/job (median)", title(table[0])), "ns per job", &times, false)?;
         written.push(path);
         let peaks: Vec<(String, f64)> = table
             .iter()
@@ -232,14 +232,15 @@ pub fn plot_all(rows: &[Row], folder: &Path) -> Result<Vec<PathBuf>, String> {
             .collect();
         if peaks.iter().any(|&(_, peak)| peak > 0.0) {
             let path = folder.join(plot_name(table[0], "unreclaimed"));
-            bars(&path, &format!("{} — peak unreclaimed segments", title(table[0])), &peaks, true)?;
+            let caption = format!("{} — peak unreclaimed segments", title(table[0]));
+            bars(&path, &caption, "segments (log scale)", &peaks, true)?;
             written.push(path);
         }
     }
     Ok(written)
 }
 
-fn bars(path: &Path, caption: &str, values: &[(String, f64)], log: bool) -> Result<(), String> {
+fn bars(path: &Path, caption: &str, unit: &str, values: &[(String, f64)], log: bool) -> Result<(), String> {
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
         let height = 80 + 28 * values.len() as u32;
         let root = SVGBackend::new(path, (900, height)).into_drawing_area();
@@ -247,7 +248,7 @@ fn bars(path: &Path, caption: &str, values: &[(String, f64)], log: bool) -> Resu
         let max = values.iter().map(|&(_, value)| value).fold(1.0, f64::max) * 1.15;
         let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
         let mut builder = ChartBuilder::on(&root);
-        builder.caption(caption, ("sans-serif", 16)).margin(12).x_label_area_size(30).y_label_area_size(140);
+        builder.caption(caption, ("sans-serif", 16)).margin(12).x_label_area_size(40).y_label_area_size(140);
         let rows = (0..values.len() as u32).into_segmented();
         let label = |position: &SegmentValue<u32>| match position {
             SegmentValue::CenterOf(index) => names.get(*index as usize).copied().unwrap_or("").to_owned(),
@@ -255,7 +256,7 @@ fn bars(path: &Path, caption: &str, values: &[(String, f64)], log: bool) -> Resu
         };
         if log {
             let mut chart = builder.build_cartesian_2d((0.5..max).log_scale(), rows)?;
-            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).draw()?;
+            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).x_desc(unit).draw()?;
             chart.draw_series(values.iter().enumerate().map(|(index, &(_, value))| {
                 let index = index as u32;
                 Rectangle::new(
@@ -265,7 +266,7 @@ fn bars(path: &Path, caption: &str, values: &[(String, f64)], log: bool) -> Resu
             }))?;
         } else {
             let mut chart = builder.build_cartesian_2d(0.0..max, rows)?;
-            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).draw()?;
+            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).x_desc(unit).draw()?;
             chart.draw_series(values.iter().enumerate().map(|(index, &(_, value))| {
                 let index = index as u32;
                 Rectangle::new(
