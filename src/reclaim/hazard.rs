@@ -89,6 +89,7 @@ use crate::config::Config;
 use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
+use crate::segment::CachePadded;
 use crate::segment::{NO_SEGMENT, SegRef, SegmentId};
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
@@ -145,7 +146,10 @@ pub struct Hazard {
     orphans: Orphans<SegmentId>,
     /// Times a pool ran dry ([`Reclaim::collect`]): handles that see it move scan at their next `leave`.
     shortages: AtomicUsize,
-    pending: CounterU64,
+    /// On its own cache lines: the retiring thread updates it at every retirement and reuse, while every
+    /// operation of every thread reads the words above (`shortages`; Epoch's `global`), which must not be
+    /// invalidated that often (false sharing).
+    pending: CachePadded<CounterU64>,
     orphaned: CounterU64,
 }
 
@@ -271,7 +275,7 @@ impl Reclaim for Hazard {
             registry: Registry::new(),
             orphans: Orphans::with_capacity(config.segment_count),
             shortages: AtomicUsize::new(0),
-            pending: CounterU64::new(0),
+            pending: CachePadded(CounterU64::new(0)),
             orphaned: CounterU64::new(0),
         }
     }
