@@ -318,6 +318,9 @@ impl Epoch {
         handle.sealed = 0;
     }
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn unpin(handle: &mut EpochHandle) {
         if handle.pinned {
             // Release: the operation's uses of its segments happen before an advance that reads this.
@@ -388,6 +391,9 @@ impl Reclaim for Epoch {
         }
     }
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn enter(&self, handle: &mut EpochHandle) {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
         debug_assert!(!handle.pinned, "Epoch::enter inside an operation");

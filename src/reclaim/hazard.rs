@@ -254,6 +254,9 @@ impl Hazard {
     }
 
     /// Clears every occupied hazard slot of the handle.
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn clear_slots(handle: &mut HazardHandle) {
         for (slot, held) in handle.entry.record.slots.iter().zip(handle.held.iter_mut()) {
             if *held {
@@ -312,6 +315,9 @@ impl Reclaim for Hazard {
         self.scan_and_hand_over(handle, store);
     }
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn enter(&self, handle: &mut HazardHandle) {
         debug_assert!(!handle.released, "Hazard handle used after unregister");
     }
