@@ -36,7 +36,9 @@ pub struct SegQueue<T, R: Reclaim> {
     reclaim: R,
     pool: SegmentPool<T, R::SegmentMeta>,
     config: Config,
-    counters: Counters,
+    /// On its own cache lines: updated at every retirement, while `config` and `pool`'s directory are read at every
+    /// operation (false sharing otherwise).
+    counters: CachePadded<Counters>,
 }
 
 // SAFETY: values of `T` cross threads (pushed on one, popped on another), hence `T: Send`. Shared access to a slot
@@ -141,7 +143,7 @@ impl<T, M> SegmentStore for SegmentPool<T, M> {
     type Meta = M;
 
     fn meta(&self, id: SegmentId) -> &M {
-        &self.get(id).meta
+        &self.get(id).meta.0
     }
 
     fn make_reusable(&self, id: SegmentId) {
@@ -172,7 +174,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
             reclaim: R::new(&config),
             pool,
             config,
-            counters: Counters::default(),
+            counters: CachePadded(Counters::default()),
         })
     }
 
@@ -212,7 +214,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
         loop {
             let (head, tail) = (self.load_ref(&self.head), self.load_ref(&self.tail));
             let (head_segment, tail_segment) = (self.pool.get(head.index()), self.pool.get(tail.index()));
-            let claim = ClaimWord(head_segment.claim.load(Ordering::Acquire));
+            let claim = ClaimWord(head_segment.consumer.claim.load(Ordering::Acquire));
             let word = StateWord(tail_segment.word.load(Ordering::Acquire));
             let head_position = head_segment.first_position.load(Ordering::Acquire);
             let tail_position = tail_segment.first_position.load(Ordering::Acquire);
@@ -357,7 +359,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
             let head = self.protect(local, &self.head);
             let segment = self.pool.get(head.index());
             let generation = head.generation();
-            let claim = ClaimWord(segment.claim.load(Ordering::Acquire));
+            let claim = ClaimWord(segment.consumer.claim.load(Ordering::Acquire));
             if claim.generation() != generation && !cfg!(segpool_mutant = "untagged_claim") {
                 self.count_stale_view();
                 continue;
@@ -374,14 +376,18 @@ impl<T, R: Reclaim> SegQueue<T, R> {
                     // to read: claimed by another consumer, or the segment moved to a later generation, whose
                     // stamps never match ours (only a strategy that reuses too early lets that happen, but then a
                     // stale `None` would report a non-empty queue as empty; loom found it with `Unprotected`).
-                    if segment.claim.load(Ordering::Acquire) != claim.0 {
+                    if segment.consumer.claim.load(Ordering::Acquire) != claim.0 {
                         spin_hint();
                         continue;
                     }
                     return 0;
                 }
                 let claimed = ClaimWord::new(end, generation);
-                if segment.claim.compare_exchange_weak(claim.0, claimed.0, Ordering::AcqRel, Ordering::Relaxed).is_err()
+                if segment
+                    .consumer
+                    .claim
+                    .compare_exchange_weak(claim.0, claimed.0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
                 {
                     spin_hint();
                     continue;
@@ -417,7 +423,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
     fn finish_reads(&self, local: &mut R::Handle, segment: &Segment<T, R::SegmentMeta>, at: SegRef, count: u32) {
         let size = self.config.segment_size as u32;
         // AcqRel: every read of the segment's slots happens before the retirement by whoever finishes last.
-        let done = segment.consumed.fetch_add(count, Ordering::AcqRel) + count;
+        let done = segment.consumer.consumed.fetch_add(count, Ordering::AcqRel) + count;
         // The `+ 1` is the unlink: a segment is retired only once it is off the list as well as read.
         let retire_at = if cfg!(segpool_mutant = "retire_before_unlink") { size } else { size + 1 };
         if done == retire_at {
@@ -451,7 +457,7 @@ impl<T, R: Reclaim> Drop for SegQueue<T, R> {
         loop {
             let segment = self.pool.get(current.index());
             let generation = current.generation();
-            let first = ClaimWord(segment.claim.load(Ordering::Acquire)).claimed();
+            let first = ClaimWord(segment.consumer.claim.load(Ordering::Acquire)).claimed();
             let reserved = StateWord(segment.word.load(Ordering::Acquire)).reserved();
             for index in first..reserved {
                 if segment.is_published(index, generation) {

@@ -7,11 +7,12 @@
 //!    is never used, so the zeroed stamps of a new segment never look published.
 //! 2. **A slot is written once per generation**, by the producer whose reservation CAS on `Segment::word`
 //!    (which compares state, reserve count *and* generation) moved the reserve count past it.
-//! 3. **A slot is read once per generation**, by the consumer whose claim CAS on `Segment::claim` (which compares
-//!    the generation too) moved the claim index past it, and only after the slot's stamp equals that generation
-//!    (the producer publishes the stamp with `Release` after writing the value; the consumer loads it `Acquire`).
+//! 3. **A slot is read once per generation**, by the consumer whose claim CAS on `Segment::consumer.claim` (which
+//!    compares the generation too) moved the claim index past it, and only after the slot's stamp equals that
+//!    generation (the producer publishes the stamp with `Release` after writing the value; the consumer loads it
+//!    `Acquire`).
 //! 4. **Retirement happens once per generation, after every slot was read and the segment was unlinked.**
-//!    `Segment::consumed` counts slots read plus one for the unlink; the thread that brings it to
+//!    `Segment::consumer.consumed` counts slots read plus one for the unlink; the thread that brings it to
 //!    `segment_size + 1` retires the segment. Before that the segment was also unlinked from the queue's tail.
 //! 5. **Every reference to a segment carries the generation it was taken in** ([`SegRef`]), and every CAS that can
 //!    race with recycling compares a generation: the reservation word, the claim word, the `next` link
@@ -141,15 +142,43 @@ impl<T> std::ops::Deref for CachePadded<T> {
     }
 }
 
+/// One slot: the value and its stamp side by side, so that handing a value from producer to consumer moves one
+/// cache line (for values of up to a few words) rather than two. The stamps used to be a separate array, and a
+/// consumer polling an almost empty queue pulled both the stamp's line and the value's line across at every job.
+struct Slot<T> {
+    /// The generation in which the slot was last published (0: never).
+    stamp: AtomicU32,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// The words only consumers write, kept together on their own cache lines (see [`Segment`]).
+pub(crate) struct ConsumerWords {
+    /// The [`ClaimWord`].
+    pub claim: AtomicU64,
+    /// Slots read in this generation plus one for the unlink from the queue head (invariant 4).
+    pub consumed: AtomicU32,
+}
+
 /// One segment: `segment_size` slots plus the words that coordinate them. `M` is the per-segment state of the
 /// reclamation strategy (Limbo's reference count; `()` for the others).
+///
+/// Layout: the three groups of words that different threads write each get their own cache lines, so that a
+/// write by one side does not invalidate a line the other side only reads (false sharing):
+///
+/// - `word`: written by producers (one CAS per push);
+/// - `consumer`: written by consumers (the claim CAS and the `consumed` count, both once per pop, next to each
+///   other because the same thread writes them within a few instructions). `consumed` used to share a line with
+///   the `stamps` and `slots` pointers that every push and pop reads, so each pop's `fetch_add` invalidated a
+///   line the producers were about to read (a profile of 2-thread push/pop pairs put a fifth of `pop` on it);
+/// - `meta`: the strategy's per-segment state (Limbo increments a count in it at every operation, from both
+///   sides);
+/// - everything else is written once per generation (`next`, `first_position`, `next_free`) or never (the
+///   `slots` pointer) and read by both sides.
 pub(crate) struct Segment<T, M> {
     /// Producer side: the packed [`StateWord`].
     pub word: CachePadded<AtomicU64>,
-    /// Consumer side: the [`ClaimWord`].
-    pub claim: CachePadded<AtomicU64>,
-    /// Slots read in this generation plus one for the unlink from the queue head (invariant 4).
-    pub consumed: AtomicU32,
+    /// Consumer side: the claim word and the read count.
+    pub consumer: CachePadded<ConsumerWords>,
     /// The successor ([`SegRef`]), or [`SegRef::none`] of this generation.
     pub next: AtomicU64,
     /// Free-list link (index of the next free segment), owned by the segment pool.
@@ -157,10 +186,9 @@ pub(crate) struct Segment<T, M> {
     /// Queue position of slot 0, for the approximate `len`. Written before the segment is linked.
     pub first_position: AtomicU64,
     /// The reclamation strategy's per-segment state.
-    pub meta: M,
-    /// `stamps[i]` is the generation in which slot `i` was last published.
-    stamps: Box<[AtomicU32]>,
-    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    pub meta: CachePadded<M>,
+    /// The slots, each with its stamp next to its value (see [`Slot`]).
+    slots: Box<[Slot<T>]>,
 }
 
 impl<T, M: Default> Segment<T, M> {
@@ -168,14 +196,17 @@ impl<T, M: Default> Segment<T, M> {
     pub fn new(size: usize) -> Self {
         Segment {
             word: CachePadded(AtomicU64::new(StateWord::new(state::RETIRED, size, 0).0)),
-            claim: CachePadded(AtomicU64::new(ClaimWord::new(size, 0).0)),
-            consumed: AtomicU32::new(0),
+            consumer: CachePadded(ConsumerWords {
+                claim: AtomicU64::new(ClaimWord::new(size, 0).0),
+                consumed: AtomicU32::new(0),
+            }),
             next: AtomicU64::new(SegRef::none(0).bits()),
             next_free: AtomicU32::new(NO_SEGMENT),
             first_position: AtomicU64::new(0),
-            meta: M::default(),
-            stamps: (0..size).map(|_| AtomicU32::new(0)).collect(),
-            slots: (0..size).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+            meta: CachePadded(M::default()),
+            slots: (0..size)
+                .map(|_| Slot { stamp: AtomicU32::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) })
+                .collect(),
         }
     }
 }
@@ -194,9 +225,9 @@ impl<T, M> Segment<T, M> {
         let old = StateWord(self.word.load(Ordering::Relaxed)).generation();
         let generation = next_generation(old);
         let size = self.size();
-        self.consumed.store(0, Ordering::Relaxed);
+        self.consumer.consumed.store(0, Ordering::Relaxed);
         self.next.store(SegRef::none(generation).bits(), Ordering::Relaxed);
-        self.claim.store(ClaimWord::new(0, generation).0, Ordering::Relaxed);
+        self.consumer.claim.store(ClaimWord::new(0, generation).0, Ordering::Relaxed);
         self.word.store(StateWord::new(state::OPEN, 0, generation).0, Ordering::Release);
         debug_assert!(size <= MAX_SEGMENT_SIZE);
         generation
@@ -209,7 +240,7 @@ impl<T, M> Segment<T, M> {
 
     /// Is slot `index` published in `generation`?
     pub fn is_published(&self, index: usize, generation: u32) -> bool {
-        self.stamps[index].load(Ordering::Acquire) == generation
+        self.slots[index].stamp.load(Ordering::Acquire) == generation
     }
 
     /// Writes `value` into slot `index` and publishes it for `generation`.
@@ -220,9 +251,9 @@ impl<T, M> Segment<T, M> {
     /// (invariant 2): no other thread reads or writes the slot until the stamp is published.
     pub unsafe fn write(&self, index: usize, value: T, generation: u32) {
         // SAFETY: by the caller's contract this thread owns the slot exclusively until the stamp below is stored.
-        self.slots[index].with_mut(|slot| unsafe { (*slot).write(value) });
+        self.slots[index].value.with_mut(|slot| unsafe { (*slot).write(value) });
         let publish = if cfg!(segpool_mutant = "relaxed_publish") { Ordering::Relaxed } else { Ordering::Release };
-        self.stamps[index].store(generation, publish);
+        self.slots[index].stamp.store(generation, publish);
     }
 
     /// Moves the value out of slot `index`.
@@ -235,7 +266,7 @@ impl<T, M> Segment<T, M> {
     pub unsafe fn take(&self, index: usize) -> T {
         // SAFETY: the slot was initialised by the producer whose stamp we acquired, and the claim makes this thread
         // its only reader in this generation.
-        self.slots[index].with(|slot| unsafe { (*slot).assume_init_read() })
+        self.slots[index].value.with(|slot| unsafe { (*slot).assume_init_read() })
     }
 
     /// Drops the value in slot `index` in place.

@@ -20,7 +20,7 @@
 use std::ptr;
 use std::time::Instant;
 
-use crate::segment::{NO_SEGMENT, Segment, SegmentId, StateWord, state};
+use crate::segment::{CachePadded, NO_SEGMENT, Segment, SegmentId, StateWord, state};
 use crate::sync::unmodelled::{AtomicPtr, AtomicU64 as CounterU64};
 use crate::sync::{AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, fence};
 
@@ -38,9 +38,12 @@ pub struct SegmentPool<T, M> {
     /// Number of segment indices handed out so far (= segments allocated).
     allocated: CounterU64,
     /// Segments taken off the free list for their second or later use.
-    recycled: CounterU64,
+    recycled: CachePadded<CounterU64>,
     /// Free-list head: `(index << 32) | tag`.
-    free_head: AtomicU64,
+    ///
+    /// It and `recycled` are written whenever a segment is taken or freed; each is on its own cache lines so that
+    /// those writes do not invalidate `directory`, which every queue operation reads (false sharing).
+    free_head: CachePadded<AtomicU64>,
     /// Threads blocked in [`Self::wait_take`]; releasers only take the lock when this is non-zero.
     waiters: AtomicUsize,
     wait_lock: Mutex<()>,
@@ -60,6 +63,7 @@ const fn free_tag(word: u64) -> u32 {
 }
 
 /// Chunk number and offset of a segment index.
+#[inline]
 fn locate(index: SegmentId) -> (usize, usize) {
     let spot = index as usize / FIRST_CHUNK + 1;
     let chunk = spot.ilog2() as usize;
@@ -74,8 +78,8 @@ impl<T, M: Default> SegmentPool<T, M> {
             segment_size,
             directory: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             allocated: CounterU64::new(0),
-            recycled: CounterU64::new(0),
-            free_head: AtomicU64::new(pack_free(NO_SEGMENT, 0)),
+            recycled: CachePadded(CounterU64::new(0)),
+            free_head: CachePadded(AtomicU64::new(pack_free(NO_SEGMENT, 0))),
             waiters: AtomicUsize::new(0),
             wait_lock: Mutex::new(()),
             wait_signal: Condvar::new(),

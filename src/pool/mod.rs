@@ -91,6 +91,7 @@ pub use iocp::Iocp;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
 pub use uring::Uring;
 
+use crate::segment::CachePadded;
 use crate::sync::{
     Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, IDLE_SPINS, Mutex, MutexGuard, Ordering, fence, thread,
 };
@@ -528,16 +529,14 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             metrics: self.metrics,
             thread_name: self.thread_name,
             batch: self.batch,
-            gate: AtomicU64::new(0),
-            idle: AtomicUsize::new(0),
+            gate: CachePadded(AtomicU64::new(0)),
+            idle: CachePadded(AtomicUsize::new(0)),
             retire_hint: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             sleep: Mutex::new(Sleep::default()),
             wake: Condvar::new(),
             exited: Condvar::new(),
-            executed: AtomicU64::new(0),
-            panicked: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
+            counts: CachePadded(Counts::default()),
             leftovers: Mutex::new(Vec::new()),
         });
         let pool = Pool { shared, workers: Mutex::new(Vec::new()), spawned: AtomicUsize::new(0) };
@@ -563,6 +562,24 @@ struct Sleep {
     live: usize,
 }
 
+/// One worker's job counts, kept in the worker and added to [`Shared::counts`] when it exits: the counts are read
+/// only by [`Pool::shutdown`], after it joined every worker. (They were added to the shared counters after every
+/// batch: three locked RMWs per batch, which at one producer and one worker is often one job.)
+#[derive(Default)]
+struct Tally {
+    executed: u64,
+    panicked: u64,
+    cancelled: u64,
+}
+
+/// The pool's job counters (see `Shared::counts`).
+#[derive(Default)]
+struct Counts {
+    executed: AtomicU64,
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+}
+
 struct Shared<J, B, M> {
     pinning: Pinning,
     backend: B,
@@ -572,10 +589,15 @@ struct Shared<J, B, M> {
     metrics: M,
     thread_name: String,
     batch: usize,
-    /// `CLOSED` bit | submitters inside `submit`.
-    gate: AtomicU64,
-    /// Workers that found the backend empty and may be asleep (module docs).
-    idle: AtomicUsize,
+    // Layout: the words written often are each on their own cache lines (`CachePadded`), away from the flags
+    // workers read at every job (`stop`, `retire_hint`) and from each other. Unpadded, every submit's two RMWs
+    // on `gate` invalidated the line the worker reads `stop` from after each job, and the worker's per-batch
+    // counter updates invalidated the line the submitter reads `idle` from (false sharing).
+    /// `CLOSED` bit | submitters inside `submit`. Written twice per external submit.
+    gate: CachePadded<AtomicU64>,
+    /// Workers that found the backend empty and may be asleep (module docs). Read at every submit, written when
+    /// a worker goes idle or wakes.
+    idle: CachePadded<AtomicUsize>,
     /// Non-zero while `Sleep::retire` may be: lets workers skip the mutex on the fast path.
     retire_hint: AtomicUsize,
     /// The deadline passed: workers stop after their current job.
@@ -585,9 +607,8 @@ struct Shared<J, B, M> {
     wake: Condvar,
     /// Shutdown waits here for workers to exit.
     exited: Condvar,
-    executed: AtomicU64,
-    panicked: AtomicU64,
-    cancelled: AtomicU64,
+    /// Jobs run, panicked and cancelled: each worker adds its [`Tally`] as it exits.
+    counts: CachePadded<Counts>,
     /// Jobs workers took but did not run because the deadline passed.
     leftovers: Mutex<Vec<Envelope<J>>>,
 }
@@ -681,13 +702,13 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     }
 
     /// Runs a batch; with the deadline passed, hands back what is left of it instead.
-    fn run_batch(&self, worker: usize, batch: &mut Vec<Envelope<J>>, context: &dyn Submit<J>) {
+    fn run_batch(&self, worker: usize, batch: &mut Vec<Envelope<J>>, context: &dyn Submit<J>, tally: &mut Tally) {
         self.metrics.batch(batch.len());
-        let (mut executed, mut panicked, mut cancelled) = (0, 0, 0);
+        let Tally { executed, panicked, cancelled } = tally;
         let mut jobs = batch.drain(..);
         for envelope in jobs.by_ref() {
             if envelope.token.as_ref().is_some_and(CancelToken::is_cancelled) {
-                cancelled += 1;
+                *cancelled += 1;
                 self.metrics.cancelled();
                 if let Some(hook) = &self.on_cancelled {
                     hook(envelope.job);
@@ -696,11 +717,11 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
                 let job = envelope.job;
                 match panic::catch_unwind(AssertUnwindSafe(|| (self.handler)(job, context))) {
                     Ok(()) => {
-                        executed += 1;
+                        *executed += 1;
                         self.metrics.executed();
                     }
                     Err(payload) => {
-                        panicked += 1;
+                        *panicked += 1;
                         self.metrics.panicked();
                         if let Some(hook) = &self.on_panic {
                             hook(&PanicReport { worker, message: panic_message(payload.as_ref()) });
@@ -716,16 +737,26 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
         if !rest.is_empty() {
             lock(&self.leftovers).extend(rest);
         }
-        // One update per batch, not per job: these counters are shared by every worker.
-        self.executed.fetch_add(executed, Ordering::Relaxed);
-        self.panicked.fetch_add(panicked, Ordering::Relaxed);
-        self.cancelled.fetch_add(cancelled, Ordering::Relaxed);
+    }
+
+    /// Adds a worker's tally to the shared counts, once, as it exits.
+    fn flush(&self, tally: Tally) {
+        if tally.executed > 0 {
+            self.counts.executed.fetch_add(tally.executed, Ordering::Relaxed);
+        }
+        if tally.panicked > 0 {
+            self.counts.panicked.fetch_add(tally.panicked, Ordering::Relaxed);
+        }
+        if tally.cancelled > 0 {
+            self.counts.cancelled.fetch_add(tally.cancelled, Ordering::Relaxed);
+        }
     }
 
     fn worker(&self, index: usize) {
         self.pinning.apply(index);
         let context = WorkerContext { shared: self, local: std::cell::RefCell::new(self.backend.local()) };
         let mut batch = Vec::with_capacity(self.batch);
+        let mut tally = Tally::default();
         let mut retired = false;
         'work: loop {
             if self.stop.load(Ordering::Acquire) {
@@ -736,12 +767,12 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
                 break;
             }
             if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
-                self.run_batch(index, &mut batch, &context);
+                self.run_batch(index, &mut batch, &context, &mut tally);
                 continue;
             }
             // Empty: look again a few times, backing off, before the costly sleep (module docs, "Spinning").
             if self.spin_for_work(&context, &mut batch) {
-                self.run_batch(index, &mut batch, &context);
+                self.run_batch(index, &mut batch, &context, &mut tally);
                 continue;
             }
             // Still empty: announce idleness, look again, then sleep (module docs).
@@ -749,7 +780,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
             fence(Ordering::SeqCst);
             if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
                 self.idle.fetch_sub(1, Ordering::SeqCst);
-                self.run_batch(index, &mut batch, &context);
+                self.run_batch(index, &mut batch, &context, &mut tally);
                 continue;
             }
             // Before sleeping, hand the strategy's per-thread leftovers to the others (Backend::park).
@@ -785,6 +816,8 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
             self.idle.fetch_sub(1, Ordering::SeqCst);
         }
         drop(context);
+        // Before `live` drops: shutdown reads the counts only after joining every worker.
+        self.flush(tally);
         let mut sleep = lock(&self.sleep);
         sleep.live -= 1;
         if retired && !cfg!(segpool_mutant = "pool_retire_swallows_wakeup") {
@@ -984,9 +1017,9 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
             return ShutdownReport { executed: 0, panicked: 0, cancelled: 0, not_run, deadline_passed };
         }
         ShutdownReport {
-            executed: shared.executed.load(Ordering::Relaxed),
-            panicked: shared.panicked.load(Ordering::Relaxed),
-            cancelled: shared.cancelled.load(Ordering::Relaxed),
+            executed: shared.counts.executed.load(Ordering::Relaxed),
+            panicked: shared.counts.panicked.load(Ordering::Relaxed),
+            cancelled: shared.counts.cancelled.load(Ordering::Relaxed),
             not_run,
             deadline_passed,
         }

@@ -127,6 +127,7 @@ use crate::config::Config;
 use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::{Reclaim, SegmentStore};
+use crate::segment::CachePadded;
 use crate::segment::SegmentId;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, fence};
@@ -219,7 +220,10 @@ pub struct Epoch {
     orphans: Orphans<(SegmentId, u64)>,
     /// Times a pool ran dry ([`Reclaim::collect`]): handles that see it move step at their next `leave`.
     shortages: AtomicUsize,
-    pending: CounterU64,
+    /// On its own cache lines: the retiring thread updates it at every retirement and reuse, while every
+    /// operation of every thread reads the words above (`shortages`; Epoch's `global`), which must not be
+    /// invalidated that often (false sharing).
+    pending: CachePadded<CounterU64>,
     orphaned: CounterU64,
     /// Room each new handle's bag gets: the larger of [`BAG_CAPACITY`] and the pool's initial segment count.
     bag_capacity: usize,
@@ -314,6 +318,9 @@ impl Epoch {
         handle.sealed = 0;
     }
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn unpin(handle: &mut EpochHandle) {
         if handle.pinned {
             // Release: the operation's uses of its segments happen before an advance that reads this.
@@ -335,7 +342,7 @@ impl Reclaim for Epoch {
             registry: Registry::new(),
             orphans: Orphans::with_capacity(config.segment_count),
             shortages: AtomicUsize::new(0),
-            pending: CounterU64::new(0),
+            pending: CachePadded(CounterU64::new(0)),
             orphaned: CounterU64::new(0),
         }
     }
@@ -384,6 +391,9 @@ impl Reclaim for Epoch {
         }
     }
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn enter(&self, handle: &mut EpochHandle) {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
         debug_assert!(!handle.pinned, "Epoch::enter inside an operation");

@@ -89,6 +89,7 @@ use crate::config::Config;
 use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
+use crate::segment::CachePadded;
 use crate::segment::{NO_SEGMENT, SegRef, SegmentId};
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
@@ -145,7 +146,10 @@ pub struct Hazard {
     orphans: Orphans<SegmentId>,
     /// Times a pool ran dry ([`Reclaim::collect`]): handles that see it move scan at their next `leave`.
     shortages: AtomicUsize,
-    pending: CounterU64,
+    /// On its own cache lines: the retiring thread updates it at every retirement and reuse, while every
+    /// operation of every thread reads the words above (`shortages`; Epoch's `global`), which must not be
+    /// invalidated that often (false sharing).
+    pending: CachePadded<CounterU64>,
     orphaned: CounterU64,
 }
 
@@ -250,6 +254,9 @@ impl Hazard {
     }
 
     /// Clears every occupied hazard slot of the handle.
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn clear_slots(handle: &mut HazardHandle) {
         for (slot, held) in handle.entry.record.slots.iter().zip(handle.held.iter_mut()) {
             if *held {
@@ -271,7 +278,7 @@ impl Reclaim for Hazard {
             registry: Registry::new(),
             orphans: Orphans::with_capacity(config.segment_count),
             shortages: AtomicUsize::new(0),
-            pending: CounterU64::new(0),
+            pending: CachePadded(CounterU64::new(0)),
             orphaned: CounterU64::new(0),
         }
     }
@@ -308,6 +315,9 @@ impl Reclaim for Hazard {
         self.scan_and_hand_over(handle, store);
     }
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn enter(&self, handle: &mut HazardHandle) {
         debug_assert!(!handle.released, "Hazard handle used after unregister");
     }

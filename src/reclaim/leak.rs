@@ -28,6 +28,9 @@ impl Reclaim for Leak {
 
     fn unregister<S: SegmentStore<Meta = ()>>(&self, _handle: &mut (), _store: &S) {}
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn enter(&self, _handle: &mut ()) {}
 
     fn protect<S: SegmentStore<Meta = ()>>(&self, _handle: &mut (), _slot: usize, src: &AtomicU64, _store: &S) -> u64 {

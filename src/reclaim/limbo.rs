@@ -108,6 +108,9 @@ impl Reclaim for Limbo {
         self.leave(handle, store);
     }
 
+    // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
+    // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
+    #[inline]
     fn enter(&self, _handle: &mut LimboHandle) {}
 
     fn protect<S: SegmentStore<Meta = LimboRefs>>(

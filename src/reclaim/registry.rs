@@ -12,6 +12,12 @@ use std::ptr;
 use crate::sync::{Arc, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 /// One registered record: the strategy's per-thread state plus list bookkeeping.
+///
+/// Aligned to 128 bytes (a pair of cache lines, as `CachePadded`): every handle writes its record at every
+/// operation (Hazard publishes and clears a slot, Epoch pins and unpins), and records of handles registered one
+/// after the other used to come from neighbouring small allocations, so two threads' writes landed on one cache
+/// line and each operation of one thread evicted the other's record (false sharing).
+#[repr(align(128))]
 pub(crate) struct Entry<R> {
     /// The strategy's state (hazard slots, pinned epoch, ...).
     pub record: R,
