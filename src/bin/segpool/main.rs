@@ -226,7 +226,7 @@ mod cli {
             ns_per_job_max: ns(&runs[runs.len() - 1]),
             p50_ns: quantile(&latencies, 0.5),
             p99_ns: quantile(&latencies, 0.99),
-            allocs_per_job: memory.as_ref().and_then(|m| m.allocations.map(|a| a as f64 / m.jobs.max(1) as f64)),
+            allocs_per_job: memory.as_ref().and_then(|m| m.allocations.map(|(a, jobs)| a as f64 / jobs.max(1) as f64)),
             peak_unreclaimed: memory.as_ref().and_then(|m| m.peak_unreclaimed),
             segments_allocated: memory.as_ref().and_then(|m| m.stats).map(|s| s.segments_allocated),
             exhaustion_events: stats.map(|s| s.exhaustion_events),
@@ -273,7 +273,8 @@ mod cli {
             }
             for (subject, runs) in subjects.iter().zip(throughput) {
                 let memory = if plan.memory {
-                    let memory_cell = Cell { duration: plan.duration / 2, ..*cell };
+                    // As long as a throughput run; allocations are counted over its second half.
+                    let memory_cell = *cell;
                     let outcome = workloads::run(*subject, memory_cell, Mode::Memory, clock)
                         .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
                     progress.inc(1);

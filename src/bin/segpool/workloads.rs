@@ -127,8 +127,9 @@ pub struct Outcome {
     pub handed_back: u64,
     /// Segment accounting at the end (segmented subjects).
     pub stats: Option<QueueStats>,
-    /// Memory runs: allocations from the start barrier to the last job's completion, by every thread.
-    pub allocations: Option<u64>,
+    /// Memory runs: allocations by every thread from the end of the warm-up to the last job's completion, and the
+    /// jobs completed in that time.
+    pub allocations: Option<(u64, u64)>,
     /// Memory runs: the peak of `retired_pending` (segmented subjects).
     pub peak_unreclaimed: Option<u64>,
 }
@@ -196,6 +197,15 @@ struct Progress {
     producers_left: Padded<AtomicUsize>,
     /// When producers stop, in [`Clock`] nanoseconds; set before the start barrier.
     deadline: Padded<AtomicU64>,
+}
+
+/// Memory runs count allocations in steady state: after a warm-up of half the run (segments grown to what the
+/// strategy needs, buffers at their size), as `tests/alloc.rs` does. Returns the jobs done so far and the window.
+fn count_after_warm_up(mode: Mode, cell: Cell, progress: &Progress) -> Option<(u64, AllocationWindow)> {
+    (mode == Mode::Memory).then(|| {
+        thread::sleep(cell.duration / 2);
+        (progress.done.0.load(Ordering::Acquire), AllocationWindow::start())
+    })
 }
 
 /// One producer: offers jobs until the deadline, keeping at most `window` in flight (plus the up to
@@ -301,10 +311,10 @@ fn queue_run<B: Backend<u64> + Inspect>(backend: &B, cell: Cell, mode: Mode, clo
             })
             .collect();
         barrier.wait(); // every thread has allocated what it needs
-        let window = (mode == Mode::Memory).then(AllocationWindow::start);
         progress.deadline.0.store(clock.now_ns() + cell.duration.as_nanos() as u64, Ordering::Release);
         barrier.wait();
         let start = Instant::now();
+        let counting = count_after_warm_up(mode, cell, &progress);
         let (mut jobs, mut handed_back) = (0, 0);
         for producer in producers {
             let (sent, refused) = producer.join().expect("producer panicked");
@@ -316,7 +326,7 @@ fn queue_run<B: Backend<u64> + Inspect>(backend: &B, cell: Cell, mode: Mode, clo
             latencies.extend(consumer.join().expect("consumer panicked"));
         }
         let elapsed = start.elapsed();
-        let allocations = window.map(AllocationWindow::stop);
+        let allocations = counting.map(|(done_before, window)| (window.stop(), jobs - done_before));
         release_stall.store(true, Ordering::Release);
         assert_eq!(progress.done.0.load(Ordering::Acquire), jobs, "every pushed value is popped exactly once");
         latencies.sort_unstable();
@@ -385,10 +395,10 @@ fn pool_run<B: Backend<Envelope<u64>> + Inspect>(cell: Cell, mode: Mode, clock: 
                 })
                 .collect();
             barrier.wait(); // every producer has its submitter
-            let window = (mode == Mode::Memory).then(AllocationWindow::start);
             progress.deadline.0.store(clock.now_ns() + cell.duration.as_nanos() as u64, Ordering::Release);
             barrier.wait();
             let start = Instant::now();
+            let counting = count_after_warm_up(mode, cell, &progress);
             let (mut jobs, mut handed_back) = (0, 0);
             for producer in producers {
                 let (sent, refused) = producer.join().expect("producer panicked");
@@ -400,7 +410,7 @@ fn pool_run<B: Backend<Envelope<u64>> + Inspect>(cell: Cell, mode: Mode, clock: 
                 backoff(&mut spins);
             }
             let elapsed = start.elapsed();
-            let allocations = window.map(AllocationWindow::stop);
+            let allocations = counting.map(|(done_before, window)| (window.stop(), jobs - done_before));
             Outcome { jobs, elapsed, handed_back, allocations, ..Outcome::default() }
         })
     });
@@ -467,6 +477,6 @@ mod tests {
         );
         assert!(epoch_peak > 500, "Epoch reclaims past a stalled handle? peak {epoch_peak} of {} values", epoch.jobs);
         assert!(hazard_peak < 64, "Hazard's unreclaimed segments are bounded; peak {hazard_peak}");
-        assert!(leak.allocations.unwrap() > 0, "Leak must allocate segments once the up-front ones are used");
+        assert!(leak.allocations.unwrap().0 > 0, "Leak must allocate segments once the up-front ones are used");
     }
 }
