@@ -183,19 +183,33 @@ mod cli {
             })
         }
 
-        fn cells(&self) -> Vec<Cell> {
-            let mut cells = Vec::new();
+        /// The matrix in groups: one group per workload and thread count, holding its segment sizes. The runs of a
+        /// group are interleaved, so that ratios within it (between subjects, and between segment sizes) are taken
+        /// side by side.
+        fn groups(&self) -> Vec<Vec<Cell>> {
+            let mut groups = Vec::new();
             for &workload in &self.workloads {
                 for &producers in &self.producers {
                     for &consumers in &self.workers {
-                        for &segment_size in &self.segment_sizes {
-                            let (policy, duration, window) = (self.policy, self.duration, self.window);
-                            cells.push(Cell { workload, producers, consumers, segment_size, policy, duration, window });
-                        }
+                        let (policy, duration, window) = (self.policy, self.duration, self.window);
+                        groups.push(
+                            self.segment_sizes
+                                .iter()
+                                .map(|&segment_size| Cell {
+                                    workload,
+                                    producers,
+                                    consumers,
+                                    segment_size,
+                                    policy,
+                                    duration,
+                                    window,
+                                })
+                                .collect(),
+                        );
                     }
                 }
             }
-            cells
+            groups
         }
 
         fn subjects_of(&self, workload: Workload) -> Vec<Subject> {
@@ -235,7 +249,8 @@ mod cli {
     }
 
     fn compare(plan: &Plan, out: &std::path::Path) -> Result<(), String> {
-        let cells = plan.cells();
+        let groups = plan.groups();
+        let cells: Vec<Cell> = groups.iter().flatten().copied().collect();
         let per_subject = plan.runs + usize::from(plan.memory);
         let total: usize = cells.iter().map(|cell| plan.subjects_of(cell.workload).len() * per_subject).sum();
         eprintln!(
@@ -252,37 +267,39 @@ mod cli {
         let clock = Clock::new();
         let started = Instant::now();
         let mut rows = Vec::new();
-        for cell in &cells {
-            let subjects = plan.subjects_of(cell.workload);
-            let mut throughput: Vec<Vec<Outcome>> = vec![Vec::new(); subjects.len()];
-            // Subjects take turns within each round, so that a noisy moment of the machine is shared out rather
-            // than falling on one subject.
+        for group in &groups {
+            let entries: Vec<(Cell, Subject)> = group
+                .iter()
+                .flat_map(|&cell| plan.subjects_of(cell.workload).into_iter().map(move |subject| (cell, subject)))
+                .collect();
+            let mut throughput: Vec<Vec<Outcome>> = vec![Vec::new(); entries.len()];
+            // Every subject at every segment size takes a turn within each round, so that a noisy moment of the
+            // machine is shared out rather than falling on one of them.
             for _ in 0..plan.runs {
-                for (index, &subject) in subjects.iter().enumerate() {
+                for (index, &(cell, subject)) in entries.iter().enumerate() {
                     progress.set_message(format!(
                         "{} {} size {}",
                         cell.workload.name(),
                         subject.name(),
                         cell.segment_size
                     ));
-                    let outcome = workloads::run(subject, *cell, Mode::Throughput, clock)
+                    let outcome = workloads::run(subject, cell, Mode::Throughput, clock)
                         .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
                     throughput[index].push(outcome);
                     progress.inc(1);
                 }
             }
-            for (subject, runs) in subjects.iter().zip(throughput) {
+            for (&(cell, subject), runs) in entries.iter().zip(throughput) {
                 let memory = if plan.memory {
                     // As long as a throughput run; allocations are counted over its second half.
-                    let memory_cell = *cell;
-                    let outcome = workloads::run(*subject, memory_cell, Mode::Memory, clock)
+                    let outcome = workloads::run(subject, cell, Mode::Memory, clock)
                         .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
                     progress.inc(1);
                     Some(outcome)
                 } else {
                     None
                 };
-                rows.push(summarise(*subject, cell, runs, memory));
+                rows.push(summarise(subject, &cell, runs, memory));
             }
         }
         progress.finish_and_clear();

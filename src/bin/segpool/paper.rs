@@ -28,8 +28,8 @@ pub fn method_line(rows: &[Row]) -> String {
     let configurations = report::tables(rows).len();
     format!(
         "{} rows in {configurations} configurations; each row is the median of {runs} throughput run(s) of one \
-         subject, subjects taking turns within each round, plus one memory run (allocations counted over its second \
-         half, unreclaimed segments sampled every 100 µs). Machine: {} logical CPUs, {} {}.",
+         subject, subjects and segment sizes taking turns within each round, plus one memory run (allocations \
+         counted over its second half, unreclaimed segments sampled every 100 µs). Machine: {} logical CPUs, {} {}.",
         rows.len(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::env::consts::OS,
