@@ -126,7 +126,7 @@ fn targets(rows: &[Row]) -> String {
         let allocating: Vec<String> = ratios
             .iter()
             .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch"))
-            .filter_map(|(name, _, allocs)| allocs.map(|allocs| format!("{name} {allocs:.3}")))
+            .filter_map(|(name, _, allocs)| allocs.map(|allocs| format!("{name} {allocs:.4}")))
             .collect();
         if !allocating.is_empty() {
             let all_zero = ratios
@@ -157,7 +157,7 @@ fn segment_size_table(rows: &[Row]) -> String {
                     one.ns_per_job,
                     sixty_four.ns_per_job,
                     one.ns_per_job / sixty_four.ns_per_job,
-                    one.allocs_per_job.map_or_else(|| "–".to_owned(), |allocs| format!("{allocs:.3}")),
+                    one.allocs_per_job.map_or_else(|| "–".to_owned(), |allocs| format!("{allocs:.4}")),
                 );
             }
         }

@@ -191,7 +191,7 @@ pub fn markdown_table(rows: &[&Row]) -> String {
             leak.map_or_else(dash, |leak| format!("{:.2}", row.ns_per_job / leak)),
             row.p50_ns.map_or_else(dash, human_ns),
             row.p99_ns.map_or_else(dash, human_ns),
-            row.allocs_per_job.map_or_else(dash, |a| format!("{a:.3}")),
+            row.allocs_per_job.map_or_else(dash, |a| format!("{a:.4}")),
             row.peak_unreclaimed.map_or_else(dash, |p| p.to_string()),
             row.exhaustion_events.map_or_else(dash, |e| e.to_string()),
             row.handed_back,
