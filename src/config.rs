@@ -1,7 +1,7 @@
 //! Queue configuration, the exhaustion policy and configuration errors.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::segment::MAX_SEGMENT_SIZE;
 
@@ -16,8 +16,16 @@ pub enum OnExhausted {
     /// Allocate one more segment. The pool keeps it for the queue's lifetime, so memory grows to the peak demand.
     Grow,
     /// Wait up to the given time for the reclamation strategy to make a segment reusable, then hand the value back
-    /// (kind `TimedOut`). Under loom time does not pass, so models use `Fail`.
+    /// (kind `TimedOut`). A timeout too long to represent as an [`Instant`] (such as `Duration::MAX`) waits as long
+    /// as it takes. Under loom time does not pass, so models use `Fail`.
     Wait(Duration),
+}
+
+/// The instant `timeout` from now, or `None` ("no deadline: wait as long as it takes") when that instant cannot be
+/// represented (`Duration::MAX`, say). Every deadline the crate derives from a user's duration goes through here, so
+/// no duration a user can pass makes `Instant + Duration` overflow.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
 }
 
 /// Configuration of a [`SegQueue`](crate::SegQueue). Build it with struct-update syntax from
@@ -46,6 +54,15 @@ impl Default for Config {
 pub const MAX_SEGMENTS: usize = u32::MAX as usize - 1;
 
 impl Config {
+    /// Checks every field, then the requirements of strategy `R` ([`Reclaim::validate_config`]); the error names
+    /// the first invalid field. The queue and pool constructors call this.
+    ///
+    /// [`Reclaim::validate_config`]: crate::Reclaim::validate_config
+    pub fn validate_for<R: crate::Reclaim>(&self) -> Result<(), ConfigError> {
+        self.validate()?;
+        R::validate_config(self)
+    }
+
     /// Checks every field; the error names the first invalid one.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.segment_size == 0 {

@@ -163,7 +163,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
 
     /// A queue with `config`, or the error naming its first invalid field.
     pub fn with_config(config: Config) -> Result<Self, ConfigError> {
-        config.validate()?;
+        config.validate_for::<R>()?;
         let pool = SegmentPool::new(config.segment_size, config.segment_count);
         let first = pool.try_take().expect("segment_count >= 1 was validated");
         let generation = pool.get(first).generation();

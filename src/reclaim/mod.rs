@@ -64,7 +64,7 @@ pub use leak::Leak;
 pub use limbo::Limbo;
 pub use unprotected::Unprotected;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::segment::SegmentId;
 use crate::sync::AtomicU64;
 
@@ -95,6 +95,14 @@ pub trait Reclaim: Send + Sync + Sized + 'static {
     type SegmentMeta: Default + Send + Sync;
     /// One thread's state: its protections and, for some strategies, its retired segments.
     type Handle: Send;
+
+    /// The strategy's own requirements on a configuration, checked by [`Config::validate_for`] (and so by every
+    /// queue and pool constructor) after the strategy-independent checks: a configuration under which the strategy
+    /// could never make a segment reusable again is refused here, naming the fields (default: no requirement).
+    fn validate_config(config: &Config) -> Result<(), ConfigError> {
+        let _ = config;
+        Ok(())
+    }
 
     /// Builds the strategy for a queue with this (validated) configuration.
     fn new(config: &Config) -> Self;
