@@ -51,7 +51,9 @@ pub mod segment;
 pub mod segment_pool;
 pub mod sync;
 
-pub use config::{Config, ConfigError, MAX_SEGMENTS, OnExhausted};
+pub use config::{
+    Config, ConfigError, MAX_INITIAL_SEGMENTS, MAX_INITIAL_SLOTS, MAX_LIMBO_LEN, MAX_SEGMENTS, OnExhausted,
+};
 pub use pool::{CancelToken, Pool, ShutdownReport, Submit, SubmitError, SubmitErrorKind, Task};
 pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]

@@ -8,9 +8,8 @@
 //! once every claimed slot was read, retired to the strategy. The numbered invariants live in [`crate::segment`].
 
 use std::fmt;
-use std::time::Instant;
 
-use crate::config::{Config, ConfigError, OnExhausted};
+use crate::config::{Config, ConfigError, OnExhausted, deadline_after};
 use crate::reclaim::{Reclaim, SegmentStore};
 use crate::segment::CachePadded;
 use crate::segment::{ClaimWord, SegRef, Segment, SegmentId, StateWord, state};
@@ -66,6 +65,9 @@ pub struct QueueStats {
     pub segments_allocated: u64,
     /// Segments taken off the free list for a second or later use.
     pub segments_recycled: u64,
+    /// Segments on the free list now. With `retired_pending` and `segments_orphaned` at zero as well, a refused
+    /// push is not transient: nothing the strategy holds will come back.
+    pub segments_free: u64,
     /// Segments fully consumed, unlinked and handed to the reclamation strategy.
     pub segments_retired: u64,
     /// Retired segments the strategy has not made reusable yet (Limbo: those waiting in the ring).
@@ -161,21 +163,35 @@ impl<T, R: Reclaim> SegQueue<T, R> {
         Self::with_config(Config::default()).expect("the default config is valid")
     }
 
-    /// A queue with `config`, or the error naming its first invalid field.
+    /// A queue with `config`, or the error naming its first invalid field ([`Config::validate_for`]): a field out
+    /// of bounds, or a configuration under which the queue could stop accepting values for good.
     pub fn with_config(config: Config) -> Result<Self, ConfigError> {
         config.validate_for::<R>()?;
+        Ok(Self::build(config))
+    }
+
+    /// Like [`Self::with_config`], but accepts a configuration under which the queue can run out of segments for
+    /// good (a `Fail` or `Wait` queue with fewer segments than it or its strategy needs to recycle, or Leak under
+    /// `Fail`): for experiments that study exhaustion itself, such as wpool's limbo draining a small pool. Every
+    /// field is still checked against its bounds.
+    pub fn with_config_unchecked_liveness(config: Config) -> Result<Self, ConfigError> {
+        config.validate_bounds()?;
+        Ok(Self::build(config))
+    }
+
+    fn build(config: Config) -> Self {
         let pool = SegmentPool::new(config.segment_size, config.segment_count);
         let first = pool.try_take().expect("segment_count >= 1 was validated");
         let generation = pool.get(first).generation();
         let start = SegRef::new(first, generation).bits();
-        Ok(SegQueue {
+        SegQueue {
             head: CachePadded(AtomicU64::new(start)),
             tail: CachePadded(AtomicU64::new(start)),
             reclaim: R::new(&config),
             pool,
             config,
             counters: CachePadded(Counters::default()),
-        })
+        }
     }
 
     /// The configuration the queue was built with.
@@ -240,6 +256,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
         QueueStats {
             segments_allocated: self.pool.allocated(),
             segments_recycled: self.pool.recycled(),
+            segments_free: self.pool.free(),
             segments_retired: read(&c.retired),
             retired_pending: self.reclaim.pending(),
             segments_orphaned: self.reclaim.orphaned(),
@@ -507,7 +524,8 @@ impl<'q, T, R: Reclaim> Handle<'q, T, R> {
                     let OnExhausted::Wait(timeout) = queue.config.on_exhausted else {
                         unreachable!("only OnExhausted::Wait asks to wait")
                     };
-                    let until = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                    // `None` inside: the timeout is too long to be an `Instant`, so wait as long as it takes.
+                    let until = *deadline.get_or_insert_with(|| deadline_after(timeout));
                     queue.counters.waited.fetch_add(1, Ordering::Relaxed);
                     match queue.pool.wait_take(until) {
                         Some(id) => {

@@ -37,17 +37,24 @@ pub struct SegmentPool<T, M> {
     directory: [AtomicPtr<SegmentSlot<T, M>>; DIRECTORY_LEN],
     /// Number of segment indices handed out so far (= segments allocated).
     allocated: CounterU64,
-    /// Segments taken off the free list for their second or later use.
-    recycled: CachePadded<CounterU64>,
+    /// Segments taken off the free list for their second or later use, and segments on it now.
+    counts: CachePadded<FreeCounts>,
     /// Free-list head: `(index << 32) | tag`.
     ///
-    /// It and `recycled` are written whenever a segment is taken or freed; each is on its own cache lines so that
+    /// It and `counts` are written whenever a segment is taken or freed; each is on its own cache lines so that
     /// those writes do not invalidate `directory`, which every queue operation reads (false sharing).
     free_head: CachePadded<AtomicU64>,
     /// Threads blocked in [`Self::wait_take`]; releasers only take the lock when this is non-zero.
     waiters: AtomicUsize,
     wait_lock: Mutex<()>,
     wait_signal: Condvar,
+}
+
+/// The free list's statistics, on one cache line of their own (see `SegmentPool::free_head`).
+#[derive(Default)]
+struct FreeCounts {
+    recycled: CounterU64,
+    free: CounterU64,
 }
 
 const fn pack_free(index: SegmentId, tag: u32) -> u64 {
@@ -78,7 +85,7 @@ impl<T, M: Default> SegmentPool<T, M> {
             segment_size,
             directory: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             allocated: CounterU64::new(0),
-            recycled: CachePadded(CounterU64::new(0)),
+            counts: CachePadded(FreeCounts::default()),
             free_head: CachePadded(AtomicU64::new(pack_free(NO_SEGMENT, 0))),
             waiters: AtomicUsize::new(0),
             wait_lock: Mutex::new(()),
@@ -159,7 +166,13 @@ impl<T, M> SegmentPool<T, M> {
 
     /// Segments reused after an earlier life.
     pub fn recycled(&self) -> u64 {
-        self.recycled.load(Ordering::Relaxed)
+        self.counts.recycled.load(Ordering::Relaxed)
+    }
+
+    /// Segments on the free list now (a statistic: exact when no take or free is in flight, never below the
+    /// true count otherwise, since a free counts itself before it links the segment).
+    pub fn free(&self) -> u64 {
+        self.counts.free.load(Ordering::Relaxed)
     }
 
     /// Pops a free segment, moves it to its next generation and returns its index. `None` if the list is empty.
@@ -179,12 +192,13 @@ impl<T, M> SegmentPool<T, M> {
             match self.free_head.compare_exchange_weak(head, pack_free(next, tag), Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
+                    self.counts.free.fetch_sub(1, Ordering::Relaxed);
                     let segment = self.get(id);
                     // Count second lives only: not fresh segments (generation 0) and not spares that a producer
                     // took but never linked (still OPEN; see `Handle::push`).
                     let word = StateWord(segment.word.load(Ordering::Relaxed));
                     if word.generation() != 0 && word.state() == state::RETIRED {
-                        self.recycled.fetch_add(1, Ordering::Relaxed);
+                        self.counts.recycled.fetch_add(1, Ordering::Relaxed);
                     }
                     segment.reset_for_use();
                     return Some(id);
@@ -200,6 +214,8 @@ impl<T, M> SegmentPool<T, M> {
     /// strategy's promise), or that the segment was never published.
     pub fn push_free(&self, id: SegmentId) {
         let segment = self.get(id);
+        // Counted before the segment is linked, so a take (which uncounts after unlinking) never brings it below 0.
+        self.counts.free.fetch_add(1, Ordering::Relaxed);
         let mut head = self.free_head.load(Ordering::Relaxed);
         loop {
             segment.next_free.store(free_index(head), Ordering::Relaxed);
@@ -229,8 +245,8 @@ impl<T, M> SegmentPool<T, M> {
         self.waiters.load(Ordering::Relaxed) > 0
     }
 
-    /// Waits until a segment is free or `deadline` passes.
-    pub fn wait_take(&self, deadline: Instant) -> Option<SegmentId> {
+    /// Waits until a segment is free or `deadline` passes (`None`: as long as it takes).
+    pub fn wait_take(&self, deadline: Option<Instant>) -> Option<SegmentId> {
         let mut guard = self.wait_lock.lock().unwrap_or_else(|poison| poison.into_inner());
         self.waiters.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
@@ -238,15 +254,20 @@ impl<T, M> SegmentPool<T, M> {
             if let Some(id) = self.try_take() {
                 break Some(id);
             }
-            let now = Instant::now();
-            if now >= deadline {
-                break None;
-            }
             // The lock is held from the check above until the wait starts, and `push_free` takes it before
             // notifying, so a release between the check and the wait cannot be missed.
-            guard = match self.wait_signal.wait_timeout(guard, deadline - now) {
-                Ok((guard, _)) => guard,
-                Err(poison) => poison.into_inner().0,
+            guard = match deadline {
+                None => self.wait_signal.wait(guard).unwrap_or_else(|poison| poison.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break None;
+                    }
+                    match self.wait_signal.wait_timeout(guard, deadline - now) {
+                        Ok((guard, _)) => guard,
+                        Err(poison) => poison.into_inner().0,
+                    }
+                }
             };
         };
         self.waiters.fetch_sub(1, Ordering::Relaxed);

@@ -59,7 +59,10 @@ impl Drop for Counted {
 }
 
 fn queue<T, R: Reclaim>(segment_size: usize, segment_count: usize, on_exhausted: OnExhausted) -> SegQueue<T, R> {
-    SegQueue::with_config(Config { segment_size, segment_count, on_exhausted, limbo_len: 2 }).expect("valid config")
+    // Unchecked: some cases drive Leak and small Limbo pools under `Fail` into exhaustion on purpose, to check that
+    // refused values are handed back; `with_config` refuses such configurations because they die for good.
+    SegQueue::with_config_unchecked_liveness(Config { segment_size, segment_count, on_exhausted, limbo_len: 2 })
+        .expect("valid bounds")
 }
 
 /// Push 50 values over 4-slot segments, pop 13 (a partly read head segment), drop the queue.
@@ -160,7 +163,15 @@ fn concurrent_stop_midway_drops_everything_once<R: Reclaim>(on_exhausted: OnExha
     const CONSUMERS: usize = 2;
     let ledger = Ledger::new(PRODUCERS * PER_PRODUCER);
     let q: Arc<SegQueue<Counted, R>> = Arc::new(
-        SegQueue::with_config(Config { segment_size: 3, segment_count: 8, on_exhausted, limbo_len: 2 }).unwrap(),
+        // Unchecked: Leak under Fail/Wait is refused by `with_config` (it dies for good); here it must still drop
+        // every value once when it does.
+        SegQueue::with_config_unchecked_liveness(Config {
+            segment_size: 3,
+            segment_count: 8,
+            on_exhausted,
+            limbo_len: 2,
+        })
+        .unwrap(),
     );
     let stop = Arc::new(AtomicBool::new(false));
     let consumed = Arc::new(AtomicUsize::new(0));

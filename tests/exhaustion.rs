@@ -40,7 +40,12 @@ fn limbo_queue(
     limbo_len: usize,
     on_exhausted: OnExhausted,
 ) -> SegQueue<u64, Limbo> {
-    SegQueue::with_config(Config { segment_size, segment_count, on_exhausted, limbo_len }).expect("valid config")
+    // Unchecked: several cases study the configurations that `with_config` refuses because they die for good
+    // (`segment_count < limbo_len + 2` under `Fail`); those that are live pass the full check too.
+    let config = Config { segment_size, segment_count, on_exhausted, limbo_len };
+    let live = config.validate_for::<Limbo>().is_ok();
+    assert_eq!(live, on_exhausted == OnExhausted::Grow || segment_count >= limbo_len + 2, "{config:?}");
+    SegQueue::with_config_unchecked_liveness(config).expect("valid bounds")
 }
 
 /// Alternating push/pop pairs until the first refused push (or `max_pairs`); returns the number of complete pairs.
@@ -77,6 +82,7 @@ fn fail_refuses_push_while_segments_wait_in_limbo() {
         QueueStats {
             segments_allocated: 2,
             segments_recycled: 0,
+            segments_free: 0,
             segments_retired: 1, // value 1's segment, by the pop of value 2
             retired_pending: 1,
             segments_orphaned: 0,
@@ -147,6 +153,7 @@ fn grow_allocates_until_the_ring_fills_then_recycles() {
         QueueStats {
             segments_allocated: 6,
             segments_recycled: pairs - 6, // pushes 2..=pairs take pairs - 1 segments: 1 fresh, 4 grown, the rest reused
+            segments_free: 1,             // 6 = 4 in the ring + the queue's one segment + 1 evicted by the last pop
             segments_retired: pairs - 1,
             retired_pending: 4, // the ring is full
             segments_orphaned: 0,
@@ -250,7 +257,9 @@ fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
 
 /// Fills every segment without consuming, so no segment is ever retired and no strategy can make one reusable.
 fn fill_all_segments<R: Reclaim>(on_exhausted: OnExhausted) -> SegQueue<u64, R> {
-    let q = SegQueue::with_config(Config { segment_size: 3, segment_count: 2, on_exhausted, limbo_len: 2 }).unwrap();
+    // Unchecked: Leak and Limbo refuse this configuration under Fail and Wait (it dies for good), which is the point.
+    let config = Config { segment_size: 3, segment_count: 2, on_exhausted, limbo_len: 2 };
+    let q = SegQueue::with_config_unchecked_liveness(config).unwrap();
     for value in 0..6 {
         q.push(value).unwrap();
     }

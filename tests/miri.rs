@@ -414,10 +414,10 @@ fn pool_grows_past_the_first_chunk_from_two_threads() {
 fn pool_wait_take_is_woken_by_push_free() {
     let pool: SegmentPool<Value, ()> = SegmentPool::new(1, 1);
     let only = pool.try_take().expect("one segment");
-    assert_eq!(pool.wait_take(Instant::now() + Duration::from_millis(1)), None);
+    assert_eq!(pool.wait_take(Some(Instant::now() + Duration::from_millis(1))), None);
     let deadline = Instant::now() + WATCHDOG;
     thread::scope(|s| {
-        let waiter = s.spawn(|| pool.wait_take(deadline));
+        let waiter = s.spawn(|| pool.wait_take(Some(deadline)));
         thread::sleep(Duration::from_millis(10)); // usually the waiter is blocked by now; either way it must wake
         pool.push_free(only);
         assert_eq!(waiter.join().unwrap(), Some(only));

@@ -48,6 +48,8 @@ pub struct BackendConfig {
     pub segment_count: usize,
     /// What a push does when no segment is free ([`Segmented`]).
     pub on_exhausted: OnExhausted,
+    /// Limbo's ring length ([`Segmented`] with [`Limbo`](crate::Limbo)).
+    pub limbo_len: usize,
 }
 
 impl Default for BackendConfig {
@@ -57,6 +59,7 @@ impl Default for BackendConfig {
             segment_size: queue.segment_size,
             segment_count: queue.segment_count,
             on_exhausted: queue.on_exhausted,
+            limbo_len: queue.limbo_len,
         }
     }
 }
@@ -116,7 +119,7 @@ impl<R: Reclaim, J: Send + 'static> Backend<J> for Segmented<R, J> {
             segment_size: config.segment_size,
             segment_count: config.segment_count,
             on_exhausted: config.on_exhausted,
-            ..Config::default()
+            limbo_len: config.limbo_len,
         })?;
         Ok(Segmented { queue })
     }

@@ -74,6 +74,7 @@ mod backend;
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
 mod iocp;
 mod pinning;
+mod task;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
 mod uring;
 
@@ -88,9 +89,11 @@ pub use backend::CrossbeamChannel;
 pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
 pub use iocp::Iocp;
+pub use task::Task;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
 pub use uring::Uring;
 
+use crate::config::deadline_after;
 use crate::segment::CachePadded;
 use crate::sync::{
     Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, IDLE_SPINS, Mutex, MutexGuard, Ordering, fence, thread,
@@ -100,6 +103,13 @@ use pinning::Pinning;
 
 /// Jobs a worker takes from the backend at once, unless the builder says otherwise.
 pub const DEFAULT_BATCH: usize = 64;
+
+/// Largest [`Builder::batch`]: a worker keeps room for a whole batch, and more jobs than this in one batch only
+/// delay the jobs behind them (the segmented backend hands out at most one segment's run per batch anyway).
+pub const MAX_BATCH: usize = 1 << 16;
+
+/// Largest [`Builder::workers`], and the most workers [`Pool::add_workers`] lets a pool have.
+pub const MAX_WORKERS: usize = 1 << 12;
 
 /// The closed bit of the submission gate; the bits below count submitters inside `submit`.
 const CLOSED: u64 = 1 << 63;
@@ -238,6 +248,10 @@ pub struct SubmitError<J> {
 }
 
 impl<J> SubmitError<J> {
+    pub(crate) fn new(kind: SubmitErrorKind, job: J) -> Self {
+        SubmitError { kind, job }
+    }
+
     /// Why.
     pub fn kind(&self) -> SubmitErrorKind {
         self.kind
@@ -266,13 +280,25 @@ impl<J> fmt::Display for SubmitError<J> {
 
 impl<J> std::error::Error for SubmitError<J> {}
 
-/// A job that panicked, as the panic hook sees it.
+/// A panic the panic hook is told about.
 #[derive(Debug)]
 pub struct PanicReport {
     /// The worker's index (in spawn order).
     pub worker: usize,
+    /// Where the panic happened.
+    pub site: PanicSite,
     /// The panic message, if it was a string.
     pub message: Option<String>,
+}
+
+/// Where a panic reported to the panic hook happened. Either way the worker goes on with the next job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanicSite {
+    /// In the handler, running a job (counted in [`ShutdownReport::panicked`]).
+    Job,
+    /// In the cancellation hook, for a cancelled job (which still counts as cancelled; a [`Task`]'s cleanup runs
+    /// there).
+    OnCancelled,
 }
 
 /// What [`Pool::shutdown`] did.
@@ -283,6 +309,9 @@ pub struct ShutdownReport<J> {
     pub panicked: u64,
     /// Jobs cancelled over the pool's life.
     pub cancelled: u64,
+    /// Panics caught outside jobs over the pool's life: in the cancellation hook, the panic hook or the metrics
+    /// sink. Each was caught on its worker, which went on working.
+    pub hook_panics: u64,
     /// Accepted jobs that did not run because the deadline passed, in no particular order.
     pub not_run: Vec<J>,
     /// Whether the deadline passed before the backend was drained.
@@ -295,61 +324,10 @@ impl<J> fmt::Debug for ShutdownReport<J> {
             .field("executed", &self.executed)
             .field("panicked", &self.panicked)
             .field("cancelled", &self.cancelled)
+            .field("hook_panics", &self.hook_panics)
             .field("not_run", &self.not_run.len())
             .field("deadline_passed", &self.deadline_passed)
             .finish()
-    }
-}
-
-/// A boxed closure job, for [`Pool::closures`]. It may submit further tasks through the context it receives.
-pub struct Task {
-    run: TaskBody,
-    cleanup: Option<Box<dyn FnOnce() + Send>>,
-}
-
-/// A task's closure: it gets a context for submitting further tasks.
-type TaskBody = Box<dyn FnOnce(&dyn Submit<Task>) + Send>;
-
-impl Task {
-    /// A task that runs `f`.
-    pub fn new(f: impl FnOnce() + Send + 'static) -> Self {
-        Task { run: Box::new(move |_| f()), cleanup: None }
-    }
-
-    /// A task that runs `f` with a context to submit more tasks.
-    pub fn with_context(f: impl FnOnce(&dyn Submit<Task>) + Send + 'static) -> Self {
-        Task { run: Box::new(f), cleanup: None }
-    }
-
-    /// Adds a cleanup that runs after the task, and also if the task is cancelled or panics.
-    pub fn cleanup(mut self, f: impl FnOnce() + Send + 'static) -> Self {
-        self.cleanup = Some(Box::new(f));
-        self
-    }
-
-    fn run_and_clean_up(self, context: &dyn Submit<Task>) {
-        struct CleanupGuard(Option<Box<dyn FnOnce() + Send>>);
-        impl Drop for CleanupGuard {
-            fn drop(&mut self) {
-                if let Some(cleanup) = self.0.take() {
-                    cleanup();
-                }
-            }
-        }
-        let _guard = CleanupGuard(self.cleanup);
-        (self.run)(context);
-    }
-
-    fn cancel(self) {
-        if let Some(cleanup) = self.cleanup {
-            cleanup();
-        }
-    }
-}
-
-impl fmt::Debug for Task {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task").field("cleanup", &self.cleanup.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -398,13 +376,13 @@ impl<J: Send + 'static> Builder<J> {
 impl Builder<Task> {
     fn closures() -> Self {
         Builder::new()
-            .handler_with_context(|task: Task, context: &dyn Submit<Task>| task.run_and_clean_up(context))
+            .handler_with_context(|task: Task, context: &dyn Submit<Task>| task.run_with(context))
             .on_cancelled(Task::cancel)
     }
 }
 
 impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
-    /// Number of worker threads (default: the machine's parallelism). At least 1.
+    /// Number of worker threads (default: the machine's parallelism), `1..=MAX_WORKERS`.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers;
         self
@@ -416,7 +394,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
         self
     }
 
-    /// Most jobs a worker takes from the backend at once (default [`DEFAULT_BATCH`]). At least 1.
+    /// Most jobs a worker takes from the backend at once (default [`DEFAULT_BATCH`]), `1..=MAX_BATCH`.
     pub fn batch(mut self, batch: usize) -> Self {
         self.batch = batch;
         self
@@ -438,6 +416,15 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
     /// Segments a segmented backend allocates up front.
     pub fn segment_count(mut self, segment_count: usize) -> Self {
         self.backend.segment_count = segment_count;
+        self
+    }
+
+    /// Limbo only: retirements a segment waits in the limbo before reuse (see [`Config::limbo_len`]). Under `Fail`
+    /// and `Wait` Limbo needs `segment_count >= limbo_len + 2`, which the builder checks.
+    ///
+    /// [`Config::limbo_len`]: crate::Config::limbo_len
+    pub fn limbo_len(mut self, limbo_len: usize) -> Self {
+        self.backend.limbo_len = limbo_len;
         self
     }
 
@@ -509,11 +496,17 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
 
     /// Starts the workers. An invalid setting is rejected with an error naming it.
     pub fn build(self) -> Result<Pool<J, B, M>, ConfigError> {
-        if self.workers == 0 {
-            return Err(ConfigError::new("workers", "must be at least 1"));
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(ConfigError::new("workers", format!("is {} but must be in 1..={MAX_WORKERS}", self.workers)));
         }
-        if self.batch == 0 {
-            return Err(ConfigError::new("batch", "must be at least 1"));
+        if !(1..=MAX_BATCH).contains(&self.batch) {
+            return Err(ConfigError::new("batch", format!("is {} but must be in 1..={MAX_BATCH}", self.batch)));
+        }
+        if self.thread_name.contains('\0') {
+            return Err(ConfigError::new(
+                "thread_name",
+                "must not contain a NUL byte (the OS cannot name a thread so)",
+            ));
         }
         let Some(handler) = self.handler else {
             return Err(ConfigError::new("handler", "is required (Builder::handler)"));
@@ -540,7 +533,10 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             leftovers: Mutex::new(Vec::new()),
         });
         let pool = Pool { shared, workers: Mutex::new(Vec::new()), spawned: AtomicUsize::new(0) };
-        pool.spawn_workers(self.workers);
+        if let Err(error) = pool.spawn_workers(self.workers) {
+            // Dropping the pool shuts down the workers that did start.
+            return Err(ConfigError::new("workers", format!("the OS refused to start a worker thread: {error}")));
+        }
         Ok(pool)
     }
 }
@@ -570,6 +566,7 @@ struct Tally {
     executed: u64,
     panicked: u64,
     cancelled: u64,
+    hook_panics: u64,
 }
 
 /// The pool's job counters (see `Shared::counts`).
@@ -578,6 +575,7 @@ struct Counts {
     executed: AtomicU64,
     panicked: AtomicU64,
     cancelled: AtomicU64,
+    hook_panics: AtomicU64,
 }
 
 struct Shared<J, B, M> {
@@ -613,6 +611,19 @@ struct Shared<J, B, M> {
     leftovers: Mutex<Vec<Envelope<J>>>,
 }
 
+/// One external submit inside the submission gate; leaving it (the drop) uncounts the submit, also when the submit
+/// unwinds from a panicking push or metrics sink: a count left behind would make shutdown wait for it forever.
+struct GateEntry<'g>(&'g AtomicU64);
+
+impl Drop for GateEntry<'_> {
+    fn drop(&mut self) {
+        if cfg!(segpool_mutant = "pool_gate_leaks_on_unwind") && std::thread::panicking() {
+            return;
+        }
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic never happens while a pool mutex is held (jobs run outside them), so poison carries no meaning.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -623,30 +634,27 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     /// the pool drains (its worker is busy, so the drain cannot finish before the new job is in the backend), but
     /// not after the deadline.
     fn submit(&self, local: &mut B::Local<'_>, envelope: Envelope<J>, from_job: bool) -> Result<(), SubmitError<J>> {
-        let closed = if from_job {
-            self.stop.load(Ordering::Acquire)
+        let (closed, inside) = if from_job {
+            (self.stop.load(Ordering::Acquire), None)
         } else {
             // SeqCst with the shutdown's `fetch_or`: a submit either sees the closed bit or is counted before
             // shutdown waits for the count to reach zero.
             let closed = self.gate.fetch_add(1, Ordering::SeqCst) & CLOSED != 0;
-            if closed {
-                self.gate.fetch_sub(1, Ordering::SeqCst);
-            }
-            closed
+            (closed, Some(GateEntry(&self.gate)))
         };
         if closed {
+            drop(inside);
             self.metrics.refused();
             return Err(SubmitError { kind: SubmitErrorKind::Closed, job: envelope.job });
         }
         let pushed = self.backend.push(local, envelope);
         if pushed.is_ok() {
-            self.metrics.submitted();
             // Before leaving the gate: once shutdown sees the gate empty, every accepted job has its wake-up.
+            // And before the metrics call, which is user code: had it panicked first, the job would sit unannounced.
             self.wake_one();
+            self.metrics.submitted();
         }
-        if !from_job {
-            self.gate.fetch_sub(1, Ordering::SeqCst);
-        }
+        drop(inside);
         pushed.map_err(|refused| {
             self.metrics.refused();
             let kind = match refused.kind {
@@ -703,32 +711,11 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
 
     /// Runs a batch; with the deadline passed, hands back what is left of it instead.
     fn run_batch(&self, worker: usize, batch: &mut Vec<Envelope<J>>, context: &dyn Submit<J>, tally: &mut Tally) {
-        self.metrics.batch(batch.len());
-        let Tally { executed, panicked, cancelled } = tally;
+        let len = batch.len();
+        self.catching(tally, || self.metrics.batch(len));
         let mut jobs = batch.drain(..);
         for envelope in jobs.by_ref() {
-            if envelope.token.as_ref().is_some_and(CancelToken::is_cancelled) {
-                *cancelled += 1;
-                self.metrics.cancelled();
-                if let Some(hook) = &self.on_cancelled {
-                    hook(envelope.job);
-                }
-            } else {
-                let job = envelope.job;
-                match panic::catch_unwind(AssertUnwindSafe(|| (self.handler)(job, context))) {
-                    Ok(()) => {
-                        *executed += 1;
-                        self.metrics.executed();
-                    }
-                    Err(payload) => {
-                        *panicked += 1;
-                        self.metrics.panicked();
-                        if let Some(hook) = &self.on_panic {
-                            hook(&PanicReport { worker, message: panic_message(payload.as_ref()) });
-                        }
-                    }
-                }
-            }
+            self.run_one(worker, envelope, context, tally);
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
@@ -736,6 +723,61 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
         let rest: Vec<_> = jobs.collect();
         if !rest.is_empty() {
             lock(&self.leftovers).extend(rest);
+        }
+    }
+
+    /// Runs one job, or its cancellation hook if its token was cancelled. Every panic of user code is caught here:
+    /// the job's, the hooks' and the metrics sink's, so none can end the worker or strand the rest of its batch.
+    fn run_one(&self, worker: usize, envelope: Envelope<J>, context: &dyn Submit<J>, tally: &mut Tally) {
+        let Envelope { job, token } = envelope;
+        if token.as_ref().is_some_and(CancelToken::is_cancelled) {
+            tally.cancelled += 1;
+            self.catching(tally, || self.metrics.cancelled());
+            if let Some(hook) = &self.on_cancelled {
+                let hooked = if cfg!(segpool_mutant = "pool_hooks_uncaught") {
+                    Ok(hook(job))
+                } else {
+                    panic::catch_unwind(AssertUnwindSafe(|| hook(job)))
+                };
+                if let Err(payload) = hooked {
+                    tally.hook_panics += 1;
+                    self.report_panic(worker, PanicSite::OnCancelled, payload, tally);
+                }
+            }
+            return;
+        }
+        match panic::catch_unwind(AssertUnwindSafe(|| (self.handler)(job, context))) {
+            Ok(()) => {
+                tally.executed += 1;
+                self.catching(tally, || self.metrics.executed());
+            }
+            Err(payload) => {
+                tally.panicked += 1;
+                self.catching(tally, || self.metrics.panicked());
+                self.report_panic(worker, PanicSite::Job, payload, tally);
+            }
+        }
+    }
+
+    /// Passes a caught panic to the panic hook.
+    fn report_panic(&self, worker: usize, site: PanicSite, payload: Box<dyn Any + Send>, tally: &mut Tally) {
+        let message = panic_message(payload.as_ref());
+        // The payload is user data, and its drop is user code too.
+        self.catching(tally, move || drop(payload));
+        if let Some(hook) = &self.on_panic {
+            self.catching(tally, || hook(&PanicReport { worker, site, message }));
+        }
+    }
+
+    /// Runs user code outside a job (a hook, the metrics sink), catching and counting its panic.
+    fn catching(&self, tally: &mut Tally, f: impl FnOnce()) {
+        if cfg!(segpool_mutant = "pool_hooks_uncaught") {
+            return f();
+        }
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            tally.hook_panics += 1;
+            // Even the payload's drop is user code.
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
         }
     }
 
@@ -750,13 +792,21 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
         if tally.cancelled > 0 {
             self.counts.cancelled.fetch_add(tally.cancelled, Ordering::Relaxed);
         }
+        if tally.hook_panics > 0 {
+            self.counts.hook_panics.fetch_add(tally.hook_panics, Ordering::Relaxed);
+        }
     }
 
     fn worker(&self, index: usize) {
+        let mut exit = WorkerExit { shared: self, tally: Tally::default(), retired: false };
+        exit.retired = self.work(index, &mut exit.tally);
+    }
+
+    /// The worker's loop; returns whether it left because it was retired.
+    fn work(&self, index: usize, tally: &mut Tally) -> bool {
         self.pinning.apply(index);
         let context = WorkerContext { shared: self, local: std::cell::RefCell::new(self.backend.local()) };
         let mut batch = Vec::with_capacity(self.batch);
-        let mut tally = Tally::default();
         let mut retired = false;
         'work: loop {
             if self.stop.load(Ordering::Acquire) {
@@ -767,12 +817,12 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
                 break;
             }
             if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
-                self.run_batch(index, &mut batch, &context, &mut tally);
+                self.run_batch(index, &mut batch, &context, tally);
                 continue;
             }
             // Empty: look again a few times, backing off, before the costly sleep (module docs, "Spinning").
             if self.spin_for_work(&context, &mut batch) {
-                self.run_batch(index, &mut batch, &context, &mut tally);
+                self.run_batch(index, &mut batch, &context, tally);
                 continue;
             }
             // Still empty: announce idleness, look again, then sleep (module docs).
@@ -780,7 +830,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
             fence(Ordering::SeqCst);
             if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
                 self.idle.fetch_sub(1, Ordering::SeqCst);
-                self.run_batch(index, &mut batch, &context, &mut tally);
+                self.run_batch(index, &mut batch, &context, tally);
                 continue;
             }
             // Before sleeping, hand the strategy's per-thread leftovers to the others (Backend::park).
@@ -815,18 +865,33 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
             drop(sleep);
             self.idle.fetch_sub(1, Ordering::SeqCst);
         }
-        drop(context);
+        retired
+    }
+}
+
+/// A worker's way out, as a drop guard, so that it is taken also if the worker unwinds (only a panicking backend
+/// can make it: every panic of user code is caught in `run_one`): shutdown waits for `live` to reach zero.
+struct WorkerExit<'s, J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> {
+    shared: &'s Shared<J, B, M>,
+    tally: Tally,
+    retired: bool,
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Drop for WorkerExit<'_, J, B, M> {
+    fn drop(&mut self) {
+        let shared = self.shared;
         // Before `live` drops: shutdown reads the counts only after joining every worker.
-        self.flush(tally);
-        let mut sleep = lock(&self.sleep);
+        shared.flush(std::mem::take(&mut self.tally));
+        let mut sleep = lock(&shared.sleep);
         sleep.live -= 1;
-        if retired && !cfg!(segpool_mutant = "pool_retire_swallows_wakeup") {
+        let dying = std::thread::panicking();
+        if (self.retired || dying) && !cfg!(segpool_mutant = "pool_retire_swallows_wakeup") {
             // This worker may have taken the wake-up token of a job it will now never pop: pass it on.
-            let idle = self.idle.load(Ordering::SeqCst);
-            self.pass_on_wakeup(&mut sleep, idle);
+            let idle = shared.idle.load(Ordering::SeqCst);
+            shared.pass_on_wakeup(&mut sleep, idle);
         }
-        sleep.check_finished(&self.wake);
-        self.exited.notify_all();
+        sleep.check_finished(&shared.wake);
+        shared.exited.notify_all();
     }
 }
 
@@ -899,16 +964,27 @@ impl<B: Backend<Envelope<Task>>, M: Metrics> Pool<Task, B, M> {
 }
 
 impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
-    fn spawn_workers(&self, count: usize) {
+    /// Starts `count` workers, or as many as the OS allows: the error is the OS's refusal of the next one.
+    fn spawn_workers(&self, count: usize) -> std::io::Result<()> {
         let mut workers = lock(&self.workers);
-        lock(&self.shared.sleep).live += count;
         for _ in 0..count {
             let index = self.spawned.fetch_add(1, Ordering::Relaxed);
             let shared = Arc::clone(&self.shared);
             let name = format!("{}-{index}", shared.thread_name);
-            let worker = thread::Builder::new().name(name).spawn(move || shared.worker(index));
-            workers.push(worker.expect("the OS refused to start a pool worker thread"));
+            // Counted before it starts, so that a worker that exits at once cannot take `live` below zero; and
+            // uncounted if it does not start, or shutdown would wait for it forever.
+            lock(&self.shared.sleep).live += 1;
+            match thread::Builder::new().name(name).spawn(move || shared.worker(index)) {
+                Ok(worker) => workers.push(worker),
+                Err(error) => {
+                    let mut sleep = lock(&self.shared.sleep);
+                    sleep.live -= 1;
+                    sleep.check_finished(&self.shared.wake);
+                    return Err(error);
+                }
+            }
         }
+        Ok(())
     }
 
     /// Submits `job`, or hands it back: when the pool is shutting down, or the backend refuses it.
@@ -943,13 +1019,16 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
         lock(&self.shared.sleep).live
     }
 
-    /// Adds `count` workers. Refused (with `false`) once shutdown has begun.
+    /// Adds `count` workers. Refused (with `false`) once shutdown has begun, or if the pool would have more than
+    /// [`MAX_WORKERS`]; `false` too if the OS refused a thread, in which case the workers started before stay.
     pub fn add_workers(&self, count: usize) -> bool {
         if self.shared.gate.load(Ordering::SeqCst) & CLOSED != 0 {
             return false;
         }
-        self.spawn_workers(count);
-        true
+        if self.workers().saturating_add(count) > MAX_WORKERS {
+            return false;
+        }
+        self.spawn_workers(count).is_ok()
     }
 
     /// Asks `count` workers to leave after their current batch, keeping at least one; returns how many will
@@ -967,12 +1046,21 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
     /// that did not run are handed back in the report. Calling it again returns an empty report.
     pub fn shutdown(&self, deadline: Option<Duration>) -> ShutdownReport<J> {
         let shared = &*self.shared;
+        // Before the gate closes, and without overflow: nothing after the close may panic, or the workers would
+        // never be joined. A deadline too far to be an `Instant` is no deadline.
+        let deadline = deadline.and_then(deadline_after);
         let already = shared.gate.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED != 0;
-        // Every submit that got past the gate finishes its push before we drain.
+        // Every submit that got past the gate finishes its push before we drain. (A submit waiting for a segment
+        // under `OnExhausted::Wait` ends by its own timeout, or when the working pool frees one.)
+        let mut spins = 0u32;
         while shared.gate.load(Ordering::SeqCst) != CLOSED && !cfg!(segpool_mutant = "pool_shutdown_ignores_gate") {
-            crate::sync::spin_hint();
+            if spins < 64 {
+                spins += 1;
+                crate::sync::spin_hint();
+            } else {
+                thread::yield_now();
+            }
         }
-        let deadline = deadline.map(|after| Instant::now() + after);
         let mut deadline_passed = false;
         {
             let mut sleep = lock(&shared.sleep);
@@ -1004,8 +1092,9 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
             }
         }
         for worker in lock(&self.workers).drain(..) {
-            // A worker's own panics are caught per job; a panic here would be a pool bug, reported as such.
-            worker.join().expect("a pool worker panicked outside a job");
+            // Every panic of user code is caught on the worker (`run_one`), so only a panicking backend ends one
+            // with an error here; its panic was printed on that thread. Shutdown goes on: the report matters more.
+            let _ = worker.join();
         }
         let mut not_run: Vec<J> = lock(&shared.leftovers).drain(..).map(|envelope| envelope.job).collect();
         let mut local = shared.backend.local();
@@ -1014,12 +1103,13 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
             not_run.extend(batch.drain(..).map(|envelope| envelope.job));
         }
         if already {
-            return ShutdownReport { executed: 0, panicked: 0, cancelled: 0, not_run, deadline_passed };
+            return ShutdownReport { executed: 0, panicked: 0, cancelled: 0, hook_panics: 0, not_run, deadline_passed };
         }
         ShutdownReport {
             executed: shared.counts.executed.load(Ordering::Relaxed),
             panicked: shared.counts.panicked.load(Ordering::Relaxed),
             cancelled: shared.counts.cancelled.load(Ordering::Relaxed),
+            hook_panics: shared.counts.hook_panics.load(Ordering::Relaxed),
             not_run,
             deadline_passed,
         }
@@ -1037,11 +1127,11 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for Pool<
 }
 
 impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Drop for Pool<J, B, M> {
-    /// Like `shutdown(None)`: every accepted job runs before the workers are joined.
+    /// Like `shutdown(None)`: every accepted job runs before the workers are joined. Also after an earlier
+    /// shutdown, which may have been cut short (a deadline, a panic in the caller's thread): workers still running
+    /// are waited for and joined, and jobs still queued are dropped (a [`Task`]'s cleanup then runs).
     fn drop(&mut self) {
-        if self.shared.gate.load(Ordering::SeqCst) & CLOSED == 0 {
-            self.shutdown(None);
-        }
+        self.shutdown(None);
     }
 }
 

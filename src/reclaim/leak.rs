@@ -3,7 +3,7 @@
 //! protect or retire anything, so it is the ceiling every other strategy's overhead is measured against, and its
 //! memory grows by one segment per `segment_size` values.
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, OnExhausted};
 use crate::reclaim::{Reclaim, SegmentStore};
 use crate::segment::SegmentId;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
@@ -19,6 +19,22 @@ impl Reclaim for Leak {
     const NAME: &'static str = "leak";
     type SegmentMeta = ();
     type Handle = ();
+
+    /// Only `OnExhausted::Grow`: Leak never makes a segment reusable, so under `Fail` or `Wait` the queue would
+    /// stop accepting for good after `segment_count * segment_size` values.
+    fn validate_config(config: &Config) -> Result<(), ConfigError> {
+        if config.on_exhausted == OnExhausted::Grow {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            "on_exhausted",
+            format!(
+                "is {:?} but Leak never reuses a segment, so the queue would stop accepting for good after \
+                 segment_count * segment_size values: use OnExhausted::Grow",
+                config.on_exhausted
+            ),
+        ))
+    }
 
     fn new(_config: &Config) -> Self {
         Leak::default()

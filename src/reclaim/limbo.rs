@@ -19,7 +19,7 @@
 //! The weakness this reproduces: a segment is reusable only after `limbo_len` *further* retirements, so with few
 //! segments (SegmentSize=1 makes every push use one) the free list runs dry while segments wait in the ring.
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, OnExhausted};
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
 use crate::segment::{SegRef, SegmentId};
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
@@ -91,6 +91,25 @@ impl Reclaim for Limbo {
     const NAME: &'static str = "limbo";
     type SegmentMeta = LimboRefs;
     type Handle = LimboHandle;
+
+    /// Under `Fail` or `Wait`, `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's last segment
+    /// can hold every segment, no retirement can evict one, and the free list stays empty for good.
+    fn validate_config(config: &Config) -> Result<(), ConfigError> {
+        if config.on_exhausted == OnExhausted::Grow || config.segment_count >= config.limbo_len.saturating_add(2) {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            "segment_count",
+            format!(
+                "is {} but Limbo under {:?} needs segment_count >= limbo_len + 2 = {} (with fewer, the limbo ring \
+                 and the queue's last segment can hold every segment and the queue stops accepting for good): \
+                 raise segment_count, lower limbo_len, or use OnExhausted::Grow",
+                config.segment_count,
+                config.on_exhausted,
+                config.limbo_len.saturating_add(2)
+            ),
+        ))
+    }
 
     fn new(config: &Config) -> Self {
         Limbo {

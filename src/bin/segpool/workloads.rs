@@ -104,7 +104,7 @@ impl Cell {
             Policy::Grow => OnExhausted::Grow,
             Policy::Fail => OnExhausted::Fail,
         };
-        BackendConfig { segment_size: self.segment_size, segment_count, on_exhausted }
+        BackendConfig { segment_size: self.segment_size, segment_count, on_exhausted, ..BackendConfig::default() }
     }
 }
 
