@@ -73,7 +73,9 @@ fn explore<R: Reclaim>(pairs: u32, segment_count: usize) -> Option<Vec<String>> 
 /// One execution of the scenario. Panics with [`Exhausted`] if a push was refused (after checking the values).
 fn scenario<R: Reclaim>(pairs: u32, segment_count: usize) {
     let config = Config { segment_size: 1, segment_count, on_exhausted: OnExhausted::Fail, limbo_len: 1 };
-    let q = Arc::new(SegQueue::<u32, R>::with_config(config).expect("valid model config"));
+    // Unchecked: the search starts below every strategy's liveness minimum (one segment; Leak under `Fail`),
+    // where `with_config` refuses the configuration because it can die for good; finding that point is the aim.
+    let q = Arc::new(SegQueue::<u32, R>::with_config_unchecked_liveness(config).expect("valid model config"));
     // The log of this execution. A std Mutex is invisible to loom, and loom runs one thread at a time, so the
     // order of entries is the order of events in this interleaving. Operations log their start and their end,
     // so that overlapping operations show.
