@@ -16,10 +16,28 @@
 //! overflows: an overflowing completion is dropped by kernels without `IORING_FEAT_NODROP`, and even with it the
 //! kernel may drop one it cannot allocate room for, and parks the rest where only an `io_uring_enter` flushes
 //! them. A push that finds the ring full hands the job back under `OnExhausted::Fail` and waits up to the timeout
-//! under `Wait`. Under `Grow` it queues the job in an in-process `Mutex<VecDeque>` instead (later pushes join it
-//! there until it is empty, so jobs do not overtake older ones), because waiting for room would deadlock a pool
-//! whose every worker is submitting from a handler into the full ring. A workload that keeps more than
-//! `cq_entries` jobs queued therefore measures that deque, not io_uring.
+//! under `Wait` (a timeout too long to represent as an `Instant`, such as `Duration::MAX`, waits as long as it
+//! takes). Under `Grow` it queues the job in an in-process `Mutex<VecDeque>` instead, because waiting for room
+//! would deadlock a pool whose every worker is submitting from a handler into the full ring. A workload that keeps
+//! more than `cq_entries` jobs queued therefore measures that deque, not io_uring.
+//!
+//! Order under `Grow` (what `Backend::pop_batch`'s "oldest first" means here: each popper sees each submitter's
+//! jobs in push order). It rests on two facts: a submitter's pushes are sequential and each returns only once its
+//! job is in the completion queue or the overflow, and reaps are serialized and take completions in queue order.
+//! Then no job is handed out before an older job of its submitter, by these two rules:
+//!
+//! - While the overflow holds jobs, pushes join it instead of the ring (a push that sees `overflowed > 0` queues
+//!   there, and `overflowed` drops to 0 only once the overflow is empty), so a ring job never has an older job of
+//!   its submitter still waiting in the overflow.
+//! - A pop takes from the overflow only under the overflow lock, after reaping the ring under that same lock, and
+//!   only if that reap took fewer than `max` jobs, that is, emptied the ring as it stood. The overflow jobs it
+//!   takes were there before that reap began, so their submitters' older ring jobs had completed by then, and that
+//!   reap or an earlier one took them. Reaping first and locking the overflow only afterwards is not enough: a popper
+//!   descheduled in between lets a submitter fill the ring and overflow meanwhile, and the popper would then hand
+//!   out the newest job before the ones in the ring. A pop that finds the overflow empty (the common case) reaps
+//!   the ring without that lock and does not look at the overflow at all.
+//!
+//! Lock order: `overflow` before `reaping`; `submitting` is never held together with either.
 //!
 //! If io_uring is unavailable (an old kernel, `kernel.io_uring_disabled`, or a seccomp filter such as a
 //! container's), [`Backend::build`] returns an error naming the `backend` field; it never panics. It submits and
@@ -40,6 +58,7 @@ use std::time::{Duration, Instant};
 use io_uring::{IoUring, opcode};
 
 use super::backend::{Backend, BackendConfig, RefusalKind, Refused};
+use crate::config::deadline_after;
 use crate::{ConfigError, OnExhausted};
 
 /// Ring size (submission entries; the kernel makes the completion queue twice as large, which bounds the jobs in
@@ -49,12 +68,20 @@ const SUBMISSION_ENTRIES: u32 = 4096;
 /// `user_data` of the no-op `build` submits to check the ring works; reaped before any job is pushed.
 const PROBE: u64 = 0;
 
+#[cfg(test)]
+thread_local! {
+    /// Test-only hook (compiled into the crate's unit tests, nowhere else): run by `pop_batch` on this thread
+    /// right after it reaped the ring without the overflow lock, the point where a real popper can be descheduled.
+    /// A test installs a closure that pushes there, to replay that interleaving deterministically.
+    static AFTER_UNLOCKED_REAP: std::cell::Cell<Option<Box<dyn FnOnce()>>> = const { std::cell::Cell::new(None) };
+}
+
 /// A worker-pool backend on one io_uring instance.
 pub struct Uring<J> {
     ring: IoUring,
     /// Held while using the submission queue and submitting (io_uring allows one submitter at a time).
     submitting: Mutex<()>,
-    /// Held while reaping the completion queue (one reaper at a time).
+    /// Held while reaping the completion queue (one reaper at a time); taken after `overflow` when a pop holds both.
     reaping: Mutex<()>,
     /// Jobs pushed and not yet reaped; kept at most `capacity` so that the completion queue never overflows.
     in_flight: AtomicUsize,
@@ -62,6 +89,7 @@ pub struct Uring<J> {
     capacity: usize,
     on_exhausted: OnExhausted,
     /// Under `Grow`: jobs that found the ring full, or arrived while older jobs were waiting here; oldest first.
+    /// A pop that takes from it holds its lock while it reaps the ring (module docs, "Order").
     overflow: Mutex<VecDeque<J>>,
     /// `overflow.len()`, stored under its lock, so that pushes and pops can skip the lock when it is empty.
     overflowed: AtomicUsize,
@@ -124,13 +152,13 @@ impl<J: Send + 'static> Uring<J> {
         false
     }
 
-    /// Takes a slot, retrying until `deadline`.
-    fn reserve_by(&self, deadline: Instant) -> bool {
+    /// Takes a slot, retrying until `deadline`; `None` retries as long as it takes.
+    fn reserve_by(&self, deadline: Option<Instant>) -> bool {
         loop {
             if self.try_reserve() {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return false;
             }
             std::thread::sleep(Duration::from_micros(50));
@@ -215,7 +243,8 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
     fn push(&self, _local: &mut (), job: J) -> Result<(), Refused<J>> {
         let reserved = match self.on_exhausted {
             OnExhausted::Fail => self.try_reserve(),
-            OnExhausted::Wait(timeout) => self.reserve_by(Instant::now() + timeout),
+            // Not `now + timeout`: that panics for a timeout such as `Duration::MAX`, which means "no deadline".
+            OnExhausted::Wait(timeout) => self.reserve_by(deadline_after(timeout)),
             OnExhausted::Grow => {
                 if self.overflowed.load(Ordering::Acquire) == 0 && self.try_reserve() {
                     true
@@ -235,19 +264,25 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
     }
 
     fn pop_batch(&self, _local: &mut (), out: &mut Vec<J>, max: usize) -> usize {
-        // The ring first: a push that finds jobs in the overflow joins them there, so the ring's jobs are older.
-        let mut taken = 0;
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            taken = self.reap(out, max);
+        if self.overflowed.load(Ordering::Acquire) == 0 {
+            // The fast path: the ring alone, no overflow lock. A job that reaches the overflow after the load above
+            // waits for the next pop; taking it after this unlocked reap could hand it out before older jobs its
+            // submitter put into the ring meanwhile (module docs, "Order").
+            let taken = if self.in_flight.load(Ordering::Acquire) > 0 { self.reap(out, max) } else { 0 };
+            #[cfg(test)]
+            if let Some(hook) = AFTER_UNLOCKED_REAP.take() {
+                hook();
+            }
+            return taken;
         }
-        if taken < max && self.overflowed.load(Ordering::Acquire) > 0 {
-            let mut overflow = lock(&self.overflow);
-            let more = (max - taken).min(overflow.len());
-            out.extend(overflow.drain(..more));
-            self.overflowed.store(overflow.len(), Ordering::Release);
-            taken += more;
-        }
-        taken
+        // The overflow holds jobs: lock it first, so that the jobs taken from it below were there before the ring
+        // was reaped, then the ring (older for each submitter), then the overflow for the rest of the batch.
+        let mut overflow = lock(&self.overflow);
+        let taken = if self.in_flight.load(Ordering::Acquire) > 0 { self.reap(out, max) } else { 0 };
+        let more = (max - taken).min(overflow.len());
+        out.extend(overflow.drain(..more));
+        self.overflowed.store(overflow.len(), Ordering::Release);
+        taken + more
     }
 }
 
@@ -265,6 +300,8 @@ impl<J> Drop for Uring<J> {
 
 #[cfg(all(test, not(miri)))] // Miri cannot make io_uring system calls
 mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc::RecvTimeoutError;
     use std::sync::{Arc, mpsc};
     use std::thread;
 
@@ -308,6 +345,134 @@ mod tests {
         out.extend(drain(&uring));
         assert_eq!(out, (0..first + 2).collect::<Vec<_>>());
         assert_eq!(uring.in_flight.load(Ordering::Relaxed), 0);
+    }
+
+    /// Fails, naming the first job out of place, unless `out` is exactly `0..jobs` in order (an `assert_eq!` on
+    /// two vectors the size of a ring would print both).
+    fn assert_in_order(out: &[usize], jobs: usize) {
+        if let Some(position) = (0..jobs).find(|&position| out.get(position) != Some(&position)) {
+            panic!("job {:?} came out at position {position} of {}, expected job {position}", out.get(position), jobs);
+        }
+        assert_eq!(out.len(), jobs, "extra jobs came out");
+    }
+
+    /// Per-submitter FIFO under `Grow` when a popper is descheduled right after reaping the ring: meanwhile the
+    /// submitter fills the ring and sends one more job to the overflow. The popper must not return that job while
+    /// the older ones are still in the ring. Replayed deterministically: the hook pushes at exactly that point.
+    #[test]
+    fn popper_descheduled_after_reap_keeps_submitter_order() {
+        let uring = Arc::new(build::<usize>(OnExhausted::Grow));
+        let jobs = uring.capacity + 1;
+        let submitter = uring.clone();
+        AFTER_UNLOCKED_REAP.set(Some(Box::new(move || {
+            for job in 0..jobs {
+                submitter.push(&mut (), job).expect("Grow accepts");
+            }
+            assert_eq!(submitter.overflowed.load(Ordering::Relaxed), 1, "the last job went to the overflow");
+        })));
+        let mut out = Vec::new();
+        uring.pop_batch(&mut (), &mut out, 1000);
+        assert!(AFTER_UNLOCKED_REAP.take().is_none(), "pop_batch reached the hook");
+        out.extend(drain(&uring));
+        assert_in_order(&out, jobs);
+    }
+
+    /// Several submitters, several poppers, the overflow in use: every popper sees each submitter's jobs in the
+    /// order they were pushed, and every job comes out once. Timing-dependent cover for the ring/overflow hand-off
+    /// and the lock order under concurrency; the deterministic test above is the one that pins the reordering.
+    #[test]
+    fn concurrent_submitters_keep_fifo_per_popper() {
+        const SUBMITTERS: usize = 3;
+        const POPPERS: usize = 2;
+        const PER_SUBMITTER: usize = 20_000;
+        let uring = Arc::new(build::<(usize, usize)>(OnExhausted::Grow));
+        // Poppers start once the ring is full and the overflow holds jobs, so that both are in play from then on.
+        let start = Arc::new(AtomicBool::new(false));
+        let popped = Arc::new(AtomicUsize::new(0));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (report, reports) = mpsc::channel();
+        for submitter in 0..SUBMITTERS {
+            let (uring, start) = (uring.clone(), start.clone());
+            thread::spawn(move || {
+                for seq in 0..PER_SUBMITTER {
+                    uring.push(&mut (), (submitter, seq)).expect("Grow accepts");
+                    if uring.overflowed.load(Ordering::Relaxed) > 0 {
+                        start.store(true, Ordering::Relaxed);
+                    }
+                }
+                start.store(true, Ordering::Relaxed); // in case the poppers kept up after all
+            });
+        }
+        for _ in 0..POPPERS {
+            let (uring, start, popped, report) = (uring.clone(), start.clone(), popped.clone(), report.clone());
+            thread::spawn(move || {
+                let mut last: [Option<usize>; SUBMITTERS] = [None; SUBMITTERS];
+                let (mut out, mut seen) = (Vec::new(), Vec::new());
+                let verdict = 'popping: loop {
+                    if popped.load(Ordering::Relaxed) == SUBMITTERS * PER_SUBMITTER {
+                        break Ok(seen);
+                    }
+                    if Instant::now() > deadline {
+                        break Err(format!("{} jobs came out in 60 s", popped.load(Ordering::Relaxed)));
+                    }
+                    if !start.load(Ordering::Relaxed) {
+                        thread::yield_now();
+                        continue;
+                    }
+                    popped.fetch_add(uring.pop_batch(&mut (), &mut out, 64), Ordering::Relaxed);
+                    for &(submitter, seq) in &out {
+                        if let Some(previous) = last[submitter].filter(|&previous| seq <= previous) {
+                            break 'popping Err(format!("submitter {submitter}'s job {seq} came after its {previous}"));
+                        }
+                        last[submitter] = Some(seq);
+                    }
+                    seen.append(&mut out);
+                };
+                report.send(verdict).unwrap();
+            });
+        }
+        let mut seen = Vec::new();
+        for _ in 0..POPPERS {
+            match reports.recv_timeout(Duration::from_secs(90)) {
+                Ok(verdict) => seen.extend(verdict.unwrap()),
+                Err(error) => panic!("a popper did not report: {error}"),
+            }
+        }
+        seen.sort_unstable();
+        let all: Vec<_> =
+            (0..SUBMITTERS).flat_map(|submitter| (0..PER_SUBMITTER).map(move |seq| (submitter, seq))).collect();
+        assert!(seen == all, "some job came out twice or never");
+    }
+
+    /// `Wait(Duration::MAX)` waits as long as it takes: a push into a full ring succeeds once a pop makes room.
+    #[test]
+    fn wait_without_deadline_waits_for_room() {
+        let uring = Arc::new(build::<usize>(OnExhausted::Wait(Duration::MAX)));
+        for job in 0..uring.capacity {
+            uring.push(&mut (), job).expect("room in the ring");
+        }
+        let (done, pushed) = mpsc::channel();
+        let pusher = uring.clone();
+        // On threads, so that a push that never returns fails the test instead of hanging it.
+        let push = thread::spawn(move || done.send(pusher.push(&mut (), usize::MAX).is_ok()).unwrap());
+        let popper = uring.clone();
+        let pop = thread::spawn(move || {
+            // Give the push time to find the ring full and start waiting (it succeeds either way).
+            thread::sleep(Duration::from_millis(50));
+            popper.pop_batch(&mut (), &mut Vec::new(), 1)
+        });
+        match pushed.recv_timeout(Duration::from_secs(30)) {
+            Ok(accepted) => assert!(accepted, "the push was refused"),
+            // The pusher dropped its sender without sending: it panicked; fail with its panic.
+            Err(RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(push.join().expect_err("the pusher panicked"))
+            }
+            Err(RecvTimeoutError::Timeout) => panic!("the push did not return within 30 s"),
+        }
+        assert_eq!(pop.join().expect("the popper ran"), 1);
+        let out = drain(&uring);
+        assert_eq!(out.len(), uring.capacity);
+        assert_eq!(out.last(), Some(&usize::MAX));
     }
 
     /// Under `Fail` and `Wait`, a push into a full ring hands its job back; a pop makes room.
