@@ -14,7 +14,6 @@
 //! states its size and its time here (2 cores, `--release`, default settings, alone).
 #![cfg(feature = "shuttle")]
 
-
 use segpool::segment::SegmentId;
 use segpool::segment_pool::SegmentPool;
 use segpool::sync::{Arc, AtomicBool, Ordering, thread};
@@ -129,7 +128,12 @@ fn waiters_and_spinners() {
                     for _ in 0..20 {
                         let id = if t < 3 {
                             // No deadline: a waiter gets a segment or shuttle reports the deadlock.
-                            shared.hold(shared.pool.wait_take(None).expect("without a deadline a wait only ends with a segment"))
+                            shared.hold(
+                                shared
+                                    .pool
+                                    .wait_take(None)
+                                    .expect("without a deadline a wait only ends with a segment"),
+                            )
                         } else {
                             shared.take()
                         };
