@@ -735,7 +735,8 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
             self.catching(tally, || self.metrics.cancelled());
             if let Some(hook) = &self.on_cancelled {
                 let hooked = if cfg!(segpool_mutant = "pool_hooks_uncaught") {
-                    Ok(hook(job))
+                    hook(job);
+                    Ok(())
                 } else {
                     panic::catch_unwind(AssertUnwindSafe(|| hook(job)))
                 };
