@@ -138,7 +138,7 @@ fn a_panicking_panic_hook_kills_no_worker() {
         // One worker, so that a worker killed by the hook would leave nobody to run the rest.
         let pool = Pool::builder()
             .workers(1)
-            .handler(|job: u64| assert!(job % 2 == 0, "odd job {job}"))
+            .handler(|job: u64| assert!(job.is_multiple_of(2), "odd job {job}"))
             .on_panic(|report| panic!("the panic hook panicked on {:?}", report.message))
             .strategy::<Hazard>()
             .build()
@@ -147,7 +147,7 @@ fn a_panicking_panic_hook_kills_no_worker() {
             pool.submit(job).unwrap();
         }
         // Every job is accounted for before shutdown: a dead worker would leave jobs queued (or lost).
-        while pool.backend().queue().len() > 0 {
+        while !pool.backend().queue().is_empty() {
             thread::yield_now();
         }
         assert_eq!(pool.workers(), 1);
@@ -175,7 +175,7 @@ fn a_panicking_cancellation_hook_kills_no_worker() {
             let token = CancelToken::new();
             token.cancel();
             for job in 0..100 {
-                if job % 2 == 0 { pool.submit_cancellable(job, &token) } else { pool.submit(job) }.unwrap();
+                if job.is_multiple_of(2) { pool.submit_cancellable(job, &token) } else { pool.submit(job) }.unwrap();
             }
             pool.shutdown(None)
         })
