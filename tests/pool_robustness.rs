@@ -174,7 +174,7 @@ fn a_panicking_cancellation_hook_kills_no_worker() {
                 .unwrap();
             let token = CancelToken::new();
             token.cancel();
-            for job in 0..100 {
+            for job in 0..100u64 {
                 if job.is_multiple_of(2) { pool.submit_cancellable(job, &token) } else { pool.submit(job) }.unwrap();
             }
             pool.shutdown(None)
