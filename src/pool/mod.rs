@@ -8,9 +8,17 @@
 //!   hands back every job that did not run ([`ShutdownReport::not_run`]). Dropping the pool drains it completely.
 //! - **Idle workers sleep.** Workers take contiguous batches from the backend and park on a condition variable
 //!   when it is empty: no ticker, no spinning. A submit wakes one sleeping worker if there is one.
-//! - **A panicking job costs one job, not a worker**: the panic is caught, counted and passed to the panic hook.
+//! - **A panic in user code costs one job, never a worker**: a panicking job is caught, counted and passed to the
+//!   panic hook; a panic in the cancellation hook (a [`Task`]'s cleanup runs there), in the panic hook itself or in
+//!   the metrics sink is caught on the worker and counted in [`ShutdownReport::hook_panics`]. A submit that
+//!   panics (in the backend, say) leaves the submission gate as it found it, so shutdown still completes.
 //! - **Cancelled jobs are skipped but cleaned up**: a job submitted with a [`CancelToken`] that is cancelled before
 //!   the job starts goes to the cancellation hook instead of the handler, and is counted.
+//! - **Every setting has a bound** that [`Builder::build`] checks, naming it: `workers` up to [`MAX_WORKERS`],
+//!   `batch` up to [`MAX_BATCH`], the queue's sizes as [`Config::validate_for`](crate::Config::validate_for)
+//!   says (which also refuses a queue that could never recycle, such as Limbo with fewer than `limbo_len + 2`
+//!   segments under `Fail`). Durations too long to add to an `Instant` (`Duration::MAX`) mean "no limit", in
+//!   `OnExhausted::Wait` and in [`Pool::shutdown`].
 //! - **Resizing** ([`Pool::add_workers`], [`Pool::retire_workers`]) loses no job: a retiring worker leaves between
 //!   batches.
 //! - **Metrics** go through the [`Metrics`] trait, statically dispatched; [`NoMetrics`] compiles to nothing.
@@ -65,9 +73,9 @@
 //!
 //! ## Shutdown
 //!
-//! The submission gate counts submitters inside `submit` and has a closed bit. Shutdown sets the bit, waits for the
-//! count to reach zero (so every accepted job is in the backend), then tells workers to exit once the backend is
-//! empty. At the deadline it tells them to stop after their current job; each hands back the rest of its batch.
+//! The submission gate counts submitters inside `submit` and has a closed bit; a submit leaves it through a drop
+//! guard, so that one unwinding from a panic is uncounted too. Shutdown sets the bit, waits for the count to reach
+//! zero (so every accepted job is in the backend), then tells workers to exit once the backend is empty. At the deadline it tells them to stop after their current job; each hands back the rest of its batch.
 //! The jobs still in the backend are then taken out and handed back.
 
 mod backend;

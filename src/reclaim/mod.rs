@@ -24,9 +24,12 @@
 //!   the eviction check is sound; the delay itself guarantees nothing. Unreclaimed segments: `limbo_len`, plus the
 //!   orphans still referenced. A stalled thread holds back at most the segments it references. Under
 //!   `OnExhausted::Fail` or `Wait` it needs `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's
-//!   last segment can hold every segment, no retirement can happen, and the pool stays dry for good.
-//! - **Leak** (the baseline): nothing is ever reused; with `OnExhausted::Grow` every segment after the first
-//!   `segment_count` is a fresh allocation. Unreclaimed segments: all retired ones. Costs nothing per operation.
+//!   last segment can hold every segment, no retirement can happen, and the pool stays dry for good; its
+//!   [`Reclaim::validate_config`] refuses such a configuration.
+//! - **Leak** (the baseline): nothing is ever reused, so it runs only under `OnExhausted::Grow` (it refuses `Fail`
+//!   and `Wait`, under which its queue would die after `segment_count * segment_size` values); every segment
+//!   after the first `segment_count` is a fresh allocation. Unreclaimed segments: all retired ones. Costs nothing
+//!   per operation.
 //! - **CrossbeamEpoch** (reference, `crossbeam-epoch`; std builds with feature `reference`): one crossbeam
 //!   `Collector` per queue; `enter` pins, `protect` is a plain load, `retire` defers a closure that puts the segment
 //!   on a ready list (drained into the pool by later calls) and flushes at once, so no free segment hides in a

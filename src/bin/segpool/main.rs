@@ -140,6 +140,16 @@ mod cli {
                 chosen.iter().map(|&n| n as usize).collect::<Vec<_>>()
             };
             let mut subjects = if args.subjects.is_empty() { Subject::all_available() } else { args.subjects.clone() };
+            // Leak never reuses a segment, so under Fail its queue would stop accepting for good (the library
+            // refuses that configuration): left out of a default matrix, an error when asked for by name.
+            if args.policy == Policy::Fail {
+                if args.subjects.contains(&Subject::Leak) {
+                    return Err(fail("--subjects leak: Leak never reuses a segment, so it cannot run under --policy \
+                                     fail (it would stop accepting for good); use --policy grow"
+                        .to_owned()));
+                }
+                subjects.retain(|&subject| subject != Subject::Leak);
+            }
             subjects.sort_unstable();
             subjects.dedup();
             if let Some(missing) = subjects.iter().find(|subject| !subject.available()) {

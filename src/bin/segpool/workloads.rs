@@ -98,12 +98,17 @@ impl Cell {
     /// exhaustion means reclamation fell behind, not an undersized pool.
     fn backend_config(&self) -> BackendConfig {
         let in_flight = self.window as usize * self.producers;
-        let segment_count = (in_flight.div_ceil(self.segment_size) + 2 * (self.producers + self.consumers) + 4)
-            .min(segpool::MAX_SEGMENTS);
+        let mut segment_count = in_flight.div_ceil(self.segment_size) + 2 * (self.producers + self.consumers) + 4;
         let on_exhausted = match self.policy {
             Policy::Grow => OnExhausted::Grow,
-            Policy::Fail => OnExhausted::Fail,
+            Policy::Fail => {
+                // Limbo needs limbo_len + 2 segments to recycle under Fail (the library refuses fewer); every
+                // subject gets the same pool, so that the size stays held fixed.
+                segment_count = segment_count.max(BackendConfig::default().limbo_len + 2);
+                OnExhausted::Fail
+            }
         };
+        let segment_count = segment_count.min(segpool::MAX_INITIAL_SEGMENTS);
         BackendConfig { segment_size: self.segment_size, segment_count, on_exhausted, ..BackendConfig::default() }
     }
 }
