@@ -75,8 +75,9 @@
 //!
 //! The submission gate counts submitters inside `submit` and has a closed bit; a submit leaves it through a drop
 //! guard, so that one unwinding from a panic is uncounted too. Shutdown sets the bit, waits for the count to reach
-//! zero (so every accepted job is in the backend), then tells workers to exit once the backend is empty. At the deadline it tells them to stop after their current job; each hands back the rest of its batch.
-//! The jobs still in the backend are then taken out and handed back.
+//! zero (so every accepted job is in the backend), then tells workers to exit once the backend is empty. At the
+//! deadline it tells them to stop after their current job; each hands back the rest of its batch. The jobs still
+//! in the backend are then taken out and handed back.
 
 mod backend;
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
