@@ -35,9 +35,11 @@
 //!   panics, dropping it there leaks the participant.
 //! - **Haphazard** (reference, `haphazard`; same builds): one haphazard `Domain` per queue; each life of a segment
 //!   is a heap token whose address hazard pointers publish (`protect_raw`, fence, re-read of the source word) and
-//!   which `retire` hands to `retire_ptr`; its reclamation puts the segment on a ready list. `collect` reclaims
-//!   eagerly (haphazard alone waits for 1000 retirements or 2 s). A stalled thread holds back only the segments it
-//!   protects.
+//!   which `retire` hands to `retire_ptr`; its reclamation puts the segment on a ready list. Haphazard alone
+//!   waits for 1000 retirements or 2 s, so `collect` reclaims eagerly and bumps a shortage counter, and each
+//!   handle reclaims eagerly once in its next `leave`, after its own hazards are reset (a segment is retired inside
+//!   the operation that unlinked it, under that operation's hazard); while [`SegmentStore::starving`] holds, every
+//!   `leave` does. A stalled thread holds back only the segments it protects.
 //! - **Unprotected** (verification baseline): reuse at retirement, no protection. Unsound as a strategy (stale
 //!   views are routine), yet values still arrive exactly once, because the generation checks catch every stale
 //!   view. The ABA model checks use it to test those checks on their own.
