@@ -1,9 +1,11 @@
 #![cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 //! Regression tests for the reference adapters (`Haphazard`, `CrossbeamEpoch`) in corners that tests/reference.rs
-//! does not reach: small pools under `OnExhausted::Wait`.
+//! does not reach: small pools under `OnExhausted::Wait`, and which handles may cross threads.
 //!
 //! - Haphazard under `Wait`: a producer sleeping for a segment is served by the consumers' next operations, so
 //!   waits rarely time out (Hazard runs the same scenario as the yardstick).
+//! - Every strategy's queue handle is `Send` except CrossbeamEpoch's (that one is a compile error, see the
+//!   `compile_fail` example in `segpool::reclaim::crossbeam`).
 //!
 //! Every scenario runs on its own thread and the test waits for it with a timeout, so a regression fails instead
 //! of hanging; every loop that could spin forever on a broken strategy is capped as well.
@@ -13,7 +15,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use segpool::{Config, Haphazard, Hazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+use segpool::pool::{Envelope, NoMetrics, Segmented, Submitter};
+use segpool::{
+    Config, Epoch, Haphazard, Hazard, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue,
+};
 
 /// How long a scenario may run before the test reports it as hung.
 const HUNG: Duration = Duration::from_secs(120);
@@ -133,4 +138,33 @@ fn haphazard_wait_serves_sleeping_producers() {
         assert!(run.stats.wait_timeouts <= 10, "{name}: {} waits timed out: {run:?}", run.stats.wait_timeouts);
         assert_eq!(run.received, 1_000, "{name}: every value arrives: {run:?}");
     }
+}
+
+fn assert_send<T: Send>() {}
+
+/// The queue handle (and so the pool's submitter) is `Send` exactly when the strategy's handle is: for every
+/// strategy but CrossbeamEpoch (whose crossbeam `LocalHandle` is `!Send`; see the `compile_fail` example in
+/// `segpool::reclaim::crossbeam`).
+#[test]
+fn handles_of_the_other_strategies_are_send() {
+    assert_send::<<Hazard as Reclaim>::Handle>();
+    assert_send::<<Epoch as Reclaim>::Handle>();
+    assert_send::<<Limbo as Reclaim>::Handle>();
+    assert_send::<<Leak as Reclaim>::Handle>();
+    assert_send::<<Haphazard as Reclaim>::Handle>();
+    assert_send::<<segpool::Unprotected as Reclaim>::Handle>();
+    assert_send::<segpool::Handle<'static, u64, Hazard>>();
+    assert_send::<segpool::Handle<'static, u64, Epoch>>();
+    assert_send::<segpool::Handle<'static, u64, Limbo>>();
+    assert_send::<segpool::Handle<'static, u64, Leak>>();
+    assert_send::<segpool::Handle<'static, u64, Haphazard>>();
+    assert_send::<Submitter<'static, u64, Segmented<Hazard, Envelope<u64>>, NoMetrics>>();
+    assert_send::<Submitter<'static, u64, Segmented<Haphazard, Envelope<u64>>, NoMetrics>>();
+    // And they are used that way: a handle made here works on another thread.
+    let q: SegQueue<u64, Haphazard> = SegQueue::with_config(config(2, 4, OnExhausted::Grow)).expect("valid config");
+    let mut h = q.handle();
+    h.push(7).expect("Grow");
+    thread::scope(|s| {
+        s.spawn(move || assert_eq!(h.pop(), Some(7)));
+    });
 }

@@ -4,8 +4,8 @@
 //! threads of another, and all of a queue's deferred work runs at the latest when the queue (hence the collector)
 //! drops. The mapping:
 //!
-//! - [`Reclaim::register`] returns a handle that registers with the collector (a [`LocalHandle`]) lazily, at its
-//!   first operation, on the thread that performs it (see "Handles and threads" below);
+//! - [`Reclaim::register`] registers with the collector and returns a handle that owns the resulting
+//!   [`LocalHandle`] (so the handle stays on its thread, see "Handles and threads" below);
 //! - [`Reclaim::enter`] pins it and keeps the [`Guard`] in the handle; [`Reclaim::leave`] drops the guard;
 //! - [`Reclaim::protect`] is a plain `Acquire` load: the pin covers every segment the operation loads;
 //! - [`Reclaim::retire`] defers, with [`Guard::defer`], a closure that pushes the segment's index onto a *ready
@@ -22,8 +22,8 @@
 //! segment pool would dangle if the queue were moved after its last handle dropped while closures were still
 //! deferred (a `SegQueue` is not pinned, and crossbeam never promises that a deferred closure runs at all). So the
 //! closure owns nothing but the segment index and an `Arc` of the ready list: it is `Send + 'static`, the safe
-//! [`Guard::defer`] accepts it, and this module needs no unsafe code besides the thread binding below. The
-//! segments themselves are only touched through a store that the queue passes in.
+//! [`Guard::defer`] accepts it, and this module needs no unsafe code. The segments themselves are only touched
+//! through a store that the queue passes in.
 //!
 //! # Why flush at every retirement
 //!
@@ -38,19 +38,33 @@
 //! # Handles and threads
 //!
 //! [`LocalHandle`] and [`Guard`] are `!Send`: crossbeam's per-participant state uses non-atomic counters that only
-//! the owning thread may touch, and it documents no exception for handles that are idle. The [`Reclaim`] trait
-//! requires `Handle: Send`. [`CrossbeamHandle`] therefore *binds* the crossbeam state to the thread that registered
-//! it (the first thread that used the handle), checking the thread at every access, like the `fragile` and
-//! `send_wrapper` crates:
+//! the owning thread may touch. [`CrossbeamHandle`] holds both directly, so it is `!Send` as well, and so are the
+//! queue's [`Handle`](crate::Handle) over it and the pool's [`Submitter`](crate::pool::Submitter): each thread takes
+//! its own handle, and the compiler rejects moving one to another thread.
 //!
-//! - a handle can be created on one thread and moved to another before its first operation (registration is lazy);
-//! - an operation on a handle that was registered on a different thread **panics** (in `enter`, before the queue
-//!   touches anything);
-//! - dropping or unregistering such a handle on a different thread **leaks** its crossbeam participant instead of
-//!   touching it: about 2 KiB, plus the collector it keeps alive (with whatever closures are still deferred in it)
-//!   after the queue drops. An idle leaked participant is unpinned, so it does not hold the epoch back.
+//! ```compile_fail,E0277
+//! use segpool::{CrossbeamEpoch, Handle, SegQueue};
 //!
-//! If the trait's `Handle: Send` bound were relaxed, the binding could go and the compiler would reject the misuse.
+//! let queue: SegQueue<u64, CrossbeamEpoch> = SegQueue::new();
+//! let mut handle: Handle<'_, u64, CrossbeamEpoch> = queue.handle();
+//! std::thread::scope(|s| {
+//!     // error[E0277]: `*const crossbeam_epoch::internal::Local` cannot be sent between threads safely
+//!     s.spawn(move || handle.push(1));
+//! });
+//! ```
+//!
+//! The same code compiles with any other strategy, whose handles are `Send`:
+//!
+//! ```
+//! use segpool::{Handle, Hazard, SegQueue};
+//!
+//! let queue: SegQueue<u64, Hazard> = SegQueue::new();
+//! let mut handle: Handle<'_, u64, Hazard> = queue.handle();
+//! std::thread::scope(|s| {
+//!     s.spawn(move || handle.push(1));
+//! });
+//! assert_eq!(queue.pop(), Some(1));
+//! ```
 //!
 //! # What CrossbeamEpoch promises
 //!
@@ -62,10 +76,8 @@
 //!   has not collected yet (it collects at most 8 bags per `flush` and every 128 pins).
 
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, ThreadId};
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
@@ -140,10 +152,14 @@ impl fmt::Debug for CrossbeamEpoch {
     }
 }
 
-/// One thread's [`CrossbeamEpoch`] state: its crossbeam participant (registered at the first operation and bound to
-/// that thread, see the module docs) and a buffer for draining the ready list.
+/// One thread's [`CrossbeamEpoch`] state: its crossbeam participant, the pin of the operation in progress, and a
+/// buffer for draining the ready list. `!Send`, like crossbeam's [`LocalHandle`] and [`Guard`] (see the module
+/// docs).
 pub struct CrossbeamHandle {
-    participant: Option<Participant>,
+    /// The pin of the operation in progress (between `enter` and `leave`). Declared before `local` so that, should
+    /// a handle be dropped mid-operation, it unpins before the participant is released.
+    guard: Option<Guard>,
+    local: LocalHandle,
     scratch: Vec<SegmentId>,
     /// Set by `collect`: the pool ran dry during this operation, so `leave` flushes once more after unpinning.
     short: bool,
@@ -151,74 +167,7 @@ pub struct CrossbeamHandle {
 
 impl fmt::Debug for CrossbeamHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let owner = self.participant.as_ref().map(|participant| participant.owner);
-        f.debug_struct("CrossbeamHandle").field("registered_on", &owner).finish_non_exhaustive()
-    }
-}
-
-/// The crossbeam state of a handle, usable only on the thread that registered it.
-struct Participant {
-    owner: ThreadId,
-    /// Dropped (in `Drop`) only on `owner`; leaked on any other thread.
-    state: ManuallyDrop<Pinnable>,
-}
-
-/// Field order: the guard (if an operation is in progress) unpins before the handle is released.
-struct Pinnable {
-    guard: Option<Guard>,
-    local: LocalHandle,
-}
-
-// SAFETY: `Participant` is the only way to reach its `Pinnable` (a `!Send` `LocalHandle` and `Guard`), and it
-// hands it out only on the thread that created it: `state` checks the current thread against `owner` (thread ids are
-// never reused), and `Drop` leaks the value on any other thread instead of dropping it. Moving a `Participant` to
-// another thread therefore moves the crossbeam values' bytes without anything on that thread ever using, dropping
-// or referencing them, which is exactly what `!Send` forbids; this is the `fragile`/`send_wrapper` pattern. No
-// `Sync` is claimed.
-unsafe impl Send for Participant {}
-
-impl Participant {
-    fn register(collector: &Collector) -> Self {
-        Participant {
-            owner: thread::current().id(),
-            state: ManuallyDrop::new(Pinnable { guard: None, local: collector.register() }),
-        }
-    }
-
-    /// The crossbeam state, or `None` on a thread other than the one that registered it.
-    fn state(&mut self) -> Option<&mut Pinnable> {
-        (thread::current().id() == self.owner).then_some(&mut *self.state)
-    }
-}
-
-impl Drop for Participant {
-    fn drop(&mut self) {
-        if thread::current().id() == self.owner {
-            // SAFETY: on the owning thread (the binding above), and `state` is never used again: this is `Drop`.
-            unsafe { ManuallyDrop::drop(&mut self.state) };
-        }
-        // Elsewhere the crossbeam state is leaked (see the module docs): it must not be touched off its thread.
-    }
-}
-
-impl CrossbeamHandle {
-    /// The participant's state for an operation on this thread, registering on first use.
-    ///
-    /// # Panics
-    ///
-    /// If the handle was registered on another thread.
-    fn state(&mut self, collector: &Collector) -> &mut Pinnable {
-        let participant = self.participant.get_or_insert_with(|| Participant::register(collector));
-        let owner = participant.owner;
-        let Some(state) = participant.state() else {
-            panic!(
-                "a CrossbeamEpoch handle registered on thread {owner:?} was used on thread {:?}: crossbeam-epoch \
-                 handles are bound to their thread (take one handle per thread)",
-                thread::current().id()
-            );
-        };
-        debug_assert!(state.local.collector() == collector, "a handle of another CrossbeamEpoch");
-        state
+        f.debug_struct("CrossbeamHandle").field("pinned", &self.guard.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -229,10 +178,10 @@ impl CrossbeamEpoch {
 
     /// Flushes the handle's bag and lets crossbeam run whatever deferred closures are due, using the operation's
     /// guard (or a short pin outside an operation).
-    fn flush(&self, state: &Pinnable) {
-        match &state.guard {
+    fn flush(&self, handle: &CrossbeamHandle) {
+        match &handle.guard {
             Some(guard) => guard.flush(),
-            None => state.local.pin().flush(),
+            None => handle.local.pin().flush(),
         }
     }
 }
@@ -252,19 +201,19 @@ impl Reclaim for CrossbeamEpoch {
     }
 
     fn register(&self) -> CrossbeamHandle {
-        CrossbeamHandle { participant: None, scratch: Vec::new(), short: false }
+        CrossbeamHandle { guard: None, local: self.collector.register(), scratch: Vec::new(), short: false }
     }
 
     fn unregister<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
-        // On the owning thread this unpins (if needed) and releases the participant; elsewhere it leaks it.
-        handle.participant = None;
+        // The participant itself is released when the handle drops, right after this.
+        handle.guard = None;
         self.drain(handle, store);
     }
 
     fn enter(&self, handle: &mut CrossbeamHandle) {
-        let state = handle.state(&self.collector);
-        debug_assert!(state.guard.is_none(), "enter inside an operation");
-        state.guard = Some(state.local.pin());
+        debug_assert!(handle.local.collector() == &self.collector, "a handle of another CrossbeamEpoch");
+        debug_assert!(handle.guard.is_none(), "enter inside an operation");
+        handle.guard = Some(handle.local.pin());
     }
 
     fn protect<S: SegmentStore<Meta = ()>>(
@@ -280,22 +229,12 @@ impl Reclaim for CrossbeamEpoch {
     }
 
     fn leave<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
-        if let Some(participant) = &mut handle.participant {
-            match participant.state() {
-                Some(state) => {
-                    state.guard = None;
-                    if std::mem::take(&mut handle.short) {
-                        // Our own pin held the epoch back during `collect` (it can advance at most once past a
-                        // pinned participant); flushing again from a fresh pin lets it advance further, so the push
-                        // that found the pool dry usually finds a segment when it retries.
-                        state.local.pin().flush();
-                    }
-                }
-                // Only a `Stall` dropped on another thread gets here. Keep the pin (the owner's unregister drops
-                // it) rather than touch it from here; do not panic again while unwinding.
-                None if thread::panicking() => return,
-                None => panic!("a CrossbeamEpoch operation was ended on another thread than the one it started on"),
-            }
+        handle.guard = None;
+        if std::mem::take(&mut handle.short) {
+            // Our own pin held the epoch back during `collect` (it can advance at most once past a pinned
+            // participant); flushing again from a fresh pin lets it advance further, so the push that found the
+            // pool dry usually finds a segment when it retries.
+            handle.local.pin().flush();
         }
         self.drain(handle, store);
     }
@@ -303,18 +242,16 @@ impl Reclaim for CrossbeamEpoch {
     fn retire<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, id: SegmentId, store: &S) {
         self.retired.fetch_add(1, Ordering::Relaxed);
         let ready = Arc::clone(&self.ready);
-        let state = handle.state(&self.collector);
-        match &state.guard {
+        match &handle.guard {
             Some(guard) => guard.defer(move || ready.push(id)),
-            None => state.local.pin().defer(move || ready.push(id)), // outside an operation (not done by the queue)
+            None => handle.local.pin().defer(move || ready.push(id)), // outside an operation (not done by the queue)
         }
-        self.flush(state);
+        self.flush(handle);
         self.drain(handle, store);
     }
 
     fn collect<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
-        let state = handle.state(&self.collector);
-        self.flush(state);
+        self.flush(handle);
         handle.short = true;
         self.drain(handle, store);
     }
