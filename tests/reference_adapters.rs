@@ -1,9 +1,10 @@
 #![cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 //! Regression tests for the reference adapters (`Haphazard`, `CrossbeamEpoch`) in corners that tests/reference.rs
-//! does not reach: small pools under `OnExhausted::Wait`, and which handles may cross threads.
+//! does not reach: small pools under `OnExhausted::Wait` and `Fail`, and which handles may cross threads.
 //!
 //! - Haphazard under `Wait`: a producer sleeping for a segment is served by the consumers' next operations, so
 //!   waits rarely time out (Hazard runs the same scenario as the yardstick).
+//! - CrossbeamEpoch after thousands of short-lived handles: a push refused by `Fail` succeeds on its retry.
 //! - Every strategy's queue handle is `Send` except CrossbeamEpoch's (that one is a compile error, see the
 //!   `compile_fail` example in `segpool::reclaim::crossbeam`).
 //!
@@ -17,7 +18,8 @@ use std::time::Duration;
 
 use segpool::pool::{Envelope, NoMetrics, Segmented, Submitter};
 use segpool::{
-    Config, Epoch, Haphazard, Hazard, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue,
+    Config, CrossbeamEpoch, Epoch, Haphazard, Hazard, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim,
+    SegQueue,
 };
 
 /// How long a scenario may run before the test reports it as hung.
@@ -138,6 +140,69 @@ fn haphazard_wait_serves_sleeping_producers() {
         assert!(run.stats.wait_timeouts <= 10, "{name}: {} waits timed out: {run:?}", run.stats.wait_timeouts);
         assert_eq!(run.received, 1_000, "{name}: every value arrives: {run:?}");
     }
+}
+
+/// `HANDLES` short-lived CrossbeamEpoch handles, each registering and doing one push and one pop, all dropped
+/// together at the end (the handles of a burst of tasks, say); then the pool is run dry through one handle and a
+/// consumer frees a segment. Returns how often the next push was refused (by `Fail`) before it succeeded, capped at
+/// `CAP`.
+fn crossbeam_refusals_after_short_lived_handles() -> u64 {
+    const HANDLES: u64 = 3_000;
+    const CAP: u64 = 1_000;
+    let q: SegQueue<u64, CrossbeamEpoch> =
+        SegQueue::with_config(config(1, 4, OnExhausted::Fail)).expect("valid config");
+    let mut burst = Vec::with_capacity(HANDLES as usize);
+    for i in 0..HANDLES {
+        let mut h = q.handle();
+        let mut value = i;
+        let mut refused = 0;
+        while let Err(back) = h.push(value) {
+            value = back.into_inner();
+            refused += 1;
+            assert!(refused < CAP, "handle {i}: the pool never refilled: {:?}", q.stats());
+        }
+        assert_eq!(h.pop(), Some(i));
+        burst.push(h);
+    }
+    // Each dropped handle leaves one bag (usually empty) in the collector's queue.
+    drop(burst);
+    // Fill the queue until the pool is dry.
+    let mut producer = q.handle();
+    let mut pushed = 0u64;
+    while producer.push(pushed).is_ok() {
+        pushed += 1;
+        assert!(pushed < CAP, "a 4-segment Fail queue took {pushed} values");
+    }
+    assert!(pushed > 0, "the pool was dry before the fill: {:?}", q.stats());
+    // Two pops: with 1-slot segments, the first segment is unlinked (and retired) by the pop after the one that
+    // read it.
+    {
+        let mut consumer = q.handle();
+        assert_eq!(consumer.pop(), Some(0));
+        assert_eq!(consumer.pop(), Some(1));
+    }
+    let mut refusals = 0;
+    let mut value = pushed;
+    while let Err(back) = producer.push(value) {
+        value = back.into_inner();
+        refusals += 1;
+        if refusals == CAP {
+            break;
+        }
+    }
+    println!("crossbeam-epoch: {refusals} refusals after {HANDLES} handles, {:?}", q.stats());
+    assert_eq!(q.stats().stale_views, 0);
+    refusals
+}
+
+/// A push that the pool refused succeeds on its retry, however many handles came and went before. Before the fix,
+/// every dropped crossbeam handle left a bag in the collector's queue, and each flush collects at most 8 bags, so
+/// the bag of the retired segment sat behind thousands of others: 187 refusals in a row after 3,000 handles.
+#[test]
+#[cfg_attr(miri, ignore = "3,000 handles: far too slow for Miri")]
+fn crossbeam_retry_succeeds_after_many_short_lived_handles() {
+    let refusals = bounded("crossbeam short-lived handles", crossbeam_refusals_after_short_lived_handles);
+    assert!(refusals <= 2, "the push was refused {refusals} times in a row");
 }
 
 fn assert_send<T: Send>() {}

@@ -11,9 +11,8 @@
 //! - [`Reclaim::retire`] defers, with [`Guard::defer`], a closure that pushes the segment's index onto a *ready
 //!   list* owned by the strategy, then [`Guard::flush`]es (see below). Indices on the ready list are handed to
 //!   [`SegmentStore::make_reusable`] by the next `retire`, `collect`, `leave` or `unregister` of any handle;
-//! - [`Reclaim::collect`] flushes and drains the ready list, and makes the handle's `leave` flush once more after
-//!   unpinning: while the handle is pinned the epoch can advance at most once, which is not enough for the
-//!   segments retired in the current epoch (they need two advances).
+//! - [`Reclaim::collect`] flushes and drains the ready list, and makes the handle's `leave` *sweep* after
+//!   unpinning (see "The collector's backlog" below).
 //!
 //! # Why a ready list
 //!
@@ -34,6 +33,31 @@
 //! every time: each retired segment is in the collector's global queue (and reclaimable by anyone's `collect`)
 //! before `retire` returns. The price is one sealed bag (a heap node of about 2 KiB) and one attempt to advance the
 //! epoch per retired segment: negligible with 64-slot segments, noticeable with `segment_size` 1.
+//!
+//! # The collector's backlog
+//!
+//! Crossbeam collects its global queue of sealed bags in FIFO order, at most 8 bags per `flush` (and per 128th
+//! pin), and only bags sealed two epoch advances ago. Every participant that is released (every dropped
+//! [`CrossbeamHandle`]) pushes its bag onto that queue, even an empty one, and nothing collects beside it. So
+//! after many short-lived handles the bag of a segment retired later sits behind as many bags as handles were
+//! dropped: after 3,000 handles dropped together, a push refused by `OnExhausted::Fail` was refused 187 times in a
+//! row (each refused push flushed twice, 16 bags).
+//!
+//! Hence the sweep. The strategy counts released participants since the last sweep; a handle whose operation called
+//! `collect` (the pool ran dry) flushes, after unpinning, from fresh pins again and again until a deferred reclamation
+//! has put a segment on the ready list, nothing retired is pending any more, or it has flushed
+//! `released / 4 + SWEEP_EXTRA` times (a flush collects 8 bags, so one flush per 8 released participants would do for
+//! their own bags; one per 4 leaves room for crossbeam's garbage queued alongside, such as the destruction of each
+//! released participant's record, and `SWEEP_EXTRA` (3) for the two advances that the segment's own bag needs). While
+//! the handle is pinned the epoch can advance at most once, which is why the sweep runs after unpinning. A sweep
+//! consumes the count (when it stops early, it puts back what its flushes, 8 bags each, cannot have collected), so in
+//! all, sweeps flush at most once per 4 released participants plus 3 times per pool-dry event: that is the remaining
+//! cost, paid by the operations that found the pool dry. Each flush tries to advance the epoch (a walk over every
+//! registered participant) and runs the deferred closures of up to 8 bags. In the 3,000-handle case above, one sweep of
+//! 374 flushes, in the leave of the first refused push, lets the retry succeed. With a pinned, stalled thread no flush
+//! can advance the epoch, so those flushes are wasted, but they stay within the same bound. Bags that pile up for other
+//! reasons (retirements while a stalled thread holds the epoch back) are not counted; later flushes, 8 bags each, work
+//! through them.
 //!
 //! # Handles and threads
 //!
@@ -73,7 +97,8 @@
 //! - **Stalled threads** hold the epoch back as in any EBR scheme: while a thread stays pinned, nothing retired by
 //!   anyone becomes reusable, so [`Reclaim::pending`] grows with the others' traffic.
 //! - **Unreclaimed segments** without stalls: those retired in the last two epochs plus those whose bags crossbeam
-//!   has not collected yet (it collects at most 8 bags per `flush` and every 128 pins).
+//!   has not collected yet (it collects at most 8 bags per `flush` and every 128 pins); when the pool runs dry,
+//!   the sweep works through the bags that released handles left ahead of them.
 
 use std::fmt;
 use std::sync::atomic::AtomicUsize;
@@ -110,6 +135,11 @@ impl ReadyList {
         self.queued.store(ids.len(), Ordering::Relaxed);
     }
 
+    /// Whether some id is ready (a relaxed hint, like the one `take_into` checks).
+    fn any_ready(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > 0
+    }
+
     /// Moves every ready id into `out`, which must be empty (the two buffers swap, so neither reallocates in steady
     /// state). Returns whether there was any.
     pub(super) fn take_into(&self, out: &mut Vec<SegmentId>) -> bool {
@@ -135,10 +165,25 @@ impl ReadyList {
     }
 }
 
+/// Flushes of a sweep beyond those paid for by released participants: a segment's bag is collected only two
+/// epoch advances after its seal, and each flush advances the epoch at most once (module docs, "The collector's
+/// backlog").
+const SWEEP_EXTRA: usize = 3;
+
+/// Bags one flush collects at most (crossbeam-epoch 0.9's `Global::COLLECT_STEPS`).
+const BAGS_PER_FLUSH: usize = 8;
+
+/// Released participants that one flush of a sweep is budgeted for: half of [`BAGS_PER_FLUSH`], leaving room for
+/// crossbeam's own garbage queued alongside their bags.
+const RELEASED_PER_FLUSH: usize = BAGS_PER_FLUSH / 2;
+
 /// The reference epoch-based strategy over `crossbeam-epoch`. See the module docs.
 pub struct CrossbeamEpoch {
     collector: Collector,
     ready: Arc<ReadyList>,
+    /// Participants released (handles unregistered) since a sweep last accounted for them: each left a bag in the
+    /// collector's queue that no collection accompanied. Relaxed: it only bounds the work of a sweep.
+    released: AtomicUsize,
     retired: CounterU64,
     reused: CounterU64,
 }
@@ -161,7 +206,7 @@ pub struct CrossbeamHandle {
     guard: Option<Guard>,
     local: LocalHandle,
     scratch: Vec<SegmentId>,
-    /// Set by `collect`: the pool ran dry during this operation, so `leave` flushes once more after unpinning.
+    /// Set by `collect`: the pool ran dry during this operation, so `leave` sweeps after unpinning.
     short: bool,
 }
 
@@ -184,6 +229,29 @@ impl CrossbeamEpoch {
             None => handle.local.pin().flush(),
         }
     }
+
+    /// The pool ran dry during the operation that just ended: flush from fresh pins until a segment's deferred
+    /// reclamation has run, nothing retired is pending, or the bound is reached (module docs, "The collector's
+    /// backlog"). The handle must be unpinned: a pinned handle would hold the epoch back.
+    fn sweep(&self, handle: &CrossbeamHandle) {
+        debug_assert!(handle.guard.is_none(), "sweep inside an operation");
+        if self.pending() == 0 {
+            return; // nothing is waiting in the collector (a full queue, not reclamation, drained the pool)
+        }
+        let released = self.released.swap(0, Ordering::Relaxed);
+        let bound = released.div_ceil(RELEASED_PER_FLUSH) + SWEEP_EXTRA;
+        let mut flushes = 0;
+        while flushes < bound && !self.ready.any_ready() && self.pending() > 0 {
+            handle.local.pin().flush();
+            flushes += 1;
+        }
+        // Stopped early: these flushes collected at most `BAGS_PER_FLUSH` bags each, so leave the rest of the count
+        // to the next sweep. (Each unit of the count still buys at most 1 / RELEASED_PER_FLUSH flush in all.)
+        let left = released.saturating_sub(flushes * BAGS_PER_FLUSH);
+        if left > 0 {
+            self.released.fetch_add(left, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Reclaim for CrossbeamEpoch {
@@ -195,6 +263,7 @@ impl Reclaim for CrossbeamEpoch {
         CrossbeamEpoch {
             collector: Collector::new(),
             ready: Arc::default(),
+            released: AtomicUsize::new(0),
             retired: CounterU64::new(0),
             reused: CounterU64::new(0),
         }
@@ -205,8 +274,10 @@ impl Reclaim for CrossbeamEpoch {
     }
 
     fn unregister<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
-        // The participant itself is released when the handle drops, right after this.
+        // The participant itself is released when the handle drops, right after this, and leaves its bag in the
+        // collector's queue: count it for the next sweep.
         handle.guard = None;
+        self.released.fetch_add(1, Ordering::Relaxed);
         self.drain(handle, store);
     }
 
@@ -232,9 +303,9 @@ impl Reclaim for CrossbeamEpoch {
         handle.guard = None;
         if std::mem::take(&mut handle.short) {
             // Our own pin held the epoch back during `collect` (it can advance at most once past a pinned
-            // participant); flushing again from a fresh pin lets it advance further, so the push that found the
-            // pool dry usually finds a segment when it retries.
-            handle.local.pin().flush();
+            // participant), and released handles may have left many bags ahead of the retired segments': sweep,
+            // so that the push that found the pool dry finds a segment when it retries.
+            self.sweep(handle);
         }
         self.drain(handle, store);
     }
