@@ -2,13 +2,11 @@
 # Miri: the fast subset of the tests (every test not marked `#[cfg_attr(miri, ignore = "...")]`), which covers every
 # module with unsafe code (tests/miri.rs says which test covers what). Installs what it needs; CI runs it.
 #
-# Three kinds of runs, two at a time (MIRI_JOBS):
+# Two kinds of runs, two at a time (MIRI_JOBS):
 #   - every test binary under Miri's default model, Stacked Borrows, except the tests of the CrossbeamEpoch adapter;
 #   - those (every test whose name contains "crossbeam") under Tree Borrows, because crossbeam-epoch itself violates
 #     Stacked Borrows (crossbeam-rs/crossbeam#545); -Zmiri-permissive-provenance silences the warnings about
-#     crossbeam-epoch's integer-to-pointer casts (its tagged pointers);
-#   - reference::crossbeam_handle_binds_to_its_first_thread, ignored under Miri because it leaks a crossbeam
-#     participant on purpose, alone with -Zmiri-ignore-leaks (still under Tree Borrows).
+#     crossbeam-epoch's integer-to-pointer casts (its tagged pointers).
 #
 # Environment: MIRIFLAGS is appended to every run (e.g. MIRIFLAGS=-Zmiri-seed=7 to try another schedule, or
 # MIRIFLAGS=-Zmiri-many-seeds=0..8 for several: slower). RUSTFLAGS passes through to the build (e.g.
@@ -57,7 +55,6 @@ declare -a job_list=(
     "crossbeam.stall|$tree|--test stall|crossbeam"
     "crossbeam.config|$tree|--test config|crossbeam"
     "crossbeam.exhaustion|$tree|--test exhaustion|crossbeam"
-    "crossbeam.leaks|$tree -Zmiri-ignore-leaks|--test reference|--ignored --exact crossbeam_handle_binds_to_its_first_thread"
 )
 for file in tests/*.rs; do
     name="$(basename "$file" .rs)"

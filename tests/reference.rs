@@ -7,9 +7,7 @@
 //! - Values still in the queue are dropped exactly once when the queue drops (also with deferred work pending).
 //! - A queue moved after all its handles dropped, with reclamation still pending, keeps working.
 //! - A stalled handle: Haphazard holds back only what it protects; CrossbeamEpoch holds back everything retired.
-//! - CrossbeamEpoch's thread binding: register lazily on the first thread that uses the handle, panic on another.
 
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -421,43 +419,8 @@ fn crossbeam_stall_holds_back_everything() {
     assert!(after.segments_recycled > during.segments_recycled, "reclamation resumed: {after:?}");
 }
 
-/// The handle is registered by the first thread that uses it, and is bound to it. Dropping it on another thread
-/// leaks its crossbeam participant on purpose (under Miri, `-Zmiri-ignore-leaks` runs this test: see
-/// `scripts/miri.sh`).
-#[test]
-#[cfg_attr(miri, ignore = "leaks a crossbeam participant on purpose: scripts/miri.sh runs it with -Zmiri-ignore-leaks")]
-fn crossbeam_handle_binds_to_its_first_thread() {
-    let q: SegQueue<u64, CrossbeamEpoch> = SegQueue::with_config(config(2, 4, OnExhausted::Grow)).expect("valid");
-    // Created here, first used on another thread: registration is lazy, so this is fine.
-    let h = q.handle();
-    let h = thread::scope(|s| {
-        s.spawn(move || {
-            let mut h = h;
-            h.push(1).expect("Grow");
-            h
-        })
-        .join()
-        .expect("first use on another thread works")
-    });
-    // Registered on that thread: using it here panics before touching the queue...
-    let mut h = h;
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| h.push(2)));
-    assert!(outcome.is_err(), "a bound handle must not be used on another thread");
-    // ... and dropping it here leaks its crossbeam participant instead of touching it.
-    drop(h);
-    let mut other = q.handle();
-    assert_eq!(other.pop(), Some(1));
-    assert_eq!(other.pop(), None);
-    for i in 0..if cfg!(miri) { 20 } else { 1_000 } {
-        other.push(i).expect("Grow");
-        assert_eq!(other.pop(), Some(i));
-    }
-    assert_eq!(q.stats().stale_views, 0);
-}
-
 /// Small enough for Miri (`cargo +nightly miri test --test reference small`, or `scripts/miri.sh`), which checks
-/// the adapters' unsafe code (the thread-bound crossbeam participant, haphazard's tokens and the domain borrowed by
-/// the hazard pointers). Under Miri, 12 values per producer: still three times round the 4-segment pool.
+/// the adapters' unsafe code (haphazard's tokens and the domain borrowed by the hazard pointers) and crossbeam's. Under Miri, 12 values per producer: still three times round the 4-segment pool.
 fn small<R: Reclaim>() {
     let per_producer = if cfg!(miri) { 12 } else { 40 };
     for on_exhausted in [OnExhausted::Grow, OnExhausted::Fail] {

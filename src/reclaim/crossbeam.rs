@@ -4,16 +4,15 @@
 //! threads of another, and all of a queue's deferred work runs at the latest when the queue (hence the collector)
 //! drops. The mapping:
 //!
-//! - [`Reclaim::register`] returns a handle that registers with the collector (a [`LocalHandle`]) lazily, at its
-//!   first operation, on the thread that performs it (see "Handles and threads" below);
+//! - [`Reclaim::register`] registers with the collector and returns a handle that owns the resulting
+//!   [`LocalHandle`] (so the handle stays on its thread, see "Handles and threads" below);
 //! - [`Reclaim::enter`] pins it and keeps the [`Guard`] in the handle; [`Reclaim::leave`] drops the guard;
 //! - [`Reclaim::protect`] is a plain `Acquire` load: the pin covers every segment the operation loads;
 //! - [`Reclaim::retire`] defers, with [`Guard::defer`], a closure that pushes the segment's index onto a *ready
 //!   list* owned by the strategy, then [`Guard::flush`]es (see below). Indices on the ready list are handed to
 //!   [`SegmentStore::make_reusable`] by the next `retire`, `collect`, `leave` or `unregister` of any handle;
-//! - [`Reclaim::collect`] flushes and drains the ready list, and makes the handle's `leave` flush once more after
-//!   unpinning: while the handle is pinned the epoch can advance at most once, which is not enough for the
-//!   segments retired in the current epoch (they need two advances).
+//! - [`Reclaim::collect`] flushes and drains the ready list, and makes the handle's `leave` *sweep* after
+//!   unpinning (see "The collector's backlog" below).
 //!
 //! # Why a ready list
 //!
@@ -22,8 +21,8 @@
 //! segment pool would dangle if the queue were moved after its last handle dropped while closures were still
 //! deferred (a `SegQueue` is not pinned, and crossbeam never promises that a deferred closure runs at all). So the
 //! closure owns nothing but the segment index and an `Arc` of the ready list: it is `Send + 'static`, the safe
-//! [`Guard::defer`] accepts it, and this module needs no unsafe code besides the thread binding below. The
-//! segments themselves are only touched through a store that the queue passes in.
+//! [`Guard::defer`] accepts it, and this module needs no unsafe code. The segments themselves are only touched
+//! through a store that the queue passes in.
 //!
 //! # Why flush at every retirement
 //!
@@ -35,22 +34,61 @@
 //! before `retire` returns. The price is one sealed bag (a heap node of about 2 KiB) and one attempt to advance the
 //! epoch per retired segment: negligible with 64-slot segments, noticeable with `segment_size` 1.
 //!
+//! # The collector's backlog
+//!
+//! Crossbeam collects its global queue of sealed bags in FIFO order, at most 8 bags per `flush` (and per 128th
+//! pin), and only bags sealed two epoch advances ago. Every participant that is released (every dropped
+//! [`CrossbeamHandle`]) pushes its bag onto that queue, even an empty one, and nothing collects beside it. So
+//! after many short-lived handles the bag of a segment retired later sits behind as many bags as handles were
+//! dropped: after 3,000 handles dropped together, a push refused by `OnExhausted::Fail` was refused 187 times in a
+//! row (each refused push flushed twice, 16 bags).
+//!
+//! Hence the sweep. The strategy counts released participants since the last sweep; a handle whose operation called
+//! `collect` (the pool ran dry) flushes, after unpinning, from fresh pins again and again until a deferred reclamation
+//! has put a segment on the ready list, nothing retired is pending any more, or it has flushed
+//! `released / 4 + SWEEP_EXTRA` times (a flush collects 8 bags, so one flush per 8 released participants would do for
+//! their own bags; one per 4 leaves room for crossbeam's garbage queued alongside, such as the destruction of each
+//! released participant's record, and `SWEEP_EXTRA` (3) for the two advances that the segment's own bag needs). While
+//! the handle is pinned the epoch can advance at most once, which is why the sweep runs after unpinning. A sweep
+//! consumes the count (when it stops early, it puts back what its flushes, 8 bags each, cannot have collected), so in
+//! all, sweeps flush at most once per 4 released participants plus 3 times per pool-dry event: that is the remaining
+//! cost, paid by the operations that found the pool dry. Each flush tries to advance the epoch (a walk over every
+//! registered participant) and runs the deferred closures of up to 8 bags. In the 3,000-handle case above, one sweep of
+//! 374 flushes, in the leave of the first refused push, lets the retry succeed. With a pinned, stalled thread no flush
+//! can advance the epoch, so those flushes are wasted, but they stay within the same bound. Bags that pile up for other
+//! reasons (retirements while a stalled thread holds the epoch back) are not counted; later flushes, 8 bags each, work
+//! through them.
+//!
 //! # Handles and threads
 //!
 //! [`LocalHandle`] and [`Guard`] are `!Send`: crossbeam's per-participant state uses non-atomic counters that only
-//! the owning thread may touch, and it documents no exception for handles that are idle. The [`Reclaim`] trait
-//! requires `Handle: Send`. [`CrossbeamHandle`] therefore *binds* the crossbeam state to the thread that registered
-//! it (the first thread that used the handle), checking the thread at every access, like the `fragile` and
-//! `send_wrapper` crates:
+//! the owning thread may touch. [`CrossbeamHandle`] holds both directly, so it is `!Send` as well, and so are the
+//! queue's [`Handle`](crate::Handle) over it and the pool's [`Submitter`](crate::pool::Submitter): each thread takes
+//! its own handle, and the compiler rejects moving one to another thread.
 //!
-//! - a handle can be created on one thread and moved to another before its first operation (registration is lazy);
-//! - an operation on a handle that was registered on a different thread **panics** (in `enter`, before the queue
-//!   touches anything);
-//! - dropping or unregistering such a handle on a different thread **leaks** its crossbeam participant instead of
-//!   touching it: about 2 KiB, plus the collector it keeps alive (with whatever closures are still deferred in it)
-//!   after the queue drops. An idle leaked participant is unpinned, so it does not hold the epoch back.
+//! ```compile_fail,E0277
+//! use segpool::{CrossbeamEpoch, Handle, SegQueue};
 //!
-//! If the trait's `Handle: Send` bound were relaxed, the binding could go and the compiler would reject the misuse.
+//! let queue: SegQueue<u64, CrossbeamEpoch> = SegQueue::new();
+//! let mut handle: Handle<'_, u64, CrossbeamEpoch> = queue.handle();
+//! std::thread::scope(|s| {
+//!     // error[E0277]: `*const crossbeam_epoch::internal::Local` cannot be sent between threads safely
+//!     s.spawn(move || handle.push(1));
+//! });
+//! ```
+//!
+//! The same code compiles with any other strategy, whose handles are `Send`:
+//!
+//! ```
+//! use segpool::{Handle, Hazard, SegQueue};
+//!
+//! let queue: SegQueue<u64, Hazard> = SegQueue::new();
+//! let mut handle: Handle<'_, u64, Hazard> = queue.handle();
+//! std::thread::scope(|s| {
+//!     s.spawn(move || handle.push(1));
+//! });
+//! assert_eq!(queue.pop(), Some(1));
+//! ```
 //!
 //! # What CrossbeamEpoch promises
 //!
@@ -59,13 +97,12 @@
 //! - **Stalled threads** hold the epoch back as in any EBR scheme: while a thread stays pinned, nothing retired by
 //!   anyone becomes reusable, so [`Reclaim::pending`] grows with the others' traffic.
 //! - **Unreclaimed segments** without stalls: those retired in the last two epochs plus those whose bags crossbeam
-//!   has not collected yet (it collects at most 8 bags per `flush` and every 128 pins).
+//!   has not collected yet (it collects at most 8 bags per `flush` and every 128 pins); when the pool runs dry,
+//!   the sweep works through the bags that released handles left ahead of them.
 
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, ThreadId};
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
@@ -98,6 +135,11 @@ impl ReadyList {
         self.queued.store(ids.len(), Ordering::Relaxed);
     }
 
+    /// Whether some id is ready (a relaxed hint, like the one `take_into` checks).
+    fn any_ready(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > 0
+    }
+
     /// Moves every ready id into `out`, which must be empty (the two buffers swap, so neither reallocates in steady
     /// state). Returns whether there was any.
     pub(super) fn take_into(&self, out: &mut Vec<SegmentId>) -> bool {
@@ -123,10 +165,25 @@ impl ReadyList {
     }
 }
 
+/// Flushes of a sweep beyond those paid for by released participants: a segment's bag is collected only two
+/// epoch advances after its seal, and each flush advances the epoch at most once (module docs, "The collector's
+/// backlog").
+const SWEEP_EXTRA: usize = 3;
+
+/// Bags one flush collects at most (crossbeam-epoch 0.9's `Global::COLLECT_STEPS`).
+const BAGS_PER_FLUSH: usize = 8;
+
+/// Released participants that one flush of a sweep is budgeted for: half of [`BAGS_PER_FLUSH`], leaving room for
+/// crossbeam's own garbage queued alongside their bags.
+const RELEASED_PER_FLUSH: usize = BAGS_PER_FLUSH / 2;
+
 /// The reference epoch-based strategy over `crossbeam-epoch`. See the module docs.
 pub struct CrossbeamEpoch {
     collector: Collector,
     ready: Arc<ReadyList>,
+    /// Participants released (handles unregistered) since a sweep last accounted for them: each left a bag in the
+    /// collector's queue that no collection accompanied. Relaxed: it only bounds the work of a sweep.
+    released: AtomicUsize,
     retired: CounterU64,
     reused: CounterU64,
 }
@@ -140,85 +197,22 @@ impl fmt::Debug for CrossbeamEpoch {
     }
 }
 
-/// One thread's [`CrossbeamEpoch`] state: its crossbeam participant (registered at the first operation and bound to
-/// that thread, see the module docs) and a buffer for draining the ready list.
+/// One thread's [`CrossbeamEpoch`] state: its crossbeam participant, the pin of the operation in progress, and a
+/// buffer for draining the ready list. `!Send`, like crossbeam's [`LocalHandle`] and [`Guard`] (see the module
+/// docs).
 pub struct CrossbeamHandle {
-    participant: Option<Participant>,
+    /// The pin of the operation in progress (between `enter` and `leave`). Declared before `local` so that, should
+    /// a handle be dropped mid-operation, it unpins before the participant is released.
+    guard: Option<Guard>,
+    local: LocalHandle,
     scratch: Vec<SegmentId>,
-    /// Set by `collect`: the pool ran dry during this operation, so `leave` flushes once more after unpinning.
+    /// Set by `collect`: the pool ran dry during this operation, so `leave` sweeps after unpinning.
     short: bool,
 }
 
 impl fmt::Debug for CrossbeamHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let owner = self.participant.as_ref().map(|participant| participant.owner);
-        f.debug_struct("CrossbeamHandle").field("registered_on", &owner).finish_non_exhaustive()
-    }
-}
-
-/// The crossbeam state of a handle, usable only on the thread that registered it.
-struct Participant {
-    owner: ThreadId,
-    /// Dropped (in `Drop`) only on `owner`; leaked on any other thread.
-    state: ManuallyDrop<Pinnable>,
-}
-
-/// Field order: the guard (if an operation is in progress) unpins before the handle is released.
-struct Pinnable {
-    guard: Option<Guard>,
-    local: LocalHandle,
-}
-
-// SAFETY: `Participant` is the only way to reach its `Pinnable` (a `!Send` `LocalHandle` and `Guard`), and it
-// hands it out only on the thread that created it: `state` checks the current thread against `owner` (thread ids are
-// never reused), and `Drop` leaks the value on any other thread instead of dropping it. Moving a `Participant` to
-// another thread therefore moves the crossbeam values' bytes without anything on that thread ever using, dropping
-// or referencing them, which is exactly what `!Send` forbids; this is the `fragile`/`send_wrapper` pattern. No
-// `Sync` is claimed.
-unsafe impl Send for Participant {}
-
-impl Participant {
-    fn register(collector: &Collector) -> Self {
-        Participant {
-            owner: thread::current().id(),
-            state: ManuallyDrop::new(Pinnable { guard: None, local: collector.register() }),
-        }
-    }
-
-    /// The crossbeam state, or `None` on a thread other than the one that registered it.
-    fn state(&mut self) -> Option<&mut Pinnable> {
-        (thread::current().id() == self.owner).then_some(&mut *self.state)
-    }
-}
-
-impl Drop for Participant {
-    fn drop(&mut self) {
-        if thread::current().id() == self.owner {
-            // SAFETY: on the owning thread (the binding above), and `state` is never used again: this is `Drop`.
-            unsafe { ManuallyDrop::drop(&mut self.state) };
-        }
-        // Elsewhere the crossbeam state is leaked (see the module docs): it must not be touched off its thread.
-    }
-}
-
-impl CrossbeamHandle {
-    /// The participant's state for an operation on this thread, registering on first use.
-    ///
-    /// # Panics
-    ///
-    /// If the handle was registered on another thread.
-    fn state(&mut self, collector: &Collector) -> &mut Pinnable {
-        let participant = self.participant.get_or_insert_with(|| Participant::register(collector));
-        let owner = participant.owner;
-        let Some(state) = participant.state() else {
-            panic!(
-                "a CrossbeamEpoch handle registered on thread {owner:?} was used on thread {:?}: crossbeam-epoch \
-                 handles are bound to their thread (take one handle per thread)",
-                thread::current().id()
-            );
-        };
-        debug_assert!(state.local.collector() == collector, "a handle of another CrossbeamEpoch");
-        state
+        f.debug_struct("CrossbeamHandle").field("pinned", &self.guard.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -229,10 +223,33 @@ impl CrossbeamEpoch {
 
     /// Flushes the handle's bag and lets crossbeam run whatever deferred closures are due, using the operation's
     /// guard (or a short pin outside an operation).
-    fn flush(&self, state: &Pinnable) {
-        match &state.guard {
+    fn flush(&self, handle: &CrossbeamHandle) {
+        match &handle.guard {
             Some(guard) => guard.flush(),
-            None => state.local.pin().flush(),
+            None => handle.local.pin().flush(),
+        }
+    }
+
+    /// The pool ran dry during the operation that just ended: flush from fresh pins until a segment's deferred
+    /// reclamation has run, nothing retired is pending, or the bound is reached (module docs, "The collector's
+    /// backlog"). The handle must be unpinned: a pinned handle would hold the epoch back.
+    fn sweep(&self, handle: &CrossbeamHandle) {
+        debug_assert!(handle.guard.is_none(), "sweep inside an operation");
+        if self.pending() == 0 {
+            return; // nothing is waiting in the collector (a full queue, not reclamation, drained the pool)
+        }
+        let released = self.released.swap(0, Ordering::Relaxed);
+        let bound = released.div_ceil(RELEASED_PER_FLUSH) + SWEEP_EXTRA;
+        let mut flushes = 0;
+        while flushes < bound && !self.ready.any_ready() && self.pending() > 0 {
+            handle.local.pin().flush();
+            flushes += 1;
+        }
+        // Stopped early: these flushes collected at most `BAGS_PER_FLUSH` bags each, so leave the rest of the count
+        // to the next sweep. (Each unit of the count still buys at most 1 / RELEASED_PER_FLUSH flush in all.)
+        let left = released.saturating_sub(flushes * BAGS_PER_FLUSH);
+        if left > 0 {
+            self.released.fetch_add(left, Ordering::Relaxed);
         }
     }
 }
@@ -246,25 +263,28 @@ impl Reclaim for CrossbeamEpoch {
         CrossbeamEpoch {
             collector: Collector::new(),
             ready: Arc::default(),
+            released: AtomicUsize::new(0),
             retired: CounterU64::new(0),
             reused: CounterU64::new(0),
         }
     }
 
     fn register(&self) -> CrossbeamHandle {
-        CrossbeamHandle { participant: None, scratch: Vec::new(), short: false }
+        CrossbeamHandle { guard: None, local: self.collector.register(), scratch: Vec::new(), short: false }
     }
 
     fn unregister<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
-        // On the owning thread this unpins (if needed) and releases the participant; elsewhere it leaks it.
-        handle.participant = None;
+        // The participant itself is released when the handle drops, right after this, and leaves its bag in the
+        // collector's queue: count it for the next sweep.
+        handle.guard = None;
+        self.released.fetch_add(1, Ordering::Relaxed);
         self.drain(handle, store);
     }
 
     fn enter(&self, handle: &mut CrossbeamHandle) {
-        let state = handle.state(&self.collector);
-        debug_assert!(state.guard.is_none(), "enter inside an operation");
-        state.guard = Some(state.local.pin());
+        debug_assert!(handle.local.collector() == &self.collector, "a handle of another CrossbeamEpoch");
+        debug_assert!(handle.guard.is_none(), "enter inside an operation");
+        handle.guard = Some(handle.local.pin());
     }
 
     fn protect<S: SegmentStore<Meta = ()>>(
@@ -280,22 +300,12 @@ impl Reclaim for CrossbeamEpoch {
     }
 
     fn leave<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
-        if let Some(participant) = &mut handle.participant {
-            match participant.state() {
-                Some(state) => {
-                    state.guard = None;
-                    if std::mem::take(&mut handle.short) {
-                        // Our own pin held the epoch back during `collect` (it can advance at most once past a
-                        // pinned participant); flushing again from a fresh pin lets it advance further, so the push
-                        // that found the pool dry usually finds a segment when it retries.
-                        state.local.pin().flush();
-                    }
-                }
-                // Only a `Stall` dropped on another thread gets here. Keep the pin (the owner's unregister drops
-                // it) rather than touch it from here; do not panic again while unwinding.
-                None if thread::panicking() => return,
-                None => panic!("a CrossbeamEpoch operation was ended on another thread than the one it started on"),
-            }
+        handle.guard = None;
+        if std::mem::take(&mut handle.short) {
+            // Our own pin held the epoch back during `collect` (it can advance at most once past a pinned
+            // participant), and released handles may have left many bags ahead of the retired segments': sweep,
+            // so that the push that found the pool dry finds a segment when it retries.
+            self.sweep(handle);
         }
         self.drain(handle, store);
     }
@@ -303,18 +313,16 @@ impl Reclaim for CrossbeamEpoch {
     fn retire<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, id: SegmentId, store: &S) {
         self.retired.fetch_add(1, Ordering::Relaxed);
         let ready = Arc::clone(&self.ready);
-        let state = handle.state(&self.collector);
-        match &state.guard {
+        match &handle.guard {
             Some(guard) => guard.defer(move || ready.push(id)),
-            None => state.local.pin().defer(move || ready.push(id)), // outside an operation (not done by the queue)
+            None => handle.local.pin().defer(move || ready.push(id)), // outside an operation (not done by the queue)
         }
-        self.flush(state);
+        self.flush(handle);
         self.drain(handle, store);
     }
 
     fn collect<S: SegmentStore<Meta = ()>>(&self, handle: &mut CrossbeamHandle, store: &S) {
-        let state = handle.state(&self.collector);
-        self.flush(state);
+        self.flush(handle);
         handle.short = true;
         self.drain(handle, store);
     }

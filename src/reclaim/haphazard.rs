@@ -21,12 +21,8 @@
 //!   [`CrossbeamEpoch`](super::CrossbeamEpoch), see there), and the next `retire`, `collect`, `leave` or
 //!   `unregister` hands it to [`SegmentStore::make_reusable`]. A reclaimer never touches the segment pool, so it does
 //!   not matter which thread reclaims, or that the queue may have moved since;
-//! - [`Reclaim::collect`] calls [`Domain::eager_reclaim`], then drains the ready list. On its own, haphazard scans
-//!   (at a retirement) only when more than `max(1000, 2 * hazard pointers)` objects wait, or when 2 seconds passed
-//!   since its last scan: far more segments than a small pool has. If `collect` reclaims nothing, it raises a
-//!   *shortage* flag, and the next `retire` (by any handle) reclaims eagerly as well, re-raising the flag if that
-//!   reclaims nothing either. Without it, a producer that found the pool dry under `OnExhausted::Wait` would sleep
-//!   out its timeout while the consumers retire segments that nobody scans for.
+//! - [`Reclaim::collect`] calls [`Domain::eager_reclaim`], then drains the ready list, and asks the other handles
+//!   to reclaim too (see "Few segments" below).
 //!
 //! Why the token of the segment's current life is the right address: if the re-read finds the source word still
 //! holding `(index, generation)`, that life was not unlinked yet, hence not retired, hence its token had not been
@@ -34,6 +30,31 @@
 //! source word, which happens after the token's installation). The `SeqCst` fence after the hazard store pairs with
 //! the fence haphazard runs before it scans the hazard pointers (its heavy barrier), which follows the retirement,
 //! which follows the unlink: either the scan sees the hazard, or the re-read sees the unlink and `protect` retries.
+//!
+//! # Few segments: shortages and sleepers
+//!
+//! On its own, haphazard scans (at a retirement) only when more than `max(1000, 2 * hazard pointers)` objects wait,
+//! or when 2 seconds passed since its last scan: far more segments than a small pool has. So a segment that a
+//! consumer retires stays retired until somebody reclaims eagerly, and the queue retires from *inside* an
+//! operation (the pop that unlinks a segment, or reads its last slot), while the retiring handle's own hazard
+//! pointer still names that segment: no reclamation before that handle's `leave` can free it. Hence:
+//!
+//! - [`Reclaim::collect`] (the pool ran dry) reclaims eagerly at once, which frees whatever no operation in flight
+//!   protects, and bumps a shared *shortage* counter;
+//! - every handle loads that counter in [`Reclaim::leave`], after resetting its hazard pointers, and if it moved
+//!   since the handle last looked, reclaims eagerly once (this includes the handle that called `collect`: by its
+//!   `leave`, other operations may have ended). So the segment a consumer retired in the operation that saw a
+//!   shortage is freed at the end of that very operation;
+//! - while a producer sleeps under `OnExhausted::Wait` ([`SegmentStore::starving`]), every handle reclaims
+//!   eagerly at the end of *every* operation: a sleeper cannot ask again, and one reclamation may come too early
+//!   (before the consumers retired anything). Without this, with 2 segments nearly every wait timed out: the
+//!   sleeper needs the segment the consumer is about to retire, and nothing reclaims it until the sleeper's own
+//!   retry.
+//!
+//! Both checks are relaxed loads (two, besides the ready list's) when nothing is short, and a reclamation is
+//! skipped when no retired segment is pending. The price of a shortage is one eager reclamation per handle (a
+//! `SeqCst` fence, a walk over the domain's hazard pointers and its retired list); that of a sleeper, one at every
+//! operation while it sleeps.
 //!
 //! # The domain
 //!
@@ -58,7 +79,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicPtr};
+use std::sync::atomic::{AtomicPtr, AtomicUsize};
 
 use haphazard::{Domain, HazardPointer};
 
@@ -124,8 +145,9 @@ impl Drop for HaphazardMeta {
 pub struct Haphazard {
     domain: Arc<Domain<Family>>,
     ready: Arc<ReadyList>,
-    /// Set by `collect` (the pool ran dry): the next `retire` reclaims eagerly too (see the module docs).
-    shortage: AtomicBool,
+    /// Bumped by every `collect` (the pool ran dry): each handle reclaims eagerly once at its next `leave` (see
+    /// the module docs). Only a hint, read relaxed: segments are published through the ready list and the pool.
+    shortages: AtomicUsize,
     retired: CounterU64,
     reused: CounterU64,
 }
@@ -148,6 +170,8 @@ pub struct HaphazardHandle {
     hazards: std::mem::ManuallyDrop<[HazardPointer<'static, Family>; PROTECT_SLOTS]>,
     domain: Arc<Domain<Family>>,
     scratch: Vec<SegmentId>,
+    /// The value of [`Haphazard`]'s shortage counter that this handle last answered.
+    seen_shortages: usize,
 }
 
 impl Drop for HaphazardHandle {
@@ -179,7 +203,7 @@ impl Reclaim for Haphazard {
         Haphazard {
             domain: Arc::new(Domain::new(&Family)),
             ready: Arc::default(),
-            shortage: AtomicBool::new(false),
+            shortages: AtomicUsize::new(0),
             retired: CounterU64::new(0),
             reused: CounterU64::new(0),
         }
@@ -198,6 +222,7 @@ impl Reclaim for Haphazard {
             hazards: std::mem::ManuallyDrop::new(std::array::from_fn(|_| HazardPointer::new_in_domain(shared))),
             domain,
             scratch: Vec::new(),
+            seen_shortages: self.shortages.load(Ordering::Relaxed),
         }
     }
 
@@ -242,6 +267,14 @@ impl Reclaim for Haphazard {
         for hazard in handle.hazards.iter_mut() {
             hazard.reset_protection();
         }
+        // Now that our own hazards are gone, the segments this operation retired can be reclaimed too: do it if
+        // the pool ran dry since we last looked, or at every operation while a producer sleeps for a segment (it
+        // cannot ask again). See the module docs.
+        let shortages = self.shortages.load(Ordering::Relaxed);
+        if (shortages != handle.seen_shortages || store.starving()) && self.pending() > 0 {
+            handle.seen_shortages = shortages;
+            self.domain.eager_reclaim();
+        }
         self.drain(handle, store);
     }
 
@@ -264,18 +297,16 @@ impl Reclaim for Haphazard {
         // the trait's contract and retire a linked segment, the token could be reclaimed while a hazard names it:
         // nothing dereferences tokens through hazards, so that would be a stale view, not a memory error.
         unsafe { self.domain.retire_ptr::<Token, Box<Token>>(Box::into_raw(token)) };
-        // Taken before reclaiming, and re-armed if nothing could be reclaimed, so a shortage signalled meanwhile is
-        // not lost. A hint only: segments are published through the ready list and the pool.
-        if self.shortage.swap(false, Ordering::Relaxed) && self.domain.eager_reclaim() == 0 {
-            self.shortage.store(true, Ordering::Relaxed);
-        }
+        // No eager reclamation here even when short: our own hazard pointer still names this segment (the queue
+        // retires inside an operation), so `leave` does it (module docs).
         self.drain(handle, store);
     }
 
     fn collect<S: SegmentStore<Meta = HaphazardMeta>>(&self, handle: &mut HaphazardHandle, store: &S) {
-        if self.domain.eager_reclaim() == 0 {
-            self.shortage.store(true, Ordering::Relaxed);
-        }
+        // Ask every handle (this one included: `seen_shortages` is left behind on purpose) to reclaim at the end
+        // of its current operation, when its hazards are gone; meanwhile free what nobody protects now.
+        self.shortages.fetch_add(1, Ordering::Relaxed);
+        self.domain.eager_reclaim();
         self.drain(handle, store);
     }
 

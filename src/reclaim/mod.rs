@@ -33,14 +33,19 @@
 //! - **CrossbeamEpoch** (reference, `crossbeam-epoch`; std builds with feature `reference`): one crossbeam
 //!   `Collector` per queue; `enter` pins, `protect` is a plain load, `retire` defers a closure that puts the segment
 //!   on a ready list (drained into the pool by later calls) and flushes at once, so no free segment hides in a
-//!   thread's bag. Epoch guarantees: no stale views; a stalled pinned thread stops all reclamation. Its handle is
-//!   bound to the thread of its first operation (crossbeam's `LocalHandle` is `!Send`): using it on another thread
-//!   panics, dropping it there leaks the participant.
+//!   thread's bag. After `collect`, `leave` flushes repeatedly from fresh pins (at most once per 4 handles released
+//!   since the last such sweep, plus 3), because every dropped handle leaves a bag in crossbeam's queue ahead of
+//!   later retirements and a flush collects only 8. Epoch guarantees: no stale views; a stalled pinned thread stops all reclamation. Its handle
+//!   holds crossbeam's `LocalHandle`, which is `!Send`, so it is `!Send` too, and so are the queue's `Handle` and
+//!   the pool's `Submitter` over it (each is `Send` exactly when the strategy's handle is): a handle stays on the
+//!   thread that created it, and the compiler checks that.
 //! - **Haphazard** (reference, `haphazard`; same builds): one haphazard `Domain` per queue; each life of a segment
 //!   is a heap token whose address hazard pointers publish (`protect_raw`, fence, re-read of the source word) and
-//!   which `retire` hands to `retire_ptr`; its reclamation puts the segment on a ready list. `collect` reclaims
-//!   eagerly (haphazard alone waits for 1000 retirements or 2 s). A stalled thread holds back only the segments it
-//!   protects.
+//!   which `retire` hands to `retire_ptr`; its reclamation puts the segment on a ready list. Haphazard alone
+//!   waits for 1000 retirements or 2 s, so `collect` reclaims eagerly and bumps a shortage counter, and each
+//!   handle reclaims eagerly once in its next `leave`, after its own hazards are reset (a segment is retired inside
+//!   the operation that unlinked it, under that operation's hazard); while [`SegmentStore::starving`] holds, every
+//!   `leave` does. A stalled thread holds back only the segments it protects.
 //! - **Unprotected** (verification baseline): reuse at retirement, no protection. Unsound as a strategy (stale
 //!   views are routine), yet values still arrive exactly once, because the generation checks catch every stale
 //!   view. The ABA model checks use it to test those checks on their own.
@@ -97,7 +102,7 @@ pub trait Reclaim: Send + Sync + Sized + 'static {
     /// State the strategy keeps in every segment (`()` if none).
     type SegmentMeta: Default + Send + Sync;
     /// One thread's state: its protections and, for some strategies, its retired segments.
-    type Handle: Send;
+    type Handle;
 
     /// The strategy's own requirements on a configuration, checked by [`Config::validate_for`] (and so by every
     /// queue and pool constructor) after the strategy-independent checks: a configuration under which the strategy
