@@ -144,9 +144,11 @@ mod cli {
             // refuses that configuration): left out of a default matrix, an error when asked for by name.
             if args.policy == Policy::Fail {
                 if args.subjects.contains(&Subject::Leak) {
-                    return Err(fail("--subjects leak: Leak never reuses a segment, so it cannot run under --policy \
-                                     fail (it would stop accepting for good); use --policy grow"
-                        .to_owned()));
+                    return Err(fail(
+                        "--subjects leak: Leak never reuses a segment, so it cannot run under --policy fail (it \
+                         would stop accepting for good); use --policy grow"
+                            .to_owned(),
+                    ));
                 }
                 subjects.retain(|&subject| subject != Subject::Leak);
             }
