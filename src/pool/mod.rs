@@ -80,12 +80,8 @@
 //! in the backend are then taken out and handed back.
 
 mod backend;
-#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
-mod iocp;
 mod pinning;
 mod task;
-#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
-mod uring;
 
 use std::any::Any;
 use std::fmt;
@@ -95,12 +91,12 @@ use std::time::{Duration, Instant};
 
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
 pub use backend::CrossbeamChannel;
-pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
-pub use iocp::Iocp;
-pub use task::Task;
+pub use backend::Iocp;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
-pub use uring::Uring;
+pub use backend::Uring;
+pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
+pub use task::Task;
 
 use crate::config::deadline_after;
 use crate::segment::CachePadded;

@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{IoUring, opcode};
 
-use super::backend::{Backend, BackendConfig, RefusalKind, Refused};
+use super::{Backend, BackendConfig, RefusalKind, Refused};
 use crate::config::deadline_after;
 use crate::{ConfigError, OnExhausted};
 

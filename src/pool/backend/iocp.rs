@@ -63,7 +63,7 @@ use windows_sys::Win32::System::IO::{
     CreateIoCompletionPort, GetQueuedCompletionStatusEx, OVERLAPPED, OVERLAPPED_ENTRY, PostQueuedCompletionStatus,
 };
 
-use super::backend::{Backend, BackendConfig, RefusalKind, Refused};
+use super::{Backend, BackendConfig, RefusalKind, Refused};
 use crate::ConfigError;
 
 /// Command code (in the packet's byte count): run the `Box<J>` the packet's `lpOverlapped` carries.

@@ -11,11 +11,21 @@
 //! Waking idle workers is the pool's business, not the backend's: a backend only stores jobs and hands them out
 //! in batches.
 
+#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
+mod iocp;
+#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
+mod uring;
+
 use std::collections::VecDeque;
 use std::fmt;
 
 use crate::sync::Mutex;
 use crate::{Config, ConfigError, Handle, OnExhausted, PushErrorKind, Reclaim, SegQueue};
+
+#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
+pub use iocp::Iocp;
+#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
+pub use uring::Uring;
 
 /// Why a backend refused a job. The job itself travels in [`Refused`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
