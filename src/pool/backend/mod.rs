@@ -7,23 +7,37 @@
 //!   beat.
 //! - `CrossbeamChannel` (feature `reference`, std builds): an unbounded `crossbeam-channel`, the queue most Rust
 //!   pools would reach for.
+//! - `Uring` (Linux, feature `uring`) and `Iocp` (Windows, feature `iocp`), std builds: the kernel's completion
+//!   queues, to measure what they cost against the in-process queues.
+//!
+//! Each backend has its own file here; this one holds what they share: the [`Backend`] trait, the sizes they are
+//! built with ([`BackendConfig`]) and how they refuse a job ([`Refused`]).
 //!
 //! Waking idle workers is the pool's business, not the backend's: a backend only stores jobs and hands them out
 //! in batches.
+//!
+//! [`SegQueue`]: crate::SegQueue
 
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+mod crossbeam_channel;
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
 mod iocp;
+mod mutex_deque;
+mod segmented;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
 mod uring;
 
-use std::collections::VecDeque;
 use std::fmt;
 
-use crate::sync::Mutex;
-use crate::{Config, ConfigError, Handle, OnExhausted, PushErrorKind, Reclaim, SegQueue};
+use crate::{Config, ConfigError, OnExhausted};
 
+// `self::` for the reader: the module here, not the crate of the same name that it wraps.
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub use self::crossbeam_channel::CrossbeamChannel;
 #[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
 pub use iocp::Iocp;
+pub use mutex_deque::MutexDeque;
+pub use segmented::Segmented;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
 pub use uring::Uring;
 
@@ -99,132 +113,5 @@ pub trait Backend<J: Send + 'static>: Send + Sync + Sized + 'static {
     /// This thread is about to sleep: leave behind nothing that only it could release (default: nothing to do).
     fn park(&self, local: &mut Self::Local<'_>) {
         let _ = local;
-    }
-}
-
-/// The segmented queue with reclamation strategy `R`.
-pub struct Segmented<R: Reclaim, J> {
-    queue: SegQueue<J, R>,
-}
-
-impl<R: Reclaim, J> Segmented<R, J> {
-    /// The queue, for its statistics.
-    pub fn queue(&self) -> &SegQueue<J, R> {
-        &self.queue
-    }
-}
-
-impl<R: Reclaim, J> fmt::Debug for Segmented<R, J> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Segmented").field("strategy", &R::NAME).field("stats", &self.queue.stats()).finish()
-    }
-}
-
-impl<R: Reclaim, J: Send + 'static> Backend<J> for Segmented<R, J> {
-    const NAME: &'static str = R::NAME;
-    type Local<'a> = Handle<'a, J, R>;
-
-    fn build(config: &BackendConfig) -> Result<Self, ConfigError> {
-        let queue = SegQueue::with_config(Config {
-            segment_size: config.segment_size,
-            segment_count: config.segment_count,
-            on_exhausted: config.on_exhausted,
-            limbo_len: config.limbo_len,
-        })?;
-        Ok(Segmented { queue })
-    }
-
-    fn local(&self) -> Handle<'_, J, R> {
-        self.queue.handle()
-    }
-
-    fn push(&self, local: &mut Handle<'_, J, R>, job: J) -> Result<(), Refused<J>> {
-        local.push(job).map_err(|error| {
-            let kind = match error.kind() {
-                PushErrorKind::Exhausted | PushErrorKind::TimedOut => RefusalKind::Exhausted,
-            };
-            Refused { kind, job: error.into_inner() }
-        })
-    }
-
-    fn pop_batch(&self, local: &mut Handle<'_, J, R>, out: &mut Vec<J>, max: usize) -> usize {
-        local.pop_batch(out, max)
-    }
-
-    fn park(&self, local: &mut Handle<'_, J, R>) {
-        local.park();
-    }
-}
-
-/// A `Mutex<VecDeque>`: unbounded, one lock per push and per batch.
-pub struct MutexDeque<J> {
-    jobs: Mutex<VecDeque<J>>,
-}
-
-impl<J> fmt::Debug for MutexDeque<J> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MutexDeque").finish_non_exhaustive()
-    }
-}
-
-impl<J: Send + 'static> Backend<J> for MutexDeque<J> {
-    const NAME: &'static str = "mutex-deque";
-    type Local<'a> = ();
-
-    fn build(_config: &BackendConfig) -> Result<Self, ConfigError> {
-        Ok(MutexDeque { jobs: Mutex::new(VecDeque::new()) })
-    }
-
-    fn local(&self) {}
-
-    fn push(&self, _local: &mut (), job: J) -> Result<(), Refused<J>> {
-        self.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push_back(job);
-        Ok(())
-    }
-
-    fn pop_batch(&self, _local: &mut (), out: &mut Vec<J>, max: usize) -> usize {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let n = max.min(jobs.len());
-        out.extend(jobs.drain(..n));
-        n
-    }
-}
-
-/// An unbounded crossbeam channel: the backend holds both ends, so a send can only fail if the channel were
-/// disconnected, which it never is while the backend lives.
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
-pub struct CrossbeamChannel<J> {
-    sender: crossbeam_channel::Sender<J>,
-    receiver: crossbeam_channel::Receiver<J>,
-}
-
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
-impl<J> fmt::Debug for CrossbeamChannel<J> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CrossbeamChannel").field("len", &self.receiver.len()).finish()
-    }
-}
-
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
-impl<J: Send + 'static> Backend<J> for CrossbeamChannel<J> {
-    const NAME: &'static str = "crossbeam-channel";
-    type Local<'a> = ();
-
-    fn build(_config: &BackendConfig) -> Result<Self, ConfigError> {
-        let (sender, receiver) = crossbeam_channel::unbounded();
-        Ok(CrossbeamChannel { sender, receiver })
-    }
-
-    fn local(&self) {}
-
-    fn push(&self, _local: &mut (), job: J) -> Result<(), Refused<J>> {
-        // Unreachable in practice (we hold a receiver), but a job is handed back, never dropped.
-        self.sender.send(job).map_err(|error| Refused { kind: RefusalKind::Exhausted, job: error.into_inner() })
-    }
-
-    fn pop_batch(&self, _local: &mut (), out: &mut Vec<J>, max: usize) -> usize {
-        let before = out.len();
-        out.extend(self.receiver.try_iter().take(max));
-        out.len() - before
     }
 }

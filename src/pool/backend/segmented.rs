@@ -1,0 +1,60 @@
+//! [`Segmented`]: the crate's segmented queue as the pool's backend, with any reclamation strategy.
+
+use std::fmt;
+
+use super::{Backend, BackendConfig, RefusalKind, Refused};
+use crate::{Config, ConfigError, Handle, PushErrorKind, Reclaim, SegQueue};
+
+/// The segmented queue with reclamation strategy `R`.
+pub struct Segmented<R: Reclaim, J> {
+    queue: SegQueue<J, R>,
+}
+
+impl<R: Reclaim, J> Segmented<R, J> {
+    /// The queue, for its statistics.
+    pub fn queue(&self) -> &SegQueue<J, R> {
+        &self.queue
+    }
+}
+
+impl<R: Reclaim, J> fmt::Debug for Segmented<R, J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segmented").field("strategy", &R::NAME).field("stats", &self.queue.stats()).finish()
+    }
+}
+
+impl<R: Reclaim, J: Send + 'static> Backend<J> for Segmented<R, J> {
+    const NAME: &'static str = R::NAME;
+    type Local<'a> = Handle<'a, J, R>;
+
+    fn build(config: &BackendConfig) -> Result<Self, ConfigError> {
+        let queue = SegQueue::with_config(Config {
+            segment_size: config.segment_size,
+            segment_count: config.segment_count,
+            on_exhausted: config.on_exhausted,
+            limbo_len: config.limbo_len,
+        })?;
+        Ok(Segmented { queue })
+    }
+
+    fn local(&self) -> Handle<'_, J, R> {
+        self.queue.handle()
+    }
+
+    fn push(&self, local: &mut Handle<'_, J, R>, job: J) -> Result<(), Refused<J>> {
+        local.push(job).map_err(|error| {
+            let kind = match error.kind() {
+                PushErrorKind::Exhausted | PushErrorKind::TimedOut => RefusalKind::Exhausted,
+            };
+            Refused { kind, job: error.into_inner() }
+        })
+    }
+
+    fn pop_batch(&self, local: &mut Handle<'_, J, R>, out: &mut Vec<J>, max: usize) -> usize {
+        local.pop_batch(out, max)
+    }
+
+    fn park(&self, local: &mut Handle<'_, J, R>) {
+        local.park();
+    }
+}
