@@ -267,7 +267,7 @@ mod imp {
         std::hint::spin_loop();
     }
 
-    /// Looks at an empty queue before an idle pool worker sleeps (the pool's module docs say why).
+    /// Looks at an empty queue before an idle pool worker sleeps (`src/pool/wake.rs`, "Spinning", says why).
     pub const IDLE_SPINS: u32 = 8;
 
     /// Without a model checker a "model" is one ordinary run.

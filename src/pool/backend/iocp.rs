@@ -32,7 +32,7 @@
 //!   wakes one of them.
 //! - **Why that breaks the pool.** Our workers never block in the port (they park on the pool's condition
 //!   variable), so nothing wakes a worker a false "empty" put to sleep, and the pool's wake-up protocol reads an
-//!   empty second look as "no job was pushed before the submitter's fence" (see the pool's module docs). Two
+//!   empty second look as "no job was pushed before the submitter's fence" (see `src/pool/wake.rs`). Two
 //!   workers on a one-processor machine (limit 1) can each see the other active (one still running its job, the
 //!   other between its false "empty" and its sleep), and both sleep over a job submitted while both were busy.
 //!   That is more than latency: the job waits for the next submit, and a drain that starts meanwhile finds every

@@ -1,0 +1,155 @@
+//! The state workers and submitters share ([`Shared`], one per pool, behind an `Arc`), and the submit path every
+//! submit takes ([`Shared::submit`]) through the submission gate.
+//!
+//! The gate is one word: the [`CLOSED`] bit, set by shutdown, and below it the number of external submits inside
+//! [`Shared::submit`]. What shutdown does with it is in `lifecycle.rs`'s module docs, "Shutdown".
+
+use super::pinning::Pinning;
+use super::wake::Sleep;
+use super::{Backend, Envelope, Metrics, PanicReport, RefusalKind, Submit, SubmitError, SubmitErrorKind};
+use crate::segment::CachePadded;
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+
+/// The closed bit of the submission gate; the bits below count submitters inside `submit`.
+pub(super) const CLOSED: u64 = 1 << 63;
+
+pub(super) type Handler<J> = Box<dyn Fn(J, &dyn Submit<J>) + Send + Sync>;
+pub(super) type CancelHook<J> = Box<dyn Fn(J) + Send + Sync>;
+pub(super) type PanicHook = Box<dyn Fn(&PanicReport) + Send + Sync>;
+
+/// The pool's job counters (see `Shared::counts`).
+#[derive(Default)]
+pub(super) struct Counts {
+    pub(super) executed: AtomicU64,
+    pub(super) panicked: AtomicU64,
+    pub(super) cancelled: AtomicU64,
+    pub(super) hook_panics: AtomicU64,
+}
+
+/// The state one pool's workers and submitters share.
+pub(super) struct Shared<J, B, M> {
+    pub(super) pinning: Pinning,
+    pub(super) backend: B,
+    pub(super) handler: Handler<J>,
+    pub(super) on_cancelled: Option<CancelHook<J>>,
+    pub(super) on_panic: Option<PanicHook>,
+    pub(super) metrics: M,
+    pub(super) thread_name: String,
+    pub(super) batch: usize,
+    // Layout: the words written often are each on their own cache lines (`CachePadded`), away from the flags
+    // workers read at every job (`stop`, `retire_hint`) and from each other. Unpadded, every submit's two RMWs
+    // on `gate` invalidated the line the worker reads `stop` from after each job, and the worker's per-batch
+    // counter updates invalidated the line the submitter reads `idle` from (false sharing).
+    /// `CLOSED` bit | submitters inside `submit`. Written twice per external submit.
+    pub(super) gate: CachePadded<AtomicU64>,
+    /// Workers that found the backend empty and may be asleep (`wake.rs`'s module docs). Read at every submit,
+    /// written when a worker goes idle or wakes.
+    pub(super) idle: CachePadded<AtomicUsize>,
+    /// Non-zero while `Sleep::retire` may be: lets workers skip the mutex on the fast path.
+    pub(super) retire_hint: AtomicUsize,
+    /// The deadline passed: workers stop after their current job.
+    pub(super) stop: AtomicBool,
+    pub(super) sleep: Mutex<Sleep>,
+    /// Idle workers wait here.
+    pub(super) wake: Condvar,
+    /// Shutdown waits here for workers to exit.
+    pub(super) exited: Condvar,
+    /// Jobs run, panicked and cancelled: each worker adds its [`Tally`] as it exits.
+    ///
+    /// [`Tally`]: super::worker::Tally
+    pub(super) counts: CachePadded<Counts>,
+    /// Jobs workers took but did not run because the deadline passed.
+    pub(super) leftovers: Mutex<Vec<Envelope<J>>>,
+}
+
+/// One external submit inside the submission gate; leaving it (the drop) uncounts the submit, also when the submit
+/// unwinds from a panicking push or metrics sink: a count left behind would make shutdown wait for it forever.
+struct GateEntry<'g>(&'g AtomicU64);
+
+impl Drop for GateEntry<'_> {
+    fn drop(&mut self) {
+        if cfg!(segpool_mutant = "pool_gate_leaks_on_unwind") && std::thread::panicking() {
+            return;
+        }
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic never happens while a pool mutex is held (jobs run outside them), so poison carries no meaning.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
+    /// The state of a pool that has no worker yet, from the builder's settings.
+    #[allow(clippy::too_many_arguments)] // the builder's settings, one by one, as `Builder::build` checked them
+    pub(super) fn new(
+        pinning: Pinning,
+        backend: B,
+        handler: Handler<J>,
+        on_cancelled: Option<CancelHook<J>>,
+        on_panic: Option<PanicHook>,
+        metrics: M,
+        thread_name: String,
+        batch: usize,
+    ) -> Self {
+        Shared {
+            pinning,
+            backend,
+            handler,
+            on_cancelled,
+            on_panic,
+            metrics,
+            thread_name,
+            batch,
+            gate: CachePadded(AtomicU64::new(0)),
+            idle: CachePadded(AtomicUsize::new(0)),
+            retire_hint: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            sleep: Mutex::new(Sleep::default()),
+            wake: Condvar::new(),
+            exited: Condvar::new(),
+            counts: CachePadded(Counts::default()),
+            leftovers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Submits through `local`. `from_job`: the submit comes from a running job, which may still submit while
+    /// the pool drains (its worker is busy, so the drain cannot finish before the new job is in the backend), but
+    /// not after the deadline.
+    pub(super) fn submit(
+        &self,
+        local: &mut B::Local<'_>,
+        envelope: Envelope<J>,
+        from_job: bool,
+    ) -> Result<(), SubmitError<J>> {
+        let (closed, inside) = if from_job {
+            (self.stop.load(Ordering::Acquire), None)
+        } else {
+            // SeqCst with the shutdown's `fetch_or`: a submit either sees the closed bit or is counted before
+            // shutdown waits for the count to reach zero.
+            let closed = self.gate.fetch_add(1, Ordering::SeqCst) & CLOSED != 0;
+            (closed, Some(GateEntry(&self.gate)))
+        };
+        if closed {
+            drop(inside);
+            self.metrics.refused();
+            return Err(SubmitError::new(SubmitErrorKind::Closed, envelope.job));
+        }
+        let pushed = self.backend.push(local, envelope);
+        if pushed.is_ok() {
+            // Before leaving the gate: once shutdown sees the gate empty, every accepted job has its wake-up.
+            // And before the metrics call, which is user code: had it panicked first, the job would sit unannounced.
+            self.wake_one();
+            self.metrics.submitted();
+        }
+        drop(inside);
+        pushed.map_err(|refused| {
+            self.metrics.refused();
+            let kind = match refused.kind {
+                RefusalKind::Exhausted => SubmitErrorKind::Exhausted,
+            };
+            SubmitError::new(kind, refused.job.job)
+        })
+    }
+}
