@@ -93,7 +93,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
     /// A submitter that keeps this thread's backend state between submits (cheaper than [`Submit::submit`] on
     /// the pool, which sets it up for every job).
     pub fn submitter(&self) -> Submitter<'_, J, B, M> {
-        Submitter { shared: &self.shared, local: std::cell::RefCell::new(self.shared.backend.local()) }
+        Submitter::external(&self.shared)
     }
 
     /// The backend, for its statistics.

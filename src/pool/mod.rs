@@ -54,7 +54,8 @@
 //! - `builder.rs`: [`Builder`] and the bounds it checks ([`MAX_WORKERS`], [`MAX_BATCH`], [`DEFAULT_BATCH`]).
 //! - `lifecycle.rs`: [`Pool`]: starting workers, submitting, resizing, and shutdown; its module docs say how
 //!   shutdown drains the pool ("Shutdown").
-//! - `submitter.rs`: the [`Submit`] trait and [`Submitter`].
+//! - `submitter.rs`: the [`Submit`] trait and [`Submitter`], the one submit context of both a submitting thread
+//!   and a running job.
 //! - `shared.rs`: the state workers and submitters share, and the submit path through the submission gate.
 //! - `wake.rs`: how idle workers sleep and how a submit wakes one; its module docs hold the wake-up protocol and
 //!   the argument that no accepted job sits in the backend while every worker sleeps ("The wake-up protocol"),

@@ -27,8 +27,7 @@
 //! first version that yielded raised the lone-job latency from 10 µs to 700 µs here).
 
 use super::shared::{Shared, lock};
-use super::worker::WorkerContext;
-use super::{Backend, Envelope, Metrics};
+use super::{Backend, Envelope, Metrics, Submitter};
 use crate::sync::{Condvar, IDLE_SPINS, Ordering, fence};
 
 /// What workers wait on, under the sleep mutex.
@@ -82,7 +81,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     }
 
     /// Looks for work up to [`IDLE_SPINS`] times with exponential backoff; true when a look filled `batch`.
-    pub(super) fn spin_for_work(&self, context: &WorkerContext<'_, J, B, M>, batch: &mut Vec<Envelope<J>>) -> bool {
+    pub(super) fn spin_for_work(&self, context: &Submitter<'_, J, B, M>, batch: &mut Vec<Envelope<J>>) -> bool {
         #[allow(clippy::reversed_empty_ranges)] // IDLE_SPINS is 0 under the model checkers
         for round in 0..IDLE_SPINS {
             for _ in 0..1u32 << round {

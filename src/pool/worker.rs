@@ -6,7 +6,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
 use super::shared::{Shared, lock};
-use super::{Backend, CancelToken, Envelope, Metrics, PanicReport, PanicSite, Submit, SubmitError};
+use super::{Backend, CancelToken, Envelope, Metrics, PanicReport, PanicSite, Submit, Submitter};
 use crate::sync::{Ordering, fence};
 
 /// One worker's job counts, kept in the worker and added to [`Shared::counts`] when it exits: the counts are read
@@ -135,7 +135,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     /// The worker's loop; returns whether it left because it was retired.
     fn work(&self, index: usize, tally: &mut Tally) -> bool {
         self.pinning.apply(index);
-        let context = WorkerContext { shared: self, local: std::cell::RefCell::new(self.backend.local()) };
+        let context = Submitter::for_worker(self);
         let mut batch = Vec::with_capacity(self.batch);
         let mut retired = false;
         'work: loop {
@@ -230,20 +230,4 @@ fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
         .downcast_ref::<&str>()
         .map(|message| (*message).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-}
-
-/// What a running job submits through: its worker's backend state.
-pub(super) struct WorkerContext<'s, J: Send + 'static, B: Backend<Envelope<J>>, M> {
-    shared: &'s Shared<J, B, M>,
-    pub(super) local: std::cell::RefCell<B::Local<'s>>,
-}
-
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for WorkerContext<'_, J, B, M> {
-    fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
-        self.shared.submit(&mut self.local.borrow_mut(), Envelope { job, token: None }, true)
-    }
-
-    fn submit_cancellable(&self, job: J, token: &CancelToken) -> Result<(), SubmitError<J>> {
-        self.shared.submit(&mut self.local.borrow_mut(), Envelope { job, token: Some(token.clone()) }, true)
-    }
 }
