@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use segpool::pool::{Backend, BackendConfig, MutexDeque, PanicSite, Refused};
-use segpool::{CancelToken, ConfigError, Hazard, Limbo, OnExhausted, Pool, SubmitErrorKind, Task};
+use segpool::pool::{Backend, MutexDeque, PanicSite, Refused};
+use segpool::{CancelToken, Config, ConfigError, Hazard, Limbo, OnExhausted, Pool, SubmitErrorKind, Task};
 use support::{HANG_LIMIT, in_child_process, within};
 
 thread_local! {
@@ -30,7 +30,7 @@ impl<J: Send + 'static> Backend<J> for PanickyBackend<J> {
     const NAME: &'static str = "panicky";
     type Local<'a> = ();
 
-    fn build(config: &BackendConfig) -> Result<Self, ConfigError> {
+    fn build(config: &Config) -> Result<Self, ConfigError> {
         Ok(PanickyBackend(MutexDeque::build(config)?))
     }
 
@@ -383,5 +383,38 @@ fn tasks_not_run_at_shutdown_still_clean_up() {
         drop(report);
         assert_eq!(cleaned.load(Ordering::Relaxed), 10, "run or handed back and dropped: each cleans up once");
         assert!(handed_back > 0);
+    });
+}
+
+/// Every refusal reason reaches the submitter: a submit that waited out `OnExhausted::Wait` says `TimedOut` (it
+/// used to be folded into `Exhausted` on the way from the queue).
+#[test]
+fn a_timed_out_wait_reaches_the_submitter_as_timed_out() {
+    within(HANG_LIMIT, "a submit that times out", || {
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let blocked = Mutex::new(blocked);
+        let pool = Pool::builder()
+            .workers(1)
+            .segment_size(1)
+            .segment_count(2)
+            .on_exhausted(OnExhausted::Wait(Duration::from_millis(5)))
+            .handler(move |_: u64| blocked.lock().unwrap().recv().unwrap())
+            .strategy::<Hazard>()
+            .build()
+            .unwrap();
+        // The worker blocks in job 0; jobs 1 and 2 fill the second segment and find no third (the first is not
+        // unlinked until the worker pops again).
+        let mut outcomes = Vec::new();
+        for job in 0..3 {
+            outcomes.push(pool.submit(job).map_err(|error| error.kind()));
+            thread::sleep(Duration::from_millis(10)); // let the worker take job 0 first
+        }
+        assert_eq!(outcomes[0], Ok(()));
+        assert!(outcomes.contains(&Err(SubmitErrorKind::TimedOut)), "{outcomes:?}");
+        assert!(!outcomes.contains(&Err(SubmitErrorKind::Exhausted)), "{outcomes:?}");
+        for _ in 0..3 {
+            let _ = release.send(());
+        }
+        pool.shutdown(None);
     });
 }

@@ -4,9 +4,9 @@ use std::marker::PhantomData;
 
 use super::pinning::Pinning;
 use super::shared::{CancelHook, Handler, PanicHook, Shared};
-use super::{Backend, BackendConfig, Envelope, Metrics, NoMetrics, PanicReport, Pool, Segmented, Submit, Task};
+use super::{Backend, Envelope, Metrics, NoMetrics, PanicReport, Pool, Segmented, Submit, Task};
 use crate::sync::Arc;
-use crate::{ConfigError, Hazard, OnExhausted};
+use crate::{Config, ConfigError, Hazard, OnExhausted};
 
 /// Jobs a worker takes from the backend at once, unless the builder says otherwise.
 pub const DEFAULT_BATCH: usize = 64;
@@ -24,7 +24,8 @@ pub struct Builder<J, B = Segmented<Hazard, Envelope<J>>, M = NoMetrics> {
     thread_name: String,
     batch: usize,
     pin_workers: bool,
-    backend: BackendConfig,
+    /// The queue configuration the backend is built from.
+    queue: Config,
     handler: Option<Handler<J>>,
     on_cancelled: Option<CancelHook<J>>,
     on_panic: Option<PanicHook>,
@@ -39,7 +40,7 @@ impl<J: Send + 'static> Builder<J> {
             thread_name: "segpool-worker".to_owned(),
             batch: DEFAULT_BATCH,
             pin_workers: false,
-            backend: BackendConfig::default(),
+            queue: Config::default(),
             handler: None,
             on_cancelled: None,
             on_panic: None,
@@ -85,13 +86,13 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
 
     /// Jobs per segment of a segmented backend.
     pub fn segment_size(mut self, segment_size: usize) -> Self {
-        self.backend.segment_size = segment_size;
+        self.queue.segment_size = segment_size;
         self
     }
 
     /// Segments a segmented backend allocates up front.
     pub fn segment_count(mut self, segment_count: usize) -> Self {
-        self.backend.segment_count = segment_count;
+        self.queue.segment_count = segment_count;
         self
     }
 
@@ -100,13 +101,13 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
     ///
     /// [`Config::limbo_len`]: crate::Config::limbo_len
     pub fn limbo_len(mut self, limbo_len: usize) -> Self {
-        self.backend.limbo_len = limbo_len;
+        self.queue.limbo_len = limbo_len;
         self
     }
 
     /// What a segmented backend does when its segment pool is empty (`Fail`: the submit hands the job back).
     pub fn on_exhausted(mut self, on_exhausted: OnExhausted) -> Self {
-        self.backend.on_exhausted = on_exhausted;
+        self.queue.on_exhausted = on_exhausted;
         self
     }
 
@@ -140,7 +141,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             thread_name: self.thread_name,
             batch: self.batch,
             pin_workers: self.pin_workers,
-            backend: self.backend,
+            queue: self.queue,
             handler: self.handler,
             on_cancelled: self.on_cancelled,
             on_panic: self.on_panic,
@@ -161,7 +162,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             thread_name: self.thread_name,
             batch: self.batch,
             pin_workers: self.pin_workers,
-            backend: self.backend,
+            queue: self.queue,
             handler: self.handler,
             on_cancelled: self.on_cancelled,
             on_panic: self.on_panic,
@@ -188,7 +189,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             return Err(ConfigError::new("handler", "is required (Builder::handler)"));
         };
         let pinning = Pinning::new(self.pin_workers)?;
-        let backend = B::build(&self.backend)?;
+        let backend = B::build(&self.queue)?;
         let shared = Arc::new(Shared::new(
             pinning,
             backend,

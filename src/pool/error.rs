@@ -8,8 +8,10 @@ use std::fmt;
 pub enum SubmitErrorKind {
     /// The pool is shutting down or shut down.
     Closed,
-    /// The backend refused the job (for the segmented queue: its segment pool is exhausted).
+    /// The backend refused the job (for the segmented queue: its segment pool is exhausted under `Fail`).
     Exhausted,
+    /// Under `OnExhausted::Wait`: the backend made no room before the timeout.
+    TimedOut,
 }
 
 /// A submit that could not proceed; it holds the job.
@@ -45,6 +47,7 @@ impl<J> fmt::Display for SubmitError<J> {
         match self.kind {
             SubmitErrorKind::Closed => f.write_str("the pool is closed; the job was handed back"),
             SubmitErrorKind::Exhausted => f.write_str("the queue is exhausted; the job was handed back"),
+            SubmitErrorKind::TimedOut => f.write_str("the queue made no room in time; the job was handed back"),
         }
     }
 }

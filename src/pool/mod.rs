@@ -87,7 +87,7 @@ pub use backend::CrossbeamChannel;
 pub use backend::Iocp;
 #[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
 pub use backend::Uring;
-pub use backend::{Backend, BackendConfig, MutexDeque, RefusalKind, Refused, Segmented};
+pub use backend::{Backend, MutexDeque, RefusalKind, Refused, Segmented};
 pub use builder::{Builder, DEFAULT_BATCH, MAX_BATCH, MAX_WORKERS};
 pub use envelope::{CancelToken, Envelope};
 pub use error::{PanicReport, PanicSite, ShutdownReport, SubmitError, SubmitErrorKind};

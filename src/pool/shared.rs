@@ -148,6 +148,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
             self.metrics.refused();
             let kind = match refused.kind {
                 RefusalKind::Exhausted => SubmitErrorKind::Exhausted,
+                RefusalKind::TimedOut => SubmitErrorKind::TimedOut,
             };
             SubmitError::new(kind, refused.job.job)
         })

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use segpool::pool::{Backend, BackendConfig, MutexDeque, Refused, Segmented};
-use segpool::{ConfigError, QueueStats, Reclaim};
+use segpool::pool::{Backend, MutexDeque, Refused, Segmented};
+use segpool::{Config, ConfigError, QueueStats, Reclaim};
 
 /// A family of backends, one per job type.
 pub trait Kind {
@@ -96,7 +96,7 @@ impl<J: Send + 'static> Backend<J> for CrossbeamSegQueue<J> {
     const NAME: &'static str = "segqueue";
     type Local<'a> = ();
 
-    fn build(_config: &BackendConfig) -> Result<Self, ConfigError> {
+    fn build(_config: &Config) -> Result<Self, ConfigError> {
         Ok(CrossbeamSegQueue(crossbeam_queue::SegQueue::new()))
     }
 

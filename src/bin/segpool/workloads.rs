@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use segpool::pool::{Backend, BackendConfig, Envelope};
-use segpool::{OnExhausted, Pool, QueueStats, Submit};
+use segpool::pool::{Backend, Envelope};
+use segpool::{Config, OnExhausted, Pool, QueueStats, Submit};
 use sha2::{Digest, Sha256};
 
 use crate::measure::{AllocationWindow, Clock, Padded, SAMPLE_EVERY, Samples, peak_while};
@@ -96,7 +96,7 @@ pub struct Cell {
 impl Cell {
     /// Enough segments up front for a full window (plus the segments producers and consumers stand on), so that
     /// exhaustion means reclamation fell behind, not an undersized pool.
-    fn backend_config(&self) -> BackendConfig {
+    fn backend_config(&self) -> Config {
         let in_flight = self.window as usize * self.producers;
         let mut segment_count = in_flight.div_ceil(self.segment_size) + 2 * (self.producers + self.consumers) + 4;
         let on_exhausted = match self.policy {
@@ -104,12 +104,12 @@ impl Cell {
             Policy::Fail => {
                 // Limbo needs limbo_len + 2 segments to recycle under Fail (the library refuses fewer); every
                 // subject gets the same pool, so that the size stays held fixed.
-                segment_count = segment_count.max(BackendConfig::default().limbo_len + 2);
+                segment_count = segment_count.max(Config::default().limbo_len + 2);
                 OnExhausted::Fail
             }
         };
         let segment_count = segment_count.min(segpool::MAX_INITIAL_SEGMENTS);
-        BackendConfig { segment_size: self.segment_size, segment_count, on_exhausted, ..BackendConfig::default() }
+        Config { segment_size: self.segment_size, segment_count, on_exhausted, ..Config::default() }
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use super::{Backend, BackendConfig, RefusalKind, Refused};
-use crate::ConfigError;
+use super::{Backend, RefusalKind, Refused};
+use crate::{Config, ConfigError};
 
 // The module's cfg (on its `mod` line) is repeated on each item below: rustdoc labels a re-exported item with the
 // features it needs only from the item's own cfg.
@@ -29,7 +29,7 @@ impl<J: Send + 'static> Backend<J> for CrossbeamChannel<J> {
     const NAME: &'static str = "crossbeam-channel";
     type Local<'a> = ();
 
-    fn build(_config: &BackendConfig) -> Result<Self, ConfigError> {
+    fn build(_config: &Config) -> Result<Self, ConfigError> {
         let (sender, receiver) = crossbeam_channel::unbounded();
         Ok(CrossbeamChannel { sender, receiver })
     }

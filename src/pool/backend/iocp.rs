@@ -63,8 +63,8 @@ use windows_sys::Win32::System::IO::{
     CreateIoCompletionPort, GetQueuedCompletionStatusEx, OVERLAPPED, OVERLAPPED_ENTRY, PostQueuedCompletionStatus,
 };
 
-use super::{Backend, BackendConfig, RefusalKind, Refused};
-use crate::ConfigError;
+use super::{Backend, RefusalKind, Refused};
+use crate::{Config, ConfigError};
 
 /// Command code (in the packet's byte count): run the `Box<J>` the packet's `lpOverlapped` carries.
 const RUN: u32 = 1;
@@ -163,7 +163,7 @@ impl<J: Send + 'static> Backend<J> for Iocp<J> {
     type Local<'a> = ();
 
     /// Creates the port. `config` does not apply: the port is unbounded.
-    fn build(_config: &BackendConfig) -> Result<Self, ConfigError> {
+    fn build(_config: &Config) -> Result<Self, ConfigError> {
         // SAFETY: with INVALID_HANDLE_VALUE as the file and a null existing port, the call only creates a new port
         // (no file is associated, the key is ignored); it reads no memory of ours.
         let port = unsafe { CreateIoCompletionPort(INVALID_HANDLE_VALUE, ptr::null_mut(), 0, CONCURRENT_THREADS) };
@@ -217,7 +217,7 @@ mod tests {
     use super::*;
 
     fn port<J: Send + 'static>() -> Iocp<J> {
-        Iocp::build(&BackendConfig::default()).expect("CreateIoCompletionPort")
+        Iocp::build(&Config::default()).expect("CreateIoCompletionPort")
     }
 
     #[test]

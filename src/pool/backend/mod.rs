@@ -11,7 +11,7 @@
 //!   queues, to measure what they cost against the in-process queues.
 //!
 //! Each backend has its own file here; this one holds what they share: the [`Backend`] trait, the sizes they are
-//! built with ([`BackendConfig`]) and how they refuse a job ([`Refused`]).
+//! built with (the queue's [`Config`]) and how they refuse a job ([`Refused`]).
 //!
 //! Waking idle workers is the pool's business, not the backend's: a backend only stores jobs and hands them out
 //! in batches.
@@ -29,7 +29,7 @@ mod uring;
 
 use std::fmt;
 
-use crate::{Config, ConfigError, OnExhausted};
+use crate::{Config, ConfigError};
 
 // `self::` for the reader: the module here, not the crate of the same name that it wraps.
 #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
@@ -44,9 +44,10 @@ pub use uring::Uring;
 /// Why a backend refused a job. The job itself travels in [`Refused`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefusalKind {
-    /// A bounded queue is full (for [`Segmented`]: its segment pool is exhausted under `Fail`, or the wait of
-    /// `Wait` timed out).
+    /// A bounded queue is full (for [`Segmented`]: its segment pool is exhausted under `Fail`).
     Exhausted,
+    /// Under `OnExhausted::Wait`: no room was made before the timeout.
+    TimedOut,
 }
 
 /// A job a backend could not store, handed back to the caller.
@@ -63,31 +64,6 @@ impl<J> fmt::Debug for Refused<J> {
     }
 }
 
-/// The sizes a backend is built with (from the pool's builder).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BackendConfig {
-    /// Jobs per segment ([`Segmented`]).
-    pub segment_size: usize,
-    /// Segments allocated up front ([`Segmented`]).
-    pub segment_count: usize,
-    /// What a push does when no segment is free ([`Segmented`]).
-    pub on_exhausted: OnExhausted,
-    /// Limbo's ring length ([`Segmented`] with [`Limbo`](crate::Limbo)).
-    pub limbo_len: usize,
-}
-
-impl Default for BackendConfig {
-    fn default() -> Self {
-        let queue = Config::default();
-        BackendConfig {
-            segment_size: queue.segment_size,
-            segment_count: queue.segment_count,
-            on_exhausted: queue.on_exhausted,
-            limbo_len: queue.limbo_len,
-        }
-    }
-}
-
 /// A multi-producer, multi-consumer job queue for the pool.
 pub trait Backend<J: Send + 'static>: Send + Sync + Sized + 'static {
     /// A short name for reports.
@@ -98,8 +74,10 @@ pub trait Backend<J: Send + 'static>: Send + Sync + Sized + 'static {
     where
         Self: 'a;
 
-    /// Builds the backend, or says which setting it rejects.
-    fn build(config: &BackendConfig) -> Result<Self, ConfigError>;
+    /// Builds the backend from the pool's queue configuration (the one a [`SegQueue`] takes, so that one job's
+    /// settings have one type from the builder to the queue), or says which setting it rejects. Backends that
+    /// are not segmented use what applies to them (`on_exhausted`, say) and ignore the rest.
+    fn build(config: &Config) -> Result<Self, ConfigError>;
 
     /// This thread's state.
     fn local(&self) -> Self::Local<'_>;

@@ -3,9 +3,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use super::{Backend, BackendConfig, Refused};
-use crate::ConfigError;
+use super::{Backend, Refused};
 use crate::sync::Mutex;
+use crate::{Config, ConfigError};
 
 /// A `Mutex<VecDeque>`: unbounded, one lock per push and per batch.
 pub struct MutexDeque<J> {
@@ -22,7 +22,7 @@ impl<J: Send + 'static> Backend<J> for MutexDeque<J> {
     const NAME: &'static str = "mutex-deque";
     type Local<'a> = ();
 
-    fn build(_config: &BackendConfig) -> Result<Self, ConfigError> {
+    fn build(_config: &Config) -> Result<Self, ConfigError> {
         Ok(MutexDeque { jobs: Mutex::new(VecDeque::new()) })
     }
 

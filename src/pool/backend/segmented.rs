@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Backend, BackendConfig, RefusalKind, Refused};
+use super::{Backend, RefusalKind, Refused};
 use crate::{Config, ConfigError, Handle, PushErrorKind, Reclaim, SegQueue};
 
 /// The segmented queue with reclamation strategy `R`.
@@ -27,13 +27,8 @@ impl<R: Reclaim, J: Send + 'static> Backend<J> for Segmented<R, J> {
     const NAME: &'static str = R::NAME;
     type Local<'a> = Handle<'a, J, R>;
 
-    fn build(config: &BackendConfig) -> Result<Self, ConfigError> {
-        let queue = SegQueue::with_config(Config {
-            segment_size: config.segment_size,
-            segment_count: config.segment_count,
-            on_exhausted: config.on_exhausted,
-            limbo_len: config.limbo_len,
-        })?;
+    fn build(config: &Config) -> Result<Self, ConfigError> {
+        let queue = SegQueue::with_config(config.clone())?;
         Ok(Segmented { queue })
     }
 
@@ -44,7 +39,8 @@ impl<R: Reclaim, J: Send + 'static> Backend<J> for Segmented<R, J> {
     fn push(&self, local: &mut Handle<'_, J, R>, job: J) -> Result<(), Refused<J>> {
         local.push(job).map_err(|error| {
             let kind = match error.kind() {
-                PushErrorKind::Exhausted | PushErrorKind::TimedOut => RefusalKind::Exhausted,
+                PushErrorKind::Exhausted => RefusalKind::Exhausted,
+                PushErrorKind::TimedOut => RefusalKind::TimedOut,
             };
             Refused { kind, job: error.into_inner() }
         })

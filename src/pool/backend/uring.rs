@@ -57,9 +57,9 @@ use std::time::{Duration, Instant};
 
 use io_uring::{IoUring, opcode};
 
-use super::{Backend, BackendConfig, RefusalKind, Refused};
+use super::{Backend, RefusalKind, Refused};
 use crate::config::deadline_after;
-use crate::{ConfigError, OnExhausted};
+use crate::{Config, ConfigError, OnExhausted};
 
 /// Ring size (submission entries; the kernel makes the completion queue twice as large, which bounds the jobs in
 /// the ring). A push leaves the submission queue empty, so it only ever holds one entry.
@@ -218,7 +218,7 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
     const NAME: &'static str = "io_uring";
     type Local<'a> = ();
 
-    fn build(config: &BackendConfig) -> Result<Self, ConfigError> {
+    fn build(config: &Config) -> Result<Self, ConfigError> {
         let unavailable = |call: &str, error: io::Error| {
             ConfigError::new("backend", format!("io_uring is unavailable here ({call}: {error})"))
         };
@@ -257,7 +257,11 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
             }
         };
         if !reserved {
-            return Err(Refused { kind: RefusalKind::Exhausted, job });
+            let kind = match self.on_exhausted {
+                OnExhausted::Wait(_) => RefusalKind::TimedOut,
+                _ => RefusalKind::Exhausted,
+            };
+            return Err(Refused { kind, job });
         }
         self.submit(job);
         Ok(())

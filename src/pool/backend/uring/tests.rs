@@ -7,7 +7,7 @@ use std::thread;
 use super::*;
 
 fn build<J: Send + 'static>(on_exhausted: OnExhausted) -> Uring<J> {
-    Uring::build(&BackendConfig { on_exhausted, ..BackendConfig::default() }).expect("io_uring works here")
+    Uring::build(&Config { on_exhausted, ..Config::default() }).expect("io_uring works here")
 }
 
 /// Pops until the backend looks empty.
@@ -175,13 +175,17 @@ fn wait_without_deadline_waits_for_room() {
 /// Under `Fail` and `Wait`, a push into a full ring hands its job back; a pop makes room.
 #[test]
 fn full_ring_hands_jobs_back() {
-    for on_exhausted in [OnExhausted::Fail, OnExhausted::Wait(Duration::from_millis(5))] {
+    let cases = [
+        (OnExhausted::Fail, RefusalKind::Exhausted),
+        (OnExhausted::Wait(Duration::from_millis(5)), RefusalKind::TimedOut),
+    ];
+    for (on_exhausted, why) in cases {
         let uring = build::<usize>(on_exhausted);
         for job in 0..uring.capacity {
             uring.push(&mut (), job).expect("room in the ring");
         }
         let refused = uring.push(&mut (), usize::MAX).expect_err("the ring is full");
-        assert_eq!((refused.kind, refused.job), (RefusalKind::Exhausted, usize::MAX));
+        assert_eq!((refused.kind, refused.job), (why, usize::MAX));
         let mut out = Vec::new();
         assert_eq!(uring.pop_batch(&mut (), &mut out, 1), 1);
         uring.push(&mut (), usize::MAX).expect("a pop made room");
