@@ -101,69 +101,17 @@
 //!   the sweep works through the bags that released handles left ahead of them.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
+use super::ready::ReadyList;
 use crate::config::Config;
 use crate::reclaim::{Reclaim, SegmentStore};
 use crate::segment::SegmentId;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{AtomicU64, Ordering};
-
-/// Segments whose deferred reclamation has run, waiting to be handed to the pool by the next call that has a
-/// store. Shared (through an `Arc`) with the deferred closures of [`CrossbeamEpoch`] and the retired tokens of
-/// [`Haphazard`](super::Haphazard).
-#[derive(Debug, Default)]
-pub(super) struct ReadyList {
-    ids: Mutex<Vec<SegmentId>>,
-    /// Length of `ids` as of the last change: lets `take_into` skip the lock when nothing is ready. Only a hint (the
-    /// ids themselves are published by the mutex); a stale zero defers the ids to the next drain.
-    queued: AtomicUsize,
-}
-
-impl ReadyList {
-    fn lock(&self) -> MutexGuard<'_, Vec<SegmentId>> {
-        self.ids.lock().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    /// Marks segment `id` safe to reuse.
-    pub(super) fn push(&self, id: SegmentId) {
-        let mut ids = self.lock();
-        ids.push(id);
-        self.queued.store(ids.len(), Ordering::Relaxed);
-    }
-
-    /// Whether some id is ready (a relaxed hint, like the one `take_into` checks).
-    fn any_ready(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) > 0
-    }
-
-    /// Moves every ready id into `out`, which must be empty (the two buffers swap, so neither reallocates in steady
-    /// state). Returns whether there was any.
-    pub(super) fn take_into(&self, out: &mut Vec<SegmentId>) -> bool {
-        debug_assert!(out.is_empty());
-        if self.queued.load(Ordering::Relaxed) == 0 {
-            return false;
-        }
-        let mut ids = self.lock();
-        std::mem::swap(&mut *ids, out);
-        self.queued.store(0, Ordering::Relaxed);
-        !out.is_empty()
-    }
-
-    /// Hands every ready id to `store` and counts them in `reused`. `scratch` is the caller's (empty) buffer.
-    pub(super) fn drain<S: SegmentStore>(&self, scratch: &mut Vec<SegmentId>, store: &S, reused: &CounterU64) {
-        if !self.take_into(scratch) {
-            return;
-        }
-        for id in scratch.drain(..) {
-            store.make_reusable(id);
-            reused.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 /// Flushes of a sweep beyond those paid for by released participants: a segment's bag is collected only two
 /// epoch advances after its seal, and each flush advances the epoch at most once (module docs, "The collector's

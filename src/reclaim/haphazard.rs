@@ -83,7 +83,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize};
 
 use haphazard::{Domain, HazardPointer};
 
-use super::crossbeam::ReadyList;
+use super::ready::ReadyList;
 use crate::config::Config;
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
 use crate::segment::{SegRef, SegmentId};

@@ -59,6 +59,8 @@ pub mod hazard;
 pub mod leak;
 pub mod limbo;
 pub(crate) mod orphans;
+#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+pub(crate) mod ready;
 pub(crate) mod registry;
 pub mod unprotected;
 
