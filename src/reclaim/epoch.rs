@@ -126,11 +126,10 @@ use std::fmt;
 use crate::config::Config;
 use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
+use crate::reclaim::retired::{Answered, RetiredCounts, Shortage};
 use crate::reclaim::{Reclaim, SegmentStore};
-use crate::segment::CachePadded;
 use crate::segment::SegmentId;
-use crate::sync::unmodelled::AtomicU64 as CounterU64;
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, fence};
+use crate::sync::{Arc, AtomicU64, Ordering, fence};
 
 /// A handle steps once its bag holds this many segments more than were stuck in it after its last step. See the
 /// module docs for why 4.
@@ -183,7 +182,7 @@ pub struct EpochHandle {
     epoch: u64,
     pinned: bool,
     /// The shortage counter when this handle last looked (see the module docs).
-    seen_shortages: usize,
+    seen_shortage: Answered,
     /// Set by `unregister`: the record may belong to another handle now.
     released: bool,
 }
@@ -218,13 +217,9 @@ pub struct Epoch {
     registry: Registry<EpochRecord>,
     /// Sealed segments of unregistered handles that were not reusable yet when their handle left.
     orphans: Orphans<(SegmentId, u64)>,
-    /// Times a pool ran dry ([`Reclaim::collect`]): handles that see it move step at their next `leave`.
-    shortages: AtomicUsize,
-    /// On its own cache lines: the retiring thread updates it at every retirement and reuse, while every
-    /// operation of every thread reads the words above (`shortages`; Epoch's `global`), which must not be
-    /// invalidated that often (false sharing).
-    pending: CachePadded<CounterU64>,
-    orphaned: CounterU64,
+    /// Raised when a pool runs dry ([`Reclaim::collect`]): handles that see it step at their next `leave`.
+    shortage: Shortage,
+    counts: RetiredCounts,
     /// Room each new handle's bag gets: the larger of [`BAG_CAPACITY`] and the pool's initial segment count.
     bag_capacity: usize,
 }
@@ -270,8 +265,7 @@ impl Epoch {
             if !expired(sealed_at, global) {
                 return true;
             }
-            // Decrement first: `pending` may lag below the truth for a moment, never above it.
-            self.pending.fetch_sub(1, Ordering::Relaxed);
+            self.counts.reused();
             store.make_reusable(id);
             false
         });
@@ -312,7 +306,7 @@ impl Epoch {
     fn hand_over_bag(&self, handle: &mut EpochHandle) {
         if !handle.bag.is_empty() {
             let mut orphans = self.orphans.lock();
-            self.orphaned.fetch_add(handle.bag.len() as u64, Ordering::Relaxed);
+            self.counts.orphaned(handle.bag.len());
             orphans.append(&mut handle.bag);
         }
         handle.sealed = 0;
@@ -341,9 +335,8 @@ impl Reclaim for Epoch {
             global: AtomicU64::new(0),
             registry: Registry::new(),
             orphans: Orphans::with_capacity(config.segment_count),
-            shortages: AtomicUsize::new(0),
-            pending: CachePadded(CounterU64::new(0)),
-            orphaned: CounterU64::new(0),
+            shortage: Shortage::new(),
+            counts: RetiredCounts::new(),
         }
     }
 
@@ -359,7 +352,7 @@ impl Reclaim for Epoch {
             filtered_at: u64::MAX,
             epoch: 0,
             pinned: false,
-            seen_shortages: self.shortages.load(Ordering::Relaxed),
+            seen_shortage: self.shortage.answered_now(),
             released: false,
         }
     }
@@ -429,18 +422,14 @@ impl Reclaim for Epoch {
     fn leave<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
         Self::unpin(handle);
-        let shortages = self.shortages.load(Ordering::Relaxed);
-        // While a producer sleeps waiting for a segment, give back at every operation: it cannot ask again.
-        if shortages != handle.seen_shortages || store.starving() {
-            // Some pool ran dry since we last looked: advance and give back what we can (module docs).
-            handle.seen_shortages = shortages;
-            self.step(handle, store);
+        if self.shortage.must_give_back(&mut handle.seen_shortage, store) {
+            self.step(handle, store); // the pool ran dry, or a producer waits: advance, give back (reclaim::retired)
         }
     }
 
     fn retire<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, id: SegmentId, store: &S) {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
-        self.pending.fetch_add(1, Ordering::Relaxed);
+        self.counts.retired();
         handle.bag.push((id, UNSEALED));
         if handle.bag.len() >= handle.next_step {
             self.step(handle, store);
@@ -449,19 +438,19 @@ impl Reclaim for Epoch {
 
     fn collect<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
-        // Ask every handle to step at the end of its current operation (this one included: `seen_shortages` is
-        // left behind on purpose, so our own `leave` steps again once we are unpinned), then step now.
-        self.shortages.fetch_add(1, Ordering::Relaxed);
+        // Ask every handle to step at the end of its current operation (this one included: the answer `raise`
+        // returns is dropped on purpose, so our own `leave` steps again once we are unpinned), then step now.
+        let _ = self.shortage.raise();
         self.step(handle, store);
     }
 
     fn pending(&self) -> u64 {
-        self.pending.load(Ordering::Relaxed)
+        self.counts.pending()
     }
 
     /// Retired segments handed to the orphan list by an unregistering handle because they were not reusable yet
     /// (counted once each, when handed over).
     fn orphaned(&self) -> u64 {
-        self.orphaned.load(Ordering::Relaxed)
+        self.counts.orphans()
     }
 }

@@ -79,12 +79,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, AtomicUsize};
+use std::sync::atomic::AtomicPtr;
 
 use haphazard::{Domain, HazardPointer};
 
 use super::ready::ReadyList;
 use crate::config::Config;
+use crate::reclaim::retired::{Answered, Shortage};
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
 use crate::segment::{SegRef, SegmentId};
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
@@ -147,7 +148,7 @@ pub struct Haphazard {
     ready: Arc<ReadyList>,
     /// Bumped by every `collect` (the pool ran dry): each handle reclaims eagerly once at its next `leave` (see
     /// the module docs). Only a hint, read relaxed: segments are published through the ready list and the pool.
-    shortages: AtomicUsize,
+    shortage: Shortage,
     retired: CounterU64,
     reused: CounterU64,
 }
@@ -171,7 +172,7 @@ pub struct HaphazardHandle {
     domain: Arc<Domain<Family>>,
     scratch: Vec<SegmentId>,
     /// The value of [`Haphazard`]'s shortage counter that this handle last answered.
-    seen_shortages: usize,
+    seen_shortage: Answered,
 }
 
 impl Drop for HaphazardHandle {
@@ -203,7 +204,7 @@ impl Reclaim for Haphazard {
         Haphazard {
             domain: Arc::new(Domain::new(&Family)),
             ready: Arc::default(),
-            shortages: AtomicUsize::new(0),
+            shortage: Shortage::new(),
             retired: CounterU64::new(0),
             reused: CounterU64::new(0),
         }
@@ -222,7 +223,7 @@ impl Reclaim for Haphazard {
             hazards: std::mem::ManuallyDrop::new(std::array::from_fn(|_| HazardPointer::new_in_domain(shared))),
             domain,
             scratch: Vec::new(),
-            seen_shortages: self.shortages.load(Ordering::Relaxed),
+            seen_shortage: self.shortage.answered_now(),
         }
     }
 
@@ -270,9 +271,7 @@ impl Reclaim for Haphazard {
         // Now that our own hazards are gone, the segments this operation retired can be reclaimed too: do it if
         // the pool ran dry since we last looked, or at every operation while a producer sleeps for a segment (it
         // cannot ask again). See the module docs.
-        let shortages = self.shortages.load(Ordering::Relaxed);
-        if (shortages != handle.seen_shortages || store.starving()) && self.pending() > 0 {
-            handle.seen_shortages = shortages;
+        if self.shortage.must_give_back(&mut handle.seen_shortage, store) && self.pending() > 0 {
             self.domain.eager_reclaim();
         }
         self.drain(handle, store);
@@ -305,7 +304,7 @@ impl Reclaim for Haphazard {
     fn collect<S: SegmentStore<Meta = HaphazardMeta>>(&self, handle: &mut HaphazardHandle, store: &S) {
         // Ask every handle (this one included: `seen_shortages` is left behind on purpose) to reclaim at the end
         // of its current operation, when its hazards are gone; meanwhile free what nobody protects now.
-        self.shortages.fetch_add(1, Ordering::Relaxed);
+        let _ = self.shortage.raise(); // our own `leave` answers too, once our hazards are reset
         self.domain.eager_reclaim();
         self.drain(handle, store);
     }

@@ -88,11 +88,10 @@ use std::fmt;
 use crate::config::Config;
 use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
+use crate::reclaim::retired::{Answered, RetiredCounts, Shortage};
 use crate::reclaim::{PROTECT_SLOTS, Reclaim, SegmentStore};
-use crate::segment::CachePadded;
 use crate::segment::{NO_SEGMENT, SegRef, SegmentId};
-use crate::sync::unmodelled::AtomicU64 as CounterU64;
-use crate::sync::{Arc, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use crate::sync::{Arc, AtomicU32, AtomicU64, Ordering, fence};
 
 /// The scan threshold `R` for `hazards` hazard slots in all: `2 * hazards + 2`. See the module docs.
 pub const fn scan_threshold(hazards: usize) -> usize {
@@ -122,7 +121,7 @@ pub struct HazardHandle {
     /// Scan when `retired` reaches this length: [`scan_threshold`] of the hazard slots seen at the last scan.
     threshold: usize,
     /// The shortage counter when this handle last looked (see the module docs).
-    seen_shortages: usize,
+    seen_shortage: Answered,
     /// Set by `unregister`: the record may belong to another handle now.
     released: bool,
 }
@@ -144,13 +143,9 @@ pub struct Hazard {
     registry: Registry<HazardRecord>,
     /// Retired segments of unregistered handles that were still protected when their handle left.
     orphans: Orphans<SegmentId>,
-    /// Times a pool ran dry ([`Reclaim::collect`]): handles that see it move scan at their next `leave`.
-    shortages: AtomicUsize,
-    /// On its own cache lines: the retiring thread updates it at every retirement and reuse, while every
-    /// operation of every thread reads the words above (`shortages`; Epoch's `global`), which must not be
-    /// invalidated that often (false sharing).
-    pending: CachePadded<CounterU64>,
-    orphaned: CounterU64,
+    /// Raised when a pool runs dry ([`Reclaim::collect`]): handles that see it scan at their next `leave`.
+    shortage: Shortage,
+    counts: RetiredCounts,
 }
 
 impl fmt::Debug for Hazard {
@@ -208,8 +203,7 @@ impl Hazard {
             if hazards.binary_search(&id).is_ok() {
                 return true;
             }
-            // Decrement first: `pending` may lag below the truth for a moment, never above the bound.
-            self.pending.fetch_sub(1, Ordering::Relaxed);
+            self.counts.reused();
             store.make_reusable(id);
             false
         });
@@ -246,7 +240,7 @@ impl Hazard {
             // Still protected by someone else: hand them over. The whole orphan list is re-filtered against a
             // snapshot taken under the lock, which keeps it to at most H segments (module docs).
             let mut orphans = self.orphans.lock();
-            self.orphaned.fetch_add(handle.retired.len() as u64, Ordering::Relaxed);
+            self.counts.orphaned(handle.retired.len());
             orphans.append(&mut handle.retired);
             self.snapshot(&mut handle.scratch);
             self.release_unprotected(&mut orphans, &handle.scratch, store);
@@ -277,9 +271,8 @@ impl Reclaim for Hazard {
         Hazard {
             registry: Registry::new(),
             orphans: Orphans::with_capacity(config.segment_count),
-            shortages: AtomicUsize::new(0),
-            pending: CachePadded(CounterU64::new(0)),
-            orphaned: CounterU64::new(0),
+            shortage: Shortage::new(),
+            counts: RetiredCounts::new(),
         }
     }
 
@@ -294,8 +287,8 @@ impl Reclaim for Hazard {
             retired: Vec::with_capacity(threshold),
             scratch: Vec::with_capacity(hazards),
             threshold,
-            // Not read from `shortages`, to keep registration cheap: at worst one extra scan at a later `leave`.
-            seen_shortages: 0,
+            // Not read from the signal, to keep registration cheap: at worst one extra scan at a later `leave`.
+            seen_shortage: Answered::default(),
             released: false,
         }
     }
@@ -366,18 +359,14 @@ impl Reclaim for Hazard {
         if handle.retired.is_empty() {
             return; // nothing to give back (orphans are adopted by the `collect` that reported the shortage)
         }
-        let shortages = self.shortages.load(Ordering::Relaxed);
-        // While a producer sleeps waiting for a segment, give back at every operation: it cannot ask again.
-        if shortages != handle.seen_shortages || store.starving() {
-            // Some pool ran dry since we last looked: give back what we can (module docs).
-            handle.seen_shortages = shortages;
-            self.scan(handle, store);
+        if self.shortage.must_give_back(&mut handle.seen_shortage, store) {
+            self.scan(handle, store); // the pool ran dry, or a producer waits (reclaim::retired)
         }
     }
 
     fn retire<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, id: SegmentId, store: &S) {
         debug_assert!(!handle.released, "Hazard handle used after unregister");
-        self.pending.fetch_add(1, Ordering::Relaxed);
+        self.counts.retired();
         handle.retired.push(id);
         if handle.retired.len() >= handle.threshold {
             self.scan(handle, store);
@@ -387,17 +376,17 @@ impl Reclaim for Hazard {
     fn collect<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, store: &S) {
         debug_assert!(!handle.released, "Hazard handle used after unregister");
         // Ask every other handle to scan at the end of its current operation, then scan ourselves.
-        handle.seen_shortages = self.shortages.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        handle.seen_shortage = self.shortage.raise();
         self.scan(handle, store);
     }
 
     fn pending(&self) -> u64 {
-        self.pending.load(Ordering::Relaxed)
+        self.counts.pending()
     }
 
     /// Retired segments handed to the orphan list by an unregistering handle because they were still protected
     /// (counted once each, when handed over).
     fn orphaned(&self) -> u64 {
-        self.orphaned.load(Ordering::Relaxed)
+        self.counts.orphans()
     }
 }

@@ -12,8 +12,8 @@ use crate::sync::Ordering;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 
 /// Segments whose deferred reclamation has run, waiting to be handed to the pool by the next call that has a
-/// store. Shared (through an `Arc`) with the deferred closures of [`CrossbeamEpoch`](super::CrossbeamEpoch) and the retired tokens of
-/// [`Haphazard`](super::Haphazard).
+/// store. Shared (through an `Arc`) with the deferred closures of [`CrossbeamEpoch`](super::CrossbeamEpoch) and
+/// the retired tokens of [`Haphazard`](super::Haphazard).
 #[derive(Debug, Default)]
 pub(crate) struct ReadyList {
     ids: Mutex<Vec<SegmentId>>,

@@ -74,9 +74,9 @@ pub trait Backend<J: Send + 'static>: Send + Sync + Sized + 'static {
     where
         Self: 'a;
 
-    /// Builds the backend from the pool's queue configuration (the one a [`SegQueue`](crate::SegQueue) takes, so that one job's
-    /// settings have one type from the builder to the queue), or says which setting it rejects. Backends that
-    /// are not segmented use what applies to them (`on_exhausted`, say) and ignore the rest.
+    /// Builds the backend from the pool's queue configuration (the one a [`SegQueue`](crate::SegQueue) takes, so
+    /// that one job's settings have one type from the builder to the queue), or says which setting it rejects.
+    /// Backends that are not segmented use what applies to them (`on_exhausted`, say) and ignore the rest.
     fn build(config: &Config) -> Result<Self, ConfigError>;
 
     /// This thread's state.
