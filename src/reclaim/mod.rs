@@ -36,9 +36,9 @@
 //!   thread's bag. After `collect`, `leave` flushes repeatedly from fresh pins (at most once per 4 handles released
 //!   since the last such sweep, plus 3), because every dropped handle leaves a bag in crossbeam's queue ahead of
 //!   later retirements and a flush collects only 8. Epoch guarantees: no stale views; a stalled pinned thread
-//!   stops all reclamation. Its handle holds crossbeam's `LocalHandle`, which is `!Send`, so it is `!Send` too, and so are the queue's `Handle` and
-//!   the pool's `Submitter` over it (each is `Send` exactly when the strategy's handle is): a handle stays on the
-//!   thread that created it, and the compiler checks that.
+//!   stops all reclamation. Its handle holds crossbeam's `LocalHandle`, which is `!Send`, so it is `!Send` too,
+//!   and so are the queue's `Handle` and the pool's `Submitter` over it (each is `Send` exactly when the
+//!   strategy's handle is): a handle stays on the thread that created it, and the compiler checks that.
 //! - **Haphazard** (reference, `haphazard`; same builds): one haphazard `Domain` per queue; each life of a segment
 //!   is a heap token whose address hazard pointers publish (`protect_raw`, fence, re-read of the source word) and
 //!   which `retire` hands to `retire_ptr`; its reclamation puts the segment on a ready list. Haphazard alone
