@@ -1,17 +1,18 @@
 //! Segment stores for calling a strategy directly, without a queue: the strategy is handed plain source words
-//! ([`word`]) and a store that records what it made reusable.
+//! ([`word`]) and a store that records what it made reusable. The records are std types on purpose, also in the
+//! loom models that include this file: test bookkeeping, not part of the protocol under test.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use segpool::reclaim::SegmentStore;
 use segpool::{SegRef, SegmentId};
 
 /// A source word holding a reference to segment `index` in generation `generation`, as the queue's head and tail
-/// hold them.
-pub fn word(index: SegmentId, generation: u32) -> AtomicU64 {
-    AtomicU64::new(SegRef::new(index, generation).bits())
+/// hold them. (A `segpool::sync` atomic: std's in the std tests, the model checker's in the loom models.)
+pub fn word(index: SegmentId, generation: u32) -> segpool::sync::AtomicU64 {
+    segpool::sync::AtomicU64::new(SegRef::new(index, generation).bits())
 }
 
 /// A segment store that records which segments were made reusable, and how often; it holds the strategy's
@@ -20,7 +21,7 @@ pub fn word(index: SegmentId, generation: u32) -> AtomicU64 {
 pub struct RecordingStore<M = ()> {
     metas: Vec<M>,
     /// Stands for every segment's state when `M` is zero-sized (all values of such a type are the same).
-    zero_sized: M,
+    zero_sized: Option<M>,
     reusable: Mutex<BTreeMap<SegmentId, u32>>,
 }
 
@@ -29,7 +30,7 @@ impl<M: Default> RecordingStore<M> {
     pub fn new(segments: usize) -> Self {
         RecordingStore {
             metas: (0..segments).map(|_| M::default()).collect(),
-            zero_sized: M::default(),
+            zero_sized: (size_of::<M>() == 0).then(M::default),
             reusable: Mutex::new(BTreeMap::new()),
         }
     }
@@ -45,10 +46,10 @@ impl<M> SegmentStore for RecordingStore<M> {
     type Meta = M;
 
     fn meta(&self, id: SegmentId) -> &M {
-        self.metas.get(id as usize).unwrap_or_else(|| {
-            assert_eq!(size_of::<M>(), 0, "segment {id}: the store holds state for {} segments", self.metas.len());
-            &self.zero_sized
-        })
+        self.metas
+            .get(id as usize)
+            .or(self.zero_sized.as_ref())
+            .unwrap_or_else(|| panic!("segment {id}: the store holds state for {} segments", self.metas.len()))
     }
 
     fn make_reusable(&self, id: SegmentId) {
