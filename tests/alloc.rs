@@ -5,6 +5,8 @@
 //! Only allocations made by the measuring thread while its counter is switched on are counted, so the test
 //! harness's own threads cannot disturb the numbers.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -125,26 +127,22 @@ fn counter_counts() {
     assert_eq!(allocations, 1);
 }
 
-macro_rules! steady_state {
-    ($($module:ident => $strategy:ty),* $(,)?) => {$(
-        mod $module {
-            #[test]
-            #[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not memory safety")]
-            fn segment_size_1() {
-                super::steady_state_allocates_nothing::<$strategy>(1);
-            }
-
-            #[test]
-            #[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not memory safety")]
-            fn segment_size_64() {
-                super::steady_state_allocates_nothing::<$strategy>(64);
-            }
+// The strategies whose queue allocates nothing once warm (`allocation_free` in the list): `limbo::segment_size_1`
+// and so on.
+support::for_each_strategy! {
+    |R| if allocation_free {
+        #[test]
+        #[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not \
+                                   memory safety")]
+        fn segment_size_1() {
+            super::steady_state_allocates_nothing::<R>(1);
         }
-    )*};
-}
 
-steady_state! {
-    limbo => segpool::Limbo,
-    hazard => segpool::Hazard,
-    epoch => segpool::Epoch,
+        #[test]
+        #[cfg_attr(miri, ignore = "40,000 pairs per run: far too slow for Miri, and an allocation count, not \
+                                   memory safety")]
+        fn segment_size_64() {
+            super::steady_state_allocates_nothing::<R>(64);
+        }
+    }
 }

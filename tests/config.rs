@@ -2,6 +2,8 @@
 //! Configuration validation: every invalid field is rejected, by `Config::validate` and by the queue constructor,
 //! with an error that names the field.
 
+mod support;
+
 use std::time::Duration;
 
 use segpool::{
@@ -100,33 +102,19 @@ fn valid_configs_build_queues<R: Reclaim>() {
     assert_eq!(q.config(), &Config::default());
 }
 
-macro_rules! for_each_strategy {
-    ($($(#[$attr:meta])* $module:ident => $strategy:ty),* $(,)?) => {$(
-        $(#[$attr])*
-        mod $module {
-            #[test]
-            fn invalid_configs_are_rejected() {
-                super::invalid_configs_are_rejected::<$strategy>();
-            }
-
-            #[test]
-            #[cfg_attr(miri, ignore = "five queues of the default size (32 segments of 64 slots): 5 s under Miri")]
-            fn valid_configs_build_queues() {
-                super::valid_configs_build_queues::<$strategy>();
-            }
+support::for_each_strategy! {
+    |R| {
+        #[test]
+        fn invalid_configs_are_rejected() {
+            super::invalid_configs_are_rejected::<R>();
         }
-    )*};
-}
 
-for_each_strategy! {
-    limbo => segpool::Limbo,
-    leak => segpool::Leak,
-    hazard => segpool::Hazard,
-    epoch => segpool::Epoch,
-    #[cfg(feature = "reference")]
-    haphazard => segpool::Haphazard,
-    #[cfg(feature = "reference")]
-    crossbeam_epoch => segpool::CrossbeamEpoch,
+        #[test]
+        #[cfg_attr(miri, ignore = "five queues of the default size (32 segments of 64 slots): 5 s under Miri")]
+        fn valid_configs_build_queues() {
+            super::valid_configs_build_queues::<R>();
+        }
+    }
 }
 
 #[test]

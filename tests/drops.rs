@@ -2,6 +2,8 @@
 //! Every value that enters the queue is dropped exactly once: by whoever pops it, by whoever gets it back from a
 //! refused push, or by the queue's own drop. Payloads count their drops per id.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -292,62 +294,46 @@ fn zero_sized_values_are_dropped_once<R: Reclaim>() {
     assert_eq!(DROPS.load(Ordering::SeqCst) - before, 30);
 }
 
-macro_rules! for_each_strategy {
-    ($($(#[$attr:meta])* $module:ident => $strategy:ty),* $(,)?) => {$(
-        $(#[$attr])*
-        mod $module {
-            use super::*;
-
-            #[test]
-            fn leftovers_are_dropped_once() {
-                super::leftovers_are_dropped_once::<$strategy>();
-            }
-
-            #[test]
-            fn edge_fill_levels_are_dropped_once() {
-                super::edge_fill_levels_are_dropped_once::<$strategy>();
-            }
-
-            #[test]
-            fn pop_batch_values_are_dropped_once() {
-                super::pop_batch_values_are_dropped_once::<$strategy>();
-            }
-
-            #[test]
-            fn refused_values_are_dropped_once_by_the_caller() {
-                super::refused_values_are_dropped_once_by_the_caller::<$strategy>();
-            }
-
-            #[test]
-            fn zero_sized_values_are_dropped_once() {
-                super::zero_sized_values_are_dropped_once::<$strategy>();
-            }
-
-            #[test]
-            fn concurrent_stop_midway_grow() {
-                concurrent_stop_midway_drops_everything_once::<$strategy>(OnExhausted::Grow);
-            }
-
-            #[test]
-            fn concurrent_stop_midway_fail() {
-                concurrent_stop_midway_drops_everything_once::<$strategy>(OnExhausted::Fail);
-            }
-
-            #[test]
-            fn concurrent_stop_midway_wait() {
-                concurrent_stop_midway_drops_everything_once::<$strategy>(OnExhausted::Wait(Duration::from_millis(2)));
-            }
+support::for_each_strategy! {
+    |R| {
+        #[test]
+        fn leftovers_are_dropped_once() {
+            super::leftovers_are_dropped_once::<R>();
         }
-    )*};
-}
 
-for_each_strategy! {
-    limbo => segpool::Limbo,
-    leak => segpool::Leak,
-    hazard => segpool::Hazard,
-    epoch => segpool::Epoch,
-    #[cfg(feature = "reference")]
-    haphazard => segpool::Haphazard,
-    #[cfg(feature = "reference")]
-    crossbeam_epoch => segpool::CrossbeamEpoch,
+        #[test]
+        fn edge_fill_levels_are_dropped_once() {
+            super::edge_fill_levels_are_dropped_once::<R>();
+        }
+
+        #[test]
+        fn pop_batch_values_are_dropped_once() {
+            super::pop_batch_values_are_dropped_once::<R>();
+        }
+
+        #[test]
+        fn refused_values_are_dropped_once_by_the_caller() {
+            super::refused_values_are_dropped_once_by_the_caller::<R>();
+        }
+
+        #[test]
+        fn zero_sized_values_are_dropped_once() {
+            super::zero_sized_values_are_dropped_once::<R>();
+        }
+
+        #[test]
+        fn concurrent_stop_midway_grow() {
+            concurrent_stop_midway_drops_everything_once::<R>(OnExhausted::Grow);
+        }
+
+        #[test]
+        fn concurrent_stop_midway_fail() {
+            concurrent_stop_midway_drops_everything_once::<R>(OnExhausted::Fail);
+        }
+
+        #[test]
+        fn concurrent_stop_midway_wait() {
+            concurrent_stop_midway_drops_everything_once::<R>(OnExhausted::Wait(Duration::from_millis(2)));
+        }
+    }
 }

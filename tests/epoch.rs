@@ -6,36 +6,26 @@
 //!   pool is never left permanently exhausted); a single handle never refused with 8 or 16 segments; `Wait` with
 //!   2 segments never timing out; and a stalled consumer ([`segpool::Handle::stall`]), which blocks *all*
 //!   reclamation until it moves on.
-//! - At the strategy level, with a recording [`SegmentStore`] and plain source words: a pinned, stalled handle lets
-//!   the epoch advance at most once and keeps every segment retired after its pin from being reused while
-//!   `pending()` grows; the shortage signal of `collect` makes other handles step; orphans of an unregistered
-//!   handle are freed later; and a racing reader never holds a segment that was made reusable (this last test and
-//!   the stall tests catch the `epoch_ignore_pinned` mutant).
+//! - At the strategy level, with a recording store ([`support::RecordingStore`]) and plain source words: a pinned,
+//!   stalled handle lets the epoch advance at most once and keeps every segment retired after its pin from being reused
+//!   while `pending()` grows; the shortage signal of `collect` makes other handles step; orphans of an unregistered
+//!   handle are freed later; and a racing reader never holds a segment that was made reusable (this last test and the
+//!   stall tests catch the `epoch_ignore_pinned` mutant).
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use segpool::reclaim::SegmentStore;
 use segpool::reclaim::epoch::COLLECT_THRESHOLD;
 use segpool::{Config, Epoch, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue, SegRef, SegmentId};
+use support::{RaceStore, RecordingStore, Stress, word};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Through the queue
 // ---------------------------------------------------------------------------------------------------------------
-
-/// A run with no push or pop for this long fails instead of hanging.
-const WATCHDOG: Duration = Duration::from_secs(30);
-
-fn encode(producer: u64, seq: u64) -> u64 {
-    (producer << 32) | seq
-}
-
-fn decode(value: u64) -> (u64, u64) {
-    (value >> 32, value & 0xffff_ffff)
-}
 
 fn epoch_queue(segment_size: usize, segment_count: usize, on_exhausted: OnExhausted) -> SegQueue<u64, Epoch> {
     SegQueue::with_config(Config { segment_size, segment_count, on_exhausted, ..Config::default() })
@@ -43,8 +33,10 @@ fn epoch_queue(segment_size: usize, segment_count: usize, on_exhausted: OnExhaus
 }
 
 /// `producers` threads push `per_producer` values each (retrying refused pushes with the value handed back), two
-/// consumers pop until everything arrived. Checks exactly-once delivery, per-producer FIFO per consumer and no stale
-/// views. Returns the queue (every handle gone) and the number of refusals.
+/// consumers pop until everything arrived: the checks of [`support::Stress`] (exactly-once delivery, per-producer
+/// FIFO per consumer, no stale views, every segment the traffic filled retired), recycling under `Fail`, and
+/// nothing pending once every handle is gone. A run with no push or pop for 30 s fails instead of hanging. Returns
+/// the queue (every handle gone) and the number of refusals.
 fn stress(
     segment_size: usize,
     segment_count: usize,
@@ -52,137 +44,19 @@ fn stress(
     producers: u64,
     per_producer: u64,
 ) -> (Arc<SegQueue<u64, Epoch>>, u64) {
-    let q = Arc::new(epoch_queue(segment_size, segment_count, on_exhausted));
-    let total = producers * per_producer;
-    let received = Arc::new(AtomicU64::new(0));
-    let progress = Arc::new(AtomicU64::new(0));
-    let abort = Arc::new(AtomicBool::new(false));
-    let consumers = 2;
-    let start = Arc::new(Barrier::new(producers as usize + consumers));
-
-    let producer_threads: Vec<_> = (0..producers)
-        .map(|p| {
-            let (q, progress, abort, start) = (q.clone(), progress.clone(), abort.clone(), start.clone());
-            thread::spawn(move || {
-                let mut h = q.handle();
-                start.wait();
-                let mut refusals = 0u64;
-                for seq in 0..per_producer {
-                    let mut value = encode(p, seq);
-                    while let Err(refused) = h.push(value) {
-                        assert_eq!(on_exhausted, OnExhausted::Fail, "only Fail refuses here");
-                        assert_eq!(refused.kind(), PushErrorKind::Exhausted);
-                        value = refused.into_inner();
-                        assert_eq!(value, encode(p, seq), "a refused push must hand its own value back");
-                        refusals += 1;
-                        if abort.load(Ordering::Relaxed) {
-                            return refusals;
-                        }
-                        thread::yield_now();
-                    }
-                    progress.fetch_add(1, Ordering::Relaxed);
-                }
-                refusals
-            })
-        })
-        .collect();
-
-    let consumer_threads: Vec<_> = (0..consumers)
-        .map(|c| {
-            let (q, received, progress, abort, start) =
-                (q.clone(), received.clone(), progress.clone(), abort.clone(), start.clone());
-            thread::spawn(move || {
-                let mut h = q.handle();
-                start.wait();
-                let mut got = Vec::new();
-                let mut next_seq = vec![0u64; producers as usize];
-                let mut batch = Vec::new();
-                let mut round = c;
-                while received.load(Ordering::Relaxed) < total && !abort.load(Ordering::Relaxed) {
-                    round += 1;
-                    batch.clear();
-                    if round % 2 == 0 {
-                        batch.extend(h.pop());
-                    } else {
-                        h.pop_batch(&mut batch, 1 + round % (2 * segment_size));
-                    }
-                    if batch.is_empty() {
-                        thread::yield_now();
-                        continue;
-                    }
-                    for &value in &batch {
-                        let (p, seq) = decode(value);
-                        assert!(p < producers && seq < per_producer, "value {value:#x} was never pushed");
-                        assert!(seq >= next_seq[p as usize], "consumer {c}: producer {p}'s seq {seq} out of order");
-                        next_seq[p as usize] = seq + 1;
-                    }
-                    got.extend_from_slice(&batch);
-                    received.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    progress.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                }
-                got
-            })
-        })
-        .collect();
-
-    let mut last = (progress.load(Ordering::Relaxed), Instant::now());
-    while !(producer_threads.iter().all(|t| t.is_finished()) && consumer_threads.iter().all(|t| t.is_finished())) {
-        thread::sleep(Duration::from_millis(5));
-        let now = progress.load(Ordering::Relaxed);
-        if now != last.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() > WATCHDOG {
-            abort.store(true, Ordering::Relaxed);
-            panic!(
-                "watchdog: no progress for {WATCHDOG:?} (size {segment_size}, {segment_count} segments, \
-                 {on_exhausted:?}); received {} of {total}; {:?}",
-                received.load(Ordering::Relaxed),
-                q.stats()
-            );
-        }
+    let config = Config { segment_size, segment_count, on_exhausted, ..Config::default() };
+    let run = Stress::new(config, producers, per_producer)
+        .watchdog(Duration::from_secs(30))
+        .expect_nothing_pending()
+        .run::<Epoch>();
+    let stats = run.stats;
+    if on_exhausted == OnExhausted::Fail {
+        // With a fixed pool far smaller than the traffic, every segment must have been reused many times. (Under
+        // Grow, producers may outrun the consumers and turn the whole run into backlog, so recycling is checked by
+        // `grow_settles_on_a_small_pool` instead.)
+        assert!(stats.segments_recycled >= stats.segments_retired - segment_count as u64, "{stats:?}");
     }
-    let refusals: u64 = producer_threads.into_iter().map(|t| t.join().expect("producer panicked")).sum();
-    let mut seen = vec![false; total as usize];
-    for consumer in consumer_threads {
-        for value in consumer.join().expect("consumer panicked") {
-            let (p, seq) = decode(value);
-            let slot = &mut seen[(p * per_producer + seq) as usize];
-            assert!(!*slot, "value (producer {p}, seq {seq}) received twice");
-            *slot = true;
-        }
-    }
-    if let Some(missing) = seen.iter().position(|&s| !s) {
-        panic!(
-            "value {missing} (producer {}, seq {}) never received",
-            missing as u64 / per_producer,
-            missing as u64 % per_producer
-        );
-    }
-    assert!(q.is_empty());
-    let stats = q.stats();
-    println!(
-        "size {segment_size}, {segment_count} segments, {on_exhausted:?}, {producers} producers: \
-         {refusals} refusals, {stats:?}"
-    );
-    assert_eq!(stats.stale_views, 0, "{stats:?}");
-    assert!(stats.segments_retired >= total / segment_size as u64 - 1, "{stats:?}");
-    match on_exhausted {
-        OnExhausted::Fail => {
-            // With a fixed pool far smaller than the traffic, every segment must have been reused many times.
-            // (Under Grow, producers may outrun the consumers and turn the whole run into backlog, so recycling is
-            // checked by `grow_settles_on_a_small_pool` instead.)
-            assert!(stats.segments_recycled >= stats.segments_retired - segment_count as u64, "{stats:?}");
-            assert_eq!(stats.failed_pushes, refusals, "{stats:?}");
-            assert_eq!((stats.segments_allocated, stats.grown), (segment_count as u64, 0), "{stats:?}");
-        }
-        _ => assert_eq!(refusals, 0),
-    }
-    // Every handle is gone. Unregistering stepped up to three times each, but a handle may have left while another
-    // was pinned; one more registration (nobody else is pinned now) frees whatever orphans are left.
-    drop(q.handle());
-    let stats = q.stats();
-    assert_eq!(stats.retired_pending, 0, "nobody is pinned any more, so nothing may stay pending: {stats:?}");
-    (q, refusals)
+    (run.queue, run.refusals)
 }
 
 /// SegmentSize=1 (every value retires a segment), 8 segments, `Fail`: 3 producers, 2 consumers.
@@ -387,39 +261,6 @@ fn stalled_consumer_blocks_all_reclamation_until_it_moves_on() {
 // The strategy on its own
 // ---------------------------------------------------------------------------------------------------------------
 
-/// A segment store that only records which segments were made reusable, and how often.
-#[derive(Default)]
-struct RecordingStore {
-    reusable: Mutex<BTreeMap<SegmentId, u32>>,
-}
-
-impl SegmentStore for RecordingStore {
-    type Meta = ();
-
-    fn meta(&self, _id: SegmentId) -> &() {
-        &()
-    }
-
-    fn make_reusable(&self, id: SegmentId) {
-        *self.reusable.lock().unwrap().entry(id).or_default() += 1;
-    }
-}
-
-impl RecordingStore {
-    fn count(&self) -> u64 {
-        self.reusable.lock().unwrap().len() as u64
-    }
-
-    /// Every segment made reusable, checking each was made reusable exactly once.
-    fn ids(&self) -> Vec<SegmentId> {
-        let reusable = self.reusable.lock().unwrap();
-        for (id, times) in reusable.iter() {
-            assert_eq!(*times, 1, "segment {id} was made reusable {times} times");
-        }
-        reusable.keys().copied().collect()
-    }
-}
-
 fn epoch() -> Epoch {
     Epoch::new(&Config::default())
 }
@@ -611,30 +452,6 @@ fn dropped_and_reused_records_do_not_block_the_epoch() {
     ep.unregister(&mut third, &store);
 }
 
-/// A store for the race below: segments cycle through generations; it records the newest generation of each
-/// segment that was made reusable, and hands reusable segments back to the retirer.
-struct RaceStore {
-    /// The generation each segment is in (written by the retirer only).
-    generation: Vec<AtomicU32>,
-    /// The last generation of each segment that was made reusable.
-    reclaimed: Vec<AtomicU32>,
-    free: Mutex<Vec<SegmentId>>,
-}
-
-impl SegmentStore for RaceStore {
-    type Meta = ();
-
-    fn meta(&self, _id: SegmentId) -> &() {
-        &()
-    }
-
-    fn make_reusable(&self, id: SegmentId) {
-        let generation = self.generation[id as usize].load(Ordering::Relaxed);
-        self.reclaimed[id as usize].fetch_max(generation, Ordering::SeqCst);
-        self.free.lock().unwrap().push(id);
-    }
-}
-
 /// One retirer moves a source word from segment to segment and, after each move, retires the old segment and
 /// collects; readers keep pinning, loading the word and checking, for a while, that the (index, generation) they
 /// loaded was not made reusable. With the `epoch_ignore_pinned` mutant this fails at once (the epoch races ahead of
@@ -647,12 +464,8 @@ fn racing_readers_never_hold_a_reclaimed_segment() {
     let min_run = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(500) };
     let (min_moves, min_checks) = if cfg!(miri) { (10 * SEGMENTS as u64 + 1, 100) } else { (0, 10_000) };
     let ep = Arc::new(epoch());
-    let store = Arc::new(RaceStore {
-        generation: (0..SEGMENTS).map(|_| AtomicU32::new(1)).collect(),
-        reclaimed: (0..SEGMENTS).map(|_| AtomicU32::new(0)).collect(),
-        free: Mutex::new((1..SEGMENTS as SegmentId).collect()),
-    });
-    let src = Arc::new(AtomicU64::new(SegRef::new(0, 1).bits()));
+    let store = Arc::new(RaceStore::new(SEGMENTS));
+    let src = Arc::new(word(0, 1));
     let stop = Arc::new(AtomicBool::new(false));
     let checks = Arc::new(AtomicU64::new(0));
     let readers = thread::available_parallelism().map_or(2, |n| n.get()).max(2);

@@ -19,20 +19,14 @@
 //! same shortfall is allocated instead, `limbo_len + 2 - segment_count` segments in all, after which recycling
 //! supplies every push: `segments_allocated` settles at `max(segment_count, limbo_len + 2)`.
 
+mod support;
+
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use segpool::{Config, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
-
-/// A watchdog for loops that wait on another thread: panics with `what` instead of hanging the suite.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let give_up = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < give_up, "watchdog: no progress for 60 s while waiting until {what}");
-        thread::yield_now();
-    }
-}
+use support::wait_until;
 
 fn limbo_queue(
     segment_size: usize,
@@ -299,32 +293,18 @@ fn fail_without_consumers<R: Reclaim>() {
     assert_eq!(h.pop(), None);
 }
 
-macro_rules! for_each_strategy {
-    ($($(#[$attr:meta])* $module:ident => $strategy:ty),* $(,)?) => {$(
-        $(#[$attr])*
-        mod $module {
-            #[test]
-            fn wait_times_out_without_consumers() {
-                super::wait_times_out_without_consumers::<$strategy>();
-            }
-
-            #[test]
-            fn fail_without_consumers() {
-                super::fail_without_consumers::<$strategy>();
-            }
+support::for_each_strategy! {
+    |R| {
+        #[test]
+        fn wait_times_out_without_consumers() {
+            super::wait_times_out_without_consumers::<R>();
         }
-    )*};
-}
 
-for_each_strategy! {
-    limbo => segpool::Limbo,
-    leak => segpool::Leak,
-    hazard => segpool::Hazard,
-    epoch => segpool::Epoch,
-    #[cfg(feature = "reference")]
-    haphazard => segpool::Haphazard,
-    #[cfg(feature = "reference")]
-    crossbeam_epoch => segpool::CrossbeamEpoch,
+        #[test]
+        fn fail_without_consumers() {
+            super::fail_without_consumers::<R>();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

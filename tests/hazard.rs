@@ -3,166 +3,38 @@
 //!
 //! - Through `SegQueue<u64, Hazard>`: multi-threaded exactly-once delivery and per-producer FIFO with very few
 //!   segments (2 and 4) under `OnExhausted::Fail` and `Wait`, and a stalled consumer that pins only its segment.
-//! - At the strategy level, with a recording [`SegmentStore`] and plain source words: a stalled protector holds
-//!   back exactly the segments in its slots, `pending()` stays within the documented bound, a pool shortage makes
-//!   other handles scan, segments of an unregistered handle that are still protected become orphans and are freed
-//!   later, and a racing protector never gets a segment that is made reusable while it holds it (this last test is
-//!   the one that catches the `hazard_no_revalidate` and `hazard_no_fence` mutants, probabilistically).
+//! - At the strategy level, with a recording store ([`support::RecordingStore`]) and plain source words: a stalled
+//!   protector holds back exactly the segments in its slots, `pending()` stays within the documented bound, a pool
+//!   shortage makes other handles scan, segments of an unregistered handle that are still protected become orphans and
+//!   are freed later, and a racing protector never gets a segment that is made reusable while it holds it (this last
+//!   test is the one that catches the `hazard_no_revalidate` and `hazard_no_fence` mutants, probabilistically).
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use segpool::reclaim::PROTECT_SLOTS;
 use segpool::reclaim::hazard::scan_threshold;
-use segpool::reclaim::{PROTECT_SLOTS, SegmentStore};
-use segpool::{Config, Hazard, OnExhausted, PushErrorKind, Reclaim, SegQueue, SegRef, SegmentId};
+use segpool::{Config, Hazard, OnExhausted, Reclaim, SegQueue, SegRef, SegmentId};
+use support::{RaceStore, RecordingStore, Stress, word};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Through the queue
 // ---------------------------------------------------------------------------------------------------------------
 
-/// A run with no push or pop for this long fails instead of hanging.
-const WATCHDOG: Duration = Duration::from_secs(30);
-
-fn encode(producer: u64, seq: u64) -> u64 {
-    (producer << 32) | seq
-}
-
-fn decode(value: u64) -> (u64, u64) {
-    (value >> 32, value & 0xffff_ffff)
-}
-
 /// `producers` threads push `per_producer` values each (retrying refused pushes with the value handed back), two
-/// consumers pop until everything arrived. Checks exactly-once delivery, per-producer FIFO per consumer, no stale
-/// views, no growth, and that nothing stays pending once every handle is gone.
+/// consumers pop until everything arrived: the checks of [`support::Stress`] (exactly-once delivery, per-producer
+/// FIFO per consumer, no stale views, no growth, every segment the traffic filled retired), and nothing stays
+/// pending once every handle is gone. A run with no push or pop for 30 s fails instead of hanging.
 fn stress(segment_size: usize, segment_count: usize, on_exhausted: OnExhausted, producers: u64, per_producer: u64) {
     let config = Config { segment_size, segment_count, on_exhausted, ..Config::default() };
-    let q: Arc<SegQueue<u64, Hazard>> = Arc::new(SegQueue::with_config(config.clone()).expect("valid config"));
-    let total = producers * per_producer;
-    let received = Arc::new(AtomicU64::new(0));
-    let progress = Arc::new(AtomicU64::new(0));
-    let abort = Arc::new(AtomicBool::new(false));
-    let consumers = 2;
-    let start = Arc::new(Barrier::new(producers as usize + consumers));
-
-    let producer_threads: Vec<_> = (0..producers)
-        .map(|p| {
-            let (q, progress, abort, start) = (q.clone(), progress.clone(), abort.clone(), start.clone());
-            thread::spawn(move || {
-                let mut h = q.handle();
-                start.wait();
-                let mut refusals = 0u64;
-                for seq in 0..per_producer {
-                    let mut value = encode(p, seq);
-                    while let Err(refused) = h.push(value) {
-                        let expected = match on_exhausted {
-                            OnExhausted::Fail => PushErrorKind::Exhausted,
-                            OnExhausted::Wait(_) => PushErrorKind::TimedOut,
-                            OnExhausted::Grow => unreachable!("Grow is not tested here"),
-                        };
-                        assert_eq!(refused.kind(), expected);
-                        value = refused.into_inner();
-                        assert_eq!(value, encode(p, seq), "a refused push must hand its own value back");
-                        refusals += 1;
-                        if abort.load(Ordering::Relaxed) {
-                            return refusals;
-                        }
-                        thread::yield_now();
-                    }
-                    progress.fetch_add(1, Ordering::Relaxed);
-                }
-                refusals
-            })
-        })
-        .collect();
-
-    let consumer_threads: Vec<_> = (0..consumers)
-        .map(|c| {
-            let (q, received, progress, abort, start) =
-                (q.clone(), received.clone(), progress.clone(), abort.clone(), start.clone());
-            thread::spawn(move || {
-                let mut h = q.handle();
-                start.wait();
-                let mut got = Vec::new();
-                let mut next_seq = vec![0u64; producers as usize];
-                let mut batch = Vec::new();
-                let mut round = c;
-                while received.load(Ordering::Relaxed) < total && !abort.load(Ordering::Relaxed) {
-                    round += 1;
-                    batch.clear();
-                    if round % 2 == 0 {
-                        batch.extend(h.pop());
-                    } else {
-                        h.pop_batch(&mut batch, 1 + round % (2 * segment_size));
-                    }
-                    if batch.is_empty() {
-                        thread::yield_now();
-                        continue;
-                    }
-                    for &value in &batch {
-                        let (p, seq) = decode(value);
-                        assert!(p < producers && seq < per_producer, "value {value:#x} was never pushed");
-                        assert!(seq >= next_seq[p as usize], "consumer {c}: producer {p}'s seq {seq} out of order");
-                        next_seq[p as usize] = seq + 1;
-                    }
-                    got.extend_from_slice(&batch);
-                    received.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    progress.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                }
-                got
-            })
-        })
-        .collect();
-
-    let mut last = (progress.load(Ordering::Relaxed), Instant::now());
-    while !(producer_threads.iter().all(|t| t.is_finished()) && consumer_threads.iter().all(|t| t.is_finished())) {
-        thread::sleep(Duration::from_millis(5));
-        let now = progress.load(Ordering::Relaxed);
-        if now != last.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() > WATCHDOG {
-            abort.store(true, Ordering::Relaxed);
-            panic!(
-                "watchdog: no progress for {WATCHDOG:?} ({config:?}); received {} of {total}; {:?}",
-                received.load(Ordering::Relaxed),
-                q.stats()
-            );
-        }
-    }
-    let refusals: u64 = producer_threads.into_iter().map(|t| t.join().expect("producer panicked")).sum();
-    let mut seen = vec![false; total as usize];
-    for consumer in consumer_threads {
-        for value in consumer.join().expect("consumer panicked") {
-            let (p, seq) = decode(value);
-            let slot = &mut seen[(p * per_producer + seq) as usize];
-            assert!(!*slot, "value (producer {p}, seq {seq}) received twice");
-            *slot = true;
-        }
-    }
-    if let Some(missing) = seen.iter().position(|&s| !s) {
-        panic!(
-            "value {missing} (producer {}, seq {}) never received",
-            missing as u64 / per_producer,
-            missing as u64 % per_producer
-        );
-    }
-    assert!(q.is_empty());
-    let stats = q.stats();
-    println!("{config:?}, {producers} producers: {refusals} refusals, {stats:?}");
-    assert_eq!(stats.stale_views, 0, "{stats:?}");
-    assert_eq!(stats.segments_allocated, segment_count as u64, "only Grow allocates: {stats:?}");
-    assert_eq!(stats.grown, 0, "{stats:?}");
-    match on_exhausted {
-        OnExhausted::Fail => assert_eq!(stats.failed_pushes, refusals, "{stats:?}"),
-        _ => assert_eq!(stats.wait_timeouts, refusals, "{stats:?}"),
-    }
-    assert!(stats.segments_retired >= total / segment_size as u64 - 1, "{stats:?}");
-    // Every handle is gone; one more registration scans whatever orphans are left.
-    drop(q.handle());
-    let stats = q.stats();
-    assert_eq!(stats.retired_pending, 0, "nothing is protected any more, so nothing may stay pending: {stats:?}");
+    Stress::new(config, producers, per_producer)
+        .watchdog(Duration::from_secs(30))
+        .expect_nothing_pending()
+        .run::<Hazard>();
 }
 
 /// SegmentSize=1 (every value retires a segment), 4 segments, `Fail`: 3 producers, 2 consumers.
@@ -237,49 +109,8 @@ fn stalled_consumer_pins_only_its_segment() {
 // The strategy on its own
 // ---------------------------------------------------------------------------------------------------------------
 
-/// A segment store that only records which segments were made reusable, and how often.
-#[derive(Default)]
-struct RecordingStore {
-    reusable: Mutex<BTreeMap<SegmentId, u32>>,
-}
-
-impl SegmentStore for RecordingStore {
-    type Meta = ();
-
-    fn meta(&self, _id: SegmentId) -> &() {
-        &()
-    }
-
-    fn make_reusable(&self, id: SegmentId) {
-        *self.reusable.lock().unwrap().entry(id).or_default() += 1;
-    }
-}
-
-impl RecordingStore {
-    fn is_reusable(&self, id: SegmentId) -> bool {
-        self.reusable.lock().unwrap().contains_key(&id)
-    }
-
-    fn count(&self) -> u64 {
-        self.reusable.lock().unwrap().len() as u64
-    }
-
-    /// Every segment made reusable, checking each was made reusable exactly once.
-    fn ids(&self) -> Vec<SegmentId> {
-        let reusable = self.reusable.lock().unwrap();
-        for (id, times) in reusable.iter() {
-            assert_eq!(*times, 1, "segment {id} was made reusable {times} times");
-        }
-        reusable.keys().copied().collect()
-    }
-}
-
 fn hazard() -> Hazard {
     Hazard::new(&Config::default())
-}
-
-fn word(index: SegmentId, generation: u32) -> AtomicU64 {
-    AtomicU64::new(SegRef::new(index, generation).bits())
 }
 
 /// A handle protects segments 7 and 9 (both slots) and stalls; once both are unlinked another handle retires them
@@ -479,30 +310,6 @@ fn unregister_clears_the_slots() {
     hz.unregister(&mut retirer, &store);
 }
 
-/// A store for the race below: segments cycle through generations; it records the newest generation of each
-/// segment that was made reusable, and hands reusable segments back to the retirer.
-struct RaceStore {
-    /// The generation each segment is in (written by the retirer only).
-    generation: Vec<AtomicU32>,
-    /// The last generation of each segment that was made reusable.
-    reclaimed: Vec<AtomicU32>,
-    free: Mutex<Vec<SegmentId>>,
-}
-
-impl SegmentStore for RaceStore {
-    type Meta = ();
-
-    fn meta(&self, _id: SegmentId) -> &() {
-        &()
-    }
-
-    fn make_reusable(&self, id: SegmentId) {
-        let generation = self.generation[id as usize].load(Ordering::Relaxed);
-        self.reclaimed[id as usize].fetch_max(generation, Ordering::SeqCst);
-        self.free.lock().unwrap().push(id);
-    }
-}
-
 /// One retirer moves a source word from segment to segment and, after each move, retires the old segment and
 /// scans at once (`collect`); protectors keep protecting the word. A protected (index, generation) must never be
 /// made reusable while it is held. Without re-validation (a protector preempted between its load and its hazard
@@ -515,11 +322,7 @@ fn racing_protectors_never_hold_a_reclaimed_segment() {
     let run_for = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(1_500) };
     let (min_moves, min_race) = if cfg!(miri) { (60, 40) } else { (0, 1_000) };
     let hz = Arc::new(hazard());
-    let store = Arc::new(RaceStore {
-        generation: (0..SEGMENTS).map(|_| AtomicU32::new(1)).collect(),
-        reclaimed: (0..SEGMENTS).map(|_| AtomicU32::new(0)).collect(),
-        free: Mutex::new((1..SEGMENTS as SegmentId).collect()),
-    });
+    let store = Arc::new(RaceStore::new(SEGMENTS));
     let src = Arc::new(word(0, 1));
     let stop = Arc::new(AtomicBool::new(false));
     // One protector per core, plus the retirer: a little oversubscribed, so protectors are also preempted.

@@ -15,19 +15,18 @@
 //!   strategy while a retired segment is still pending ([`handles_outlive_the_strategy`]): the hazard pointers
 //!   borrow a domain that the last handle drops; the crossbeam participant keeps its collector.
 
+mod support;
+
 use std::collections::BTreeSet;
+use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use segpool::reclaim::{PROTECT_SLOTS, SegmentStore};
+use segpool::reclaim::PROTECT_SLOTS;
 use segpool::segment_pool::SegmentPool;
 use segpool::{Config, Epoch, Hazard, Leak, OnExhausted, Reclaim, SegQueue, SegRef, SegmentId, Unprotected};
-
-/// A retry loop that makes no progress for this long fails instead of hanging. (Under Miri, `Instant` follows a
-/// virtual clock that advances with the instructions executed.)
-const WATCHDOG: Duration = Duration::from_secs(60);
+use support::{RecordingStore, WATCHDOG, word};
 
 /// A value that owns heap memory.
 type Value = Box<u64>;
@@ -184,32 +183,13 @@ fn unprotected_stale_views_stay_safe() {
     println!("unprotected: {:?}", q.stats());
 }
 
-/// A segment store for calling a strategy directly: per-segment metadata, and the segments made reusable.
-struct Store<M> {
-    metas: Vec<M>,
-    reusable: Mutex<Vec<SegmentId>>,
-}
-
-impl<M: Default> Store<M> {
-    fn new(segments: usize) -> Self {
-        Store { metas: (0..segments).map(|_| M::default()).collect(), reusable: Mutex::new(Vec::new()) }
-    }
-}
-
-impl<M> SegmentStore for Store<M> {
-    type Meta = M;
-
-    fn meta(&self, id: SegmentId) -> &M {
-        &self.metas[id as usize]
-    }
-
-    fn make_reusable(&self, id: SegmentId) {
-        self.reusable.lock().unwrap().push(id);
-    }
-}
-
 /// One protected operation of `handle` on `src`, returning what it protected.
-fn protect_once<R: Reclaim>(strategy: &R, handle: &mut R::Handle, src: &AtomicU64, store: &Store<R::SegmentMeta>) {
+fn protect_once<R: Reclaim>(
+    strategy: &R,
+    handle: &mut R::Handle,
+    src: &AtomicU64,
+    store: &RecordingStore<R::SegmentMeta>,
+) {
     strategy.enter(handle);
     let seen = strategy.protect(handle, 0, src, store);
     assert_eq!(seen, src.load(Ordering::Acquire), "nothing moved the source meanwhile");
@@ -221,8 +201,8 @@ fn protect_once<R: Reclaim>(strategy: &R, handle: &mut R::Handle, src: &AtomicU6
 /// handles dropped after the strategy (and its registry) keep their records alive. `records` reports how many
 /// records the registry holds, if the strategy says.
 fn registry_records<R: Reclaim>(records: impl Fn(&R) -> Option<usize>) {
-    let store = Store::<R::SegmentMeta>::new(4);
-    let src = AtomicU64::new(SegRef::new(3, 1).bits());
+    let store = RecordingStore::<R::SegmentMeta>::new(4);
+    let src = word(3, 1);
     let strategy = R::new(&Config::default());
     let mut first = strategy.register();
     let mut second = strategy.register();
@@ -263,8 +243,8 @@ fn registry_records<R: Reclaim>(records: impl Fn(&R) -> Option<usize>) {
 /// strategy still holds (a pending segment, haphazard's retired token, crossbeam's deferred closure) is released
 /// when the last of them drops. Miri checks that nothing is used after it was freed and nothing leaks.
 fn handles_outlive_the_strategy<R: Reclaim>() {
-    let store = Store::<R::SegmentMeta>::new(4);
-    let src = AtomicU64::new(SegRef::new(0, 1).bits());
+    let store = RecordingStore::<R::SegmentMeta>::new(4);
+    let src = word(0, 1);
     let strategy = R::new(&Config::default());
     let mut reader = strategy.register();
     let mut retirer = strategy.register();
@@ -275,7 +255,7 @@ fn handles_outlive_the_strategy<R: Reclaim>() {
     strategy.retire(&mut retirer, 0, &store);
     strategy.collect(&mut retirer, &store);
     strategy.leave(&mut retirer, &store);
-    assert!(!store.reusable.lock().unwrap().contains(&0), "{}: reused while protected", R::NAME);
+    assert!(!store.is_reusable(0), "{}: reused while protected", R::NAME);
     strategy.leave(&mut reader, &store);
     drop(strategy);
     drop(reader);
@@ -283,42 +263,28 @@ fn handles_outlive_the_strategy<R: Reclaim>() {
     drop(store);
 }
 
-macro_rules! for_each_strategy {
-    ($($(#[$attr:meta])* $module:ident => $strategy:ty),* $(,)?) => {$(
-        $(#[$attr])*
-        mod $module {
-            #[test]
-            fn lifecycle_size_1() {
-                super::lifecycle::<$strategy>(1);
-            }
-
-            #[test]
-            fn lifecycle_size_3() {
-                super::lifecycle::<$strategy>(3);
-            }
-
-            #[test]
-            fn two_threads_size_1() {
-                super::two_threads::<$strategy>(1);
-            }
-
-            #[test]
-            fn two_threads_size_2() {
-                super::two_threads::<$strategy>(2);
-            }
+support::for_each_strategy! {
+    |R| {
+        #[test]
+        fn lifecycle_size_1() {
+            super::lifecycle::<R>(1);
         }
-    )*};
-}
 
-for_each_strategy! {
-    limbo => segpool::Limbo,
-    leak => segpool::Leak,
-    hazard => segpool::Hazard,
-    epoch => segpool::Epoch,
-    #[cfg(feature = "reference")]
-    haphazard => segpool::Haphazard,
-    #[cfg(feature = "reference")]
-    crossbeam_epoch => segpool::CrossbeamEpoch,
+        #[test]
+        fn lifecycle_size_3() {
+            super::lifecycle::<R>(3);
+        }
+
+        #[test]
+        fn two_threads_size_1() {
+            super::two_threads::<R>(1);
+        }
+
+        #[test]
+        fn two_threads_size_2() {
+            super::two_threads::<R>(2);
+        }
+    }
 }
 
 #[test]

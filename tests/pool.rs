@@ -3,6 +3,8 @@
 //! submit jobs, submits handed back when closed or exhausted, draining shutdown with a deadline that hands back
 //! what did not run, panics and cancellations counted, resizing without losing jobs, idle workers woken.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
@@ -10,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use segpool::pool::{Backend, CountingMetrics, Envelope, MutexDeque, Segmented};
-use segpool::{CancelToken, Epoch, Hazard, Leak, Limbo, OnExhausted, Pool, SubmitErrorKind, Task};
+use segpool::{CancelToken, Hazard, OnExhausted, Pool, SubmitErrorKind, Task};
 
 /// Values that every test can check for exactly-once execution.
 #[derive(Default)]
@@ -264,75 +266,84 @@ fn one_job_fans_out<B: Backend<Envelope<u64>>>(children: u64) {
     ledger.assert_exactly(0..=children);
 }
 
+/// The tests of one backend.
+macro_rules! backend_tests {
+    ($backend:ty) => {
+        #[test]
+        #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+        fn exactly_once_segment_size_1() {
+            super::exactly_once::<$backend>(1);
+        }
+        #[test]
+        #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+        fn exactly_once_segment_size_64() {
+            super::exactly_once::<$backend>(64);
+        }
+        #[test]
+        #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+        fn exactly_once_segment_size_1024() {
+            super::exactly_once::<$backend>(1024);
+        }
+        #[test]
+        fn closed_pool_hands_jobs_back() {
+            super::closed_pool_hands_jobs_back::<$backend>();
+        }
+        #[test]
+        #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+        fn deadline_hands_back_what_did_not_run() {
+            super::deadline_hands_back_what_did_not_run::<$backend>();
+        }
+        #[test]
+        fn panics_are_counted_and_workers_survive() {
+            super::panics_are_counted_and_workers_survive::<$backend>();
+        }
+        #[test]
+        fn cancelled_jobs_are_skipped_and_cleaned_up() {
+            super::cancelled_jobs_are_skipped_and_cleaned_up::<$backend>();
+        }
+        #[test]
+        #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+        fn resizing_loses_nothing() {
+            super::resizing_loses_nothing::<$backend>();
+        }
+        #[test]
+        #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+        fn one_job_fans_out_to_20_000() {
+            super::one_job_fans_out::<$backend>(20_000);
+        }
+        #[test]
+        #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
+        fn lone_jobs_wake_an_idle_pool() {
+            super::lone_jobs_wake_an_idle_pool::<$backend>();
+        }
+    };
+}
+
+/// A module of [`backend_tests!`] for each backend named.
 macro_rules! backend_suite {
     ($($module:ident => $backend:ty),* $(,)?) => {$(
         mod $module {
             #[allow(unused_imports)]
             use super::*;
 
-            #[test]
-            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
-            fn exactly_once_segment_size_1() {
-                super::exactly_once::<$backend>(1);
-            }
-            #[test]
-            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
-            fn exactly_once_segment_size_64() {
-                super::exactly_once::<$backend>(64);
-            }
-            #[test]
-            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
-            fn exactly_once_segment_size_1024() {
-                super::exactly_once::<$backend>(1024);
-            }
-            #[test]
-            fn closed_pool_hands_jobs_back() {
-                super::closed_pool_hands_jobs_back::<$backend>();
-            }
-            #[test]
-            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
-            fn deadline_hands_back_what_did_not_run() {
-                super::deadline_hands_back_what_did_not_run::<$backend>();
-            }
-            #[test]
-            fn panics_are_counted_and_workers_survive() {
-                super::panics_are_counted_and_workers_survive::<$backend>();
-            }
-            #[test]
-            fn cancelled_jobs_are_skipped_and_cleaned_up() {
-                super::cancelled_jobs_are_skipped_and_cleaned_up::<$backend>();
-            }
-            #[test]
-            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
-            fn resizing_loses_nothing() {
-                super::resizing_loses_nothing::<$backend>();
-            }
-            #[test]
-            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
-            fn one_job_fans_out_to_20_000() {
-                super::one_job_fans_out::<$backend>(20_000);
-            }
-            #[test]
-            #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
-            fn lone_jobs_wake_an_idle_pool() {
-                super::lone_jobs_wake_an_idle_pool::<$backend>();
-            }
+            backend_tests!($backend);
         }
     )*};
 }
 
+// The segmented backend with every strategy (`limbo`, `leak`, ..., `crossbeam_epoch`), then the other backends.
+support::for_each_strategy! {
+    |R| {
+        backend_tests!(Segmented<R, Envelope<u64>>);
+    }
+}
+
 backend_suite! {
-    limbo => Segmented<Limbo, Envelope<u64>>,
-    hazard => Segmented<Hazard, Envelope<u64>>,
-    epoch => Segmented<Epoch, Envelope<u64>>,
-    leak => Segmented<Leak, Envelope<u64>>,
     mutex_deque => MutexDeque<Envelope<u64>>,
 }
 
 #[cfg(feature = "reference")]
 backend_suite! {
-    haphazard => Segmented<segpool::Haphazard, Envelope<u64>>,
-    crossbeam_epoch => Segmented<segpool::CrossbeamEpoch, Envelope<u64>>,
     crossbeam_channel => segpool::pool::CrossbeamChannel<Envelope<u64>>,
 }
 

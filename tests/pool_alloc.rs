@@ -1,12 +1,15 @@
 #![cfg(not(any(feature = "loom", feature = "shuttle")))]
 //! The typed pool allocates nothing per job: once warm, submitting through a [`Submitter`] and running the jobs
-//! on the workers makes zero heap allocations, for every strategy that reuses segments and for the mutex
-//! baseline. Boxed closures, by contrast, cost one allocation per job, which the counter must see.
+//! on the workers makes zero heap allocations, for every strategy whose queue allocates nothing once warm (those
+//! marked `allocation_free` in `support::for_each_strategy!`) and for the mutex baseline. Boxed closures, by
+//! contrast, cost one allocation per job, which the counter must see.
 //!
 //! The counter is process-wide (the workers are other threads), so this binary holds one test function: nothing
 //! else runs while it counts.
 //!
 //! [`Submitter`]: segpool::pool::Submitter
+
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
-use segpool::{Epoch, Hazard, Limbo, OnExhausted, Pool, Submit};
+use segpool::{OnExhausted, Pool, Reclaim, Submit};
 
 struct CountingAllocator;
 
@@ -144,12 +147,11 @@ fn typed_pool_allocates_nothing_per_job() {
     let closures = closure_pool_allocations();
     assert!(closures >= JOBS, "boxed closures: {closures} allocations for {JOBS} jobs");
 
-    for (name, allocations) in [
-        ("limbo", typed_pool_allocations::<Segmented<Limbo, Envelope<u64>>>()),
-        ("hazard", typed_pool_allocations::<Segmented<Hazard, Envelope<u64>>>()),
-        ("epoch", typed_pool_allocations::<Segmented<Epoch, Envelope<u64>>>()),
-        ("mutex-deque", typed_pool_allocations::<MutexDeque<Envelope<u64>>>()),
-    ] {
-        assert_eq!(allocations, 0, "{name}: {allocations} allocations for {JOBS} jobs");
-    }
+    // The segmented backend with every strategy whose queue allocates nothing once warm, then the mutex baseline.
+    support::for_each_strategy!(fn |R| if allocation_free {
+        let allocations = typed_pool_allocations::<Segmented<R, Envelope<u64>>>();
+        assert_eq!(allocations, 0, "{}: {allocations} allocations for {JOBS} jobs", R::NAME);
+    });
+    let allocations = typed_pool_allocations::<MutexDeque<Envelope<u64>>>();
+    assert_eq!(allocations, 0, "mutex-deque: {allocations} allocations for {JOBS} jobs");
 }

@@ -8,207 +8,52 @@
 //! - A queue moved after all its handles dropped, with reclamation still pending, keeps working.
 //! - A stalled handle: Haphazard holds back only what it protects; CrossbeamEpoch holds back everything retired.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::{Duration, Instant};
+mod support;
 
-use segpool::{Config, CrossbeamEpoch, Haphazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use segpool::{Config, CrossbeamEpoch, Haphazard, OnExhausted, QueueStats, Reclaim, SegQueue};
+use support::{Stress, decode, encode};
 
 const WAIT: OnExhausted = OnExhausted::Wait(Duration::from_millis(20));
-
-/// A run fails instead of hanging when nothing is pushed or popped for this long.
-const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 60 });
-
-#[derive(Clone, Copy, Debug)]
-struct Case {
-    segment_size: usize,
-    segment_count: usize,
-    on_exhausted: OnExhausted,
-    producers: u64,
-    consumers: usize,
-    per_producer: u64,
-}
-
-fn encode(producer: u64, seq: u64) -> u64 {
-    (producer << 32) | seq
-}
-
-fn decode(value: u64) -> (u64, u64) {
-    (value >> 32, value & 0xffff_ffff)
-}
 
 fn config(segment_size: usize, segment_count: usize, on_exhausted: OnExhausted) -> Config {
     Config { segment_size, segment_count, on_exhausted, ..Config::default() }
 }
 
-/// Runs `case` and checks exactly-once delivery, per-producer FIFO, no stale views and recycling.
-fn mpmc<R: Reclaim>(case: Case) -> QueueStats {
-    let started = Instant::now();
-    let q: SegQueue<u64, R> =
-        SegQueue::with_config(config(case.segment_size, case.segment_count, case.on_exhausted)).expect("valid config");
-    let total = case.producers * case.per_producer;
-    let received = AtomicU64::new(0);
-    let pushed = AtomicU64::new(0);
-    // Producers stay at most this many values ahead of the consumers. Without it, under Grow the producers can
-    // finish before the consumers start (the queue then just grows to hold everything), and no segment retired by
-    // a consumer is ever needed again.
-    let backlog = 8 * case.segment_size as u64;
-    let progress = AtomicU64::new(0);
-    let abort = AtomicBool::new(false);
-    let start = Barrier::new(case.producers as usize + case.consumers + 1);
-
-    let (refusals, got) = thread::scope(|s| {
-        let producers: Vec<_> = (0..case.producers)
-            .map(|p| {
-                let (q, received, pushed, progress, abort, start) = (&q, &received, &pushed, &progress, &abort, &start);
-                s.spawn(move || {
-                    let mut h = q.handle();
-                    start.wait();
-                    let mut refusals = 0u64;
-                    for seq in 0..case.per_producer {
-                        while pushed.load(Ordering::Relaxed) > received.load(Ordering::Relaxed) + backlog {
-                            if abort.load(Ordering::Relaxed) {
-                                return refusals;
-                            }
-                            thread::yield_now();
-                        }
-                        let mut value = encode(p, seq);
-                        while let Err(refused) = h.push(value) {
-                            let expected_kind = match case.on_exhausted {
-                                OnExhausted::Fail => PushErrorKind::Exhausted,
-                                OnExhausted::Wait(_) => PushErrorKind::TimedOut,
-                                OnExhausted::Grow => panic!("a push under Grow was refused: {refused:?}"),
-                            };
-                            assert_eq!(refused.kind(), expected_kind);
-                            value = refused.into_inner();
-                            assert_eq!(value, encode(p, seq), "a refused push must hand its own value back");
-                            refusals += 1;
-                            if abort.load(Ordering::Relaxed) {
-                                return refusals;
-                            }
-                            thread::yield_now();
-                        }
-                        pushed.fetch_add(1, Ordering::Relaxed);
-                        progress.fetch_add(1, Ordering::Relaxed);
-                    }
-                    refusals
-                })
-            })
-            .collect();
-        let consumers: Vec<_> = (0..case.consumers)
-            .map(|c| {
-                let (q, received, progress, abort, start) = (&q, &received, &progress, &abort, &start);
-                s.spawn(move || {
-                    let mut h = q.handle();
-                    start.wait();
-                    let mut got = Vec::new();
-                    let mut next_seq = vec![0u64; case.producers as usize];
-                    let mut batch = Vec::new();
-                    let mut round = c;
-                    while received.load(Ordering::Relaxed) < total && !abort.load(Ordering::Relaxed) {
-                        round += 1;
-                        batch.clear();
-                        let n = if round % 2 == 0 {
-                            usize::from(h.pop().map(|value| batch.push(value)).is_some())
-                        } else {
-                            h.pop_batch(&mut batch, 1 + round % (2 * case.segment_size))
-                        };
-                        if n == 0 {
-                            thread::yield_now();
-                            continue;
-                        }
-                        for &value in &batch {
-                            let (p, seq) = decode(value);
-                            assert!(p < case.producers && seq < case.per_producer, "{value:#x} was never pushed");
-                            let next = &mut next_seq[p as usize];
-                            assert!(seq >= *next, "consumer {c}: producer {p}'s seq {seq} after seq {}", *next - 1);
-                            *next = seq + 1;
-                        }
-                        got.extend_from_slice(&batch);
-                        received.fetch_add(n as u64, Ordering::Relaxed);
-                        progress.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    got
-                })
-            })
-            .collect();
-
-        start.wait();
-        let mut last = (progress.load(Ordering::Relaxed), Instant::now());
-        while !(producers.iter().all(|t| t.is_finished()) && consumers.iter().all(|t| t.is_finished())) {
-            thread::sleep(Duration::from_millis(5));
-            let now = progress.load(Ordering::Relaxed);
-            if now != last.0 {
-                last = (now, Instant::now());
-            } else if last.1.elapsed() > WATCHDOG {
-                abort.store(true, Ordering::Relaxed);
-                panic!(
-                    "watchdog: no progress for {WATCHDOG:?} in {case:?} with {}; received {} of {total}; {:?}",
-                    R::NAME,
-                    received.load(Ordering::Relaxed),
-                    q.stats()
-                );
-            }
-        }
-        let refusals: u64 = producers.into_iter().map(|t| t.join().expect("producer panicked")).sum();
-        let got: Vec<Vec<u64>> = consumers.into_iter().map(|t| t.join().expect("consumer panicked")).collect();
-        (refusals, got)
-    });
-
-    let mut seen = vec![false; total as usize];
-    for value in got.into_iter().flatten() {
-        let (p, seq) = decode(value);
-        let slot = &mut seen[(p * case.per_producer + seq) as usize];
-        assert!(!*slot, "(producer {p}, seq {seq}) received twice");
-        *slot = true;
-    }
-    if let Some(missing) = seen.iter().position(|&s| !s) {
-        let missing = missing as u64;
-        panic!("(producer {}, seq {}) never received", missing / case.per_producer, missing % case.per_producer);
-    }
-    assert!(q.is_empty());
-    assert_eq!(q.pop(), None);
-    let stats = q.stats();
-    println!("{} {case:?}: {refusals} refusals in {:?}, {stats:?}", R::NAME, started.elapsed());
-    assert_eq!(stats.stale_views, 0, "{}: a stale view", R::NAME);
+/// `producers` threads push `per_producer` values each into a queue with `config`, `consumers` threads pop them:
+/// the checks of [`support::Stress`] (exactly-once delivery, per-producer FIFO, no stale views), and segments are
+/// recycled. Producers stay at most eight segments' worth of values ahead of the consumers, so that under Grow
+/// segments retired by the consumers are needed again.
+fn mpmc<R: Reclaim>(config: Config, producers: u64, consumers: usize, per_producer: u64) -> QueueStats {
+    let backlog = 8 * config.segment_size as u64;
+    let stats = Stress::new(config, producers, per_producer).consumers(consumers).throttle(backlog).run::<R>().stats;
     assert!(stats.segments_recycled > 0, "{}: no segment was recycled: {stats:?}", R::NAME);
-    assert!(stats.retired_pending <= stats.segments_retired);
-    match case.on_exhausted {
-        OnExhausted::Grow => assert_eq!(refusals, 0),
-        OnExhausted::Fail => assert_eq!(stats.failed_pushes, refusals),
-        OnExhausted::Wait(_) => assert_eq!(stats.wait_timeouts, refusals),
-    }
-    if case.on_exhausted != OnExhausted::Grow {
-        assert_eq!(stats.segments_allocated, case.segment_count as u64, "only Grow allocates");
-    }
     stats
 }
 
-fn cases() -> Vec<Case> {
-    let mut cases = Vec::new();
+/// Segment sizes 1 and 64, each under `Grow` (2 segments), `Fail` and `Wait` (8 segments): 3 producers, 2 consumers.
+fn mpmc_cases<R: Reclaim>() {
     for (segment_size, per_producer) in [(1, 10_000), (64, 60_000)] {
         for (on_exhausted, segment_count) in [(OnExhausted::Grow, 2), (OnExhausted::Fail, 8), (WAIT, 8)] {
-            cases.push(Case { segment_size, segment_count, on_exhausted, producers: 3, consumers: 2, per_producer });
+            mpmc::<R>(config(segment_size, segment_count, on_exhausted), 3, 2, per_producer);
         }
     }
-    cases
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
 fn crossbeam_mpmc_exactly_once_fifo() {
-    for case in cases() {
-        mpmc::<CrossbeamEpoch>(case);
-    }
+    mpmc_cases::<CrossbeamEpoch>();
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
 fn haphazard_mpmc_exactly_once_fifo() {
-    for case in cases() {
-        mpmc::<Haphazard>(case);
-    }
+    mpmc_cases::<Haphazard>();
 }
 
 /// A value that counts its drops.
@@ -424,8 +269,7 @@ fn crossbeam_stall_holds_back_everything() {
 fn small<R: Reclaim>() {
     let per_producer = if cfg!(miri) { 12 } else { 40 };
     for on_exhausted in [OnExhausted::Grow, OnExhausted::Fail] {
-        let case = Case { segment_size: 1, segment_count: 4, on_exhausted, producers: 2, consumers: 1, per_producer };
-        mpmc::<R>(case);
+        mpmc::<R>(config(1, 4, on_exhausted), 2, 1, per_producer);
     }
 }
 

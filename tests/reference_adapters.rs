@@ -11,42 +11,19 @@
 //! Every scenario runs on its own thread and the test waits for it with a timeout, so a regression fails instead
 //! of hanging; every loop that could spin forever on a broken strategy is capped as well.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use segpool::pool::{Envelope, NoMetrics, Segmented, Submitter};
-use segpool::{
-    Config, CrossbeamEpoch, Epoch, Haphazard, Hazard, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim,
-    SegQueue,
-};
+use segpool::{Config, CrossbeamEpoch, Haphazard, Hazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+use support::within;
 
-/// How long a scenario may run before the test reports it as hung.
+/// How long a scenario may run before the test reports it as hung ([`support::within`]: the scenario runs on a
+/// thread of its own, which is left behind if it hangs).
 const HUNG: Duration = Duration::from_secs(120);
-
-/// Runs `scenario` on a thread of its own and returns its result, or fails the test if it takes longer than
-/// [`HUNG`] (the thread is then left behind: the test process ends with the failure anyway).
-fn bounded<T: Send + 'static>(name: &str, scenario: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, outcome) = mpsc::channel();
-    let runner = thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let _ = done.send(scenario());
-        })
-        .expect("spawn the scenario thread");
-    match outcome.recv_timeout(HUNG) {
-        Ok(result) => {
-            runner.join().expect("the scenario thread ended");
-            result
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match runner.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the scenario returned without sending its result"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: no result after {HUNG:?}"),
-    }
-}
 
 fn config(segment_size: usize, segment_count: usize, on_exhausted: OnExhausted) -> Config {
     Config { segment_size, segment_count, on_exhausted, ..Config::default() }
@@ -131,8 +108,8 @@ fn wait_stress<R: Reclaim>() -> WaitRun {
 #[test]
 #[cfg_attr(miri, ignore = "1,000 values through 20 ms waits: far too slow for Miri")]
 fn haphazard_wait_serves_sleeping_producers() {
-    let hazard = bounded("hazard under Wait", wait_stress::<Hazard>);
-    let haphazard = bounded("haphazard under Wait", wait_stress::<Haphazard>);
+    let hazard = within(HUNG, "hazard under Wait", wait_stress::<Hazard>);
+    let haphazard = within(HUNG, "haphazard under Wait", wait_stress::<Haphazard>);
     // A few time-outs are possible on a loaded machine (a consumer descheduled for the whole 20 ms); a strategy
     // that leaves its sleepers waiting times out about once per value and hits the cap of 60.
     for (name, run) in [("hazard", &hazard), ("haphazard", &haphazard)] {
@@ -201,7 +178,7 @@ fn crossbeam_refusals_after_short_lived_handles() -> u64 {
 #[test]
 #[cfg_attr(miri, ignore = "3,000 handles: far too slow for Miri")]
 fn crossbeam_retry_succeeds_after_many_short_lived_handles() {
-    let refusals = bounded("crossbeam short-lived handles", crossbeam_refusals_after_short_lived_handles);
+    let refusals = within(HUNG, "crossbeam short-lived handles", crossbeam_refusals_after_short_lived_handles);
     assert!(refusals <= 2, "the push was refused {refusals} times in a row");
 }
 
@@ -212,19 +189,14 @@ fn assert_send<T: Send>() {}
 /// `segpool::reclaim::crossbeam`).
 #[test]
 fn handles_of_the_other_strategies_are_send() {
-    assert_send::<<Hazard as Reclaim>::Handle>();
-    assert_send::<<Epoch as Reclaim>::Handle>();
-    assert_send::<<Limbo as Reclaim>::Handle>();
-    assert_send::<<Leak as Reclaim>::Handle>();
-    assert_send::<<Haphazard as Reclaim>::Handle>();
+    // Every strategy marked `send_handle` in `support::for_each_strategy!` (all but CrossbeamEpoch), and Unprotected.
+    support::for_each_strategy!(fn |R| if send_handle {
+        assert_send::<<R as Reclaim>::Handle>();
+        assert_send::<segpool::Handle<'static, u64, R>>();
+        assert_send::<Submitter<'static, u64, Segmented<R, Envelope<u64>>, NoMetrics>>();
+    });
     assert_send::<<segpool::Unprotected as Reclaim>::Handle>();
-    assert_send::<segpool::Handle<'static, u64, Hazard>>();
-    assert_send::<segpool::Handle<'static, u64, Epoch>>();
-    assert_send::<segpool::Handle<'static, u64, Limbo>>();
-    assert_send::<segpool::Handle<'static, u64, Leak>>();
-    assert_send::<segpool::Handle<'static, u64, Haphazard>>();
-    assert_send::<Submitter<'static, u64, Segmented<Hazard, Envelope<u64>>, NoMetrics>>();
-    assert_send::<Submitter<'static, u64, Segmented<Haphazard, Envelope<u64>>, NoMetrics>>();
+    assert_send::<segpool::Handle<'static, u64, segpool::Unprotected>>();
     // And they are used that way: a handle made here works on another thread.
     let q: SegQueue<u64, Haphazard> = SegQueue::with_config(config(2, 4, OnExhausted::Grow)).expect("valid config");
     let mut h = q.handle();

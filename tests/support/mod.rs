@@ -1,91 +1,25 @@
-//! Test support shared by the integration tests: bounds for checks that would hang, or abort the process, if the
-//! property they guard broke. Include it with `mod support;`.
-#![allow(dead_code)] // each test binary uses its own subset
+//! Test support shared by the integration tests, one module per concept. Include it with `mod support;` at the
+//! root of a test file (the strategy list's macro names itself by the path `crate::support`).
+//!
+//! - [`watchdog`]: bounds for checks that would hang ([`within`], [`wait_until`], [`HANG_LIMIT`], [`WATCHDOG`]);
+//! - [`child`]: checks that would abort the process, run in a child process ([`in_child_process`]);
+//! - [`values`]: the `(producer, seq)` encoding of the values that multi-threaded tests push ([`encode`],
+//!   [`decode`]);
+//! - [`stress`]: the multi-producer, multi-consumer run with its checks ([`Stress`]);
+//! - [`stores`]: segment stores for calling a strategy directly ([`RecordingStore`], [`RaceStore`], [`word`]);
+//! - [`strategies`]: the list of strategies the suite runs ([`for_each_strategy!`]).
+#![allow(dead_code, unused_imports, unused_macros)] // each test binary uses its own subset
 
-use std::panic;
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
+pub mod child;
+pub mod stores;
+pub mod strategies;
+pub mod stress;
+pub mod values;
+pub mod watchdog;
 
-/// How long a bounded check may take before it counts as hung. Generous: the machines are shared and slow, and a
-/// check that passes takes well under a second; a broken one would never finish.
-pub const HANG_LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 30 });
-
-/// Runs `f` on a thread of its own and returns its result, re-raising its panic; fails the test if `f` has not
-/// finished within `limit`. The hung thread is left behind (it ends with the test process), so that a regression
-/// fails in seconds instead of holding up CI until its time-out.
-pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, finished) = mpsc::channel();
-    let runner = thread::Builder::new()
-        .name(format!("bounded: {what}"))
-        .spawn(move || {
-            let outcome = panic::catch_unwind(panic::AssertUnwindSafe(f));
-            let _ = done.send(());
-            outcome
-        })
-        .expect("a test thread starts");
-    match finished.recv_timeout(limit) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match runner.join().expect("caught above") {
-            Ok(value) => value,
-            Err(payload) => panic::resume_unwind(payload),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: {what} did not finish within {limit:?} (hung)"),
-    }
-}
-
-/// Environment variable that names the test a child process runs (see [`in_child_process`]).
-const CHILD: &str = "SEGPOOL_TEST_CHILD";
-
-/// What a child prints when its test body returned, so the parent knows the body ran (a misspelt test name would
-/// run no test at all, and succeed).
-const PASSED: &str = "segpool-test-child: the body returned";
-
-/// Runs `body` in a child process that runs only the test `test` (its full path, as libtest prints it), for a
-/// check whose failure would take the whole process down (an abort from a panic while unwinding) or leave it
-/// spinning. In the child, runs `body`. The parent asserts that the child exited successfully within `limit`,
-/// and kills it otherwise. Where a child cannot be started the same way (Miri, Windows under Wine), runs `body`
-/// in-process under [`within`].
-pub fn in_child_process(test: &str, limit: Duration, body: impl FnOnce() + Send + 'static) {
-    if std::env::var(CHILD).as_deref() == Ok(test) {
-        body();
-        println!("{PASSED}");
-        return;
-    }
-    if cfg!(any(miri, windows)) {
-        return within(limit, test, body);
-    }
-    // Output to files, not pipes: a child blocked on a full pipe would look hung.
-    let name = test.replace("::", "-");
-    let log = |stream: &str| std::env::temp_dir().join(format!("segpool-{}-{name}-{stream}", std::process::id()));
-    let (stdout_path, stderr_path) = (log("stdout"), log("stderr"));
-    let file = |path: &std::path::Path| std::fs::File::create(path).expect("a temporary file for the child's output");
-    let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD, test)
-        .stdout(file(&stdout_path))
-        .stderr(file(&stderr_path))
-        .spawn()
-        .expect("the test binary runs again");
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the child can be waited for") {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
-    let (stdout, stderr) = (read(&stdout_path), read(&stderr_path));
-    let _ = (std::fs::remove_file(&stdout_path), std::fs::remove_file(&stderr_path));
-    let Some(status) = status else {
-        panic!("watchdog: the child running `{test}` did not finish within {limit:?} (hung); killed\n{stderr}");
-    };
-    assert!(
-        status.success() && stdout.contains(PASSED),
-        "the child running `{test}` failed ({status})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-    );
-}
+pub use child::in_child_process;
+pub use stores::{RaceStore, RecordingStore, word};
+pub(crate) use strategies::for_each_strategy;
+pub use stress::{Stress, StressRun, wedged};
+pub use values::{decode, encode};
+pub use watchdog::{HANG_LIMIT, WATCHDOG, wait_until, within};

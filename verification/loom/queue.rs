@@ -9,10 +9,14 @@
 //! Run: `cargo test --release --features loom --test loom_queue` (the time per model is in the README).
 #![cfg(feature = "loom")]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::sync::atomic::AtomicBool as PlainBool;
 
 use segpool::sync::{Arc, thread};
 use segpool::{Config, OnExhausted, Reclaim, SegQueue};
+use support::{assert_exactly_once, assert_fifo_per_producer, pushed, value};
 
 fn queue<R: Reclaim>(segment_size: usize, segment_count: usize) -> Arc<SegQueue<u32, R>> {
     let config = Config { segment_size, segment_count, on_exhausted: OnExhausted::Grow, limbo_len: 1 };
@@ -23,14 +27,6 @@ fn queue<R: Reclaim>(segment_size: usize, segment_count: usize) -> Arc<SegQueue<
 /// bound 3 (`epoch_fifo::one_producer_two_consumers` alone ran past 100 s), so the default run stops at 2;
 /// `LOOM_MAX_PREEMPTIONS=3` runs them deeper.
 const FIFO_PREEMPTIONS: usize = 2;
-
-/// Asserts that the values of each producer (`value / 10`) appear in increasing order in `seen`.
-fn assert_per_producer_fifo(seen: &[u32]) {
-    for producer in 0..4 {
-        let mine: Vec<u32> = seen.iter().copied().filter(|v| v / 10 == producer).collect();
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "producer {producer}'s values out of order: {seen:?}");
-    }
-}
 
 /// Two producers push two values each (SegmentSize 2, so the segment fills and a successor is linked under
 /// contention) while the main thread pops three times, then drains. Checks: every value exactly once, each
@@ -45,7 +41,7 @@ fn two_producers_one_consumer<R: Reclaim>() {
                 thread::spawn(move || {
                     let mut h = q.handle();
                     for i in 0..2 {
-                        h.push(p * 10 + i).expect("Grow never refuses");
+                        h.push(value(p, i)).expect("Grow never refuses");
                     }
                 })
             })
@@ -56,9 +52,8 @@ fn two_producers_one_consumer<R: Reclaim>() {
             producer.join().unwrap();
         }
         seen.extend(std::iter::from_fn(|| consumer.pop()));
-        assert_per_producer_fifo(&seen);
-        seen.sort_unstable();
-        assert_eq!(seen, [0, 1, 10, 11]);
+        assert_fifo_per_producer(&seen);
+        assert_exactly_once(seen, pushed(2, 2), "values lost or duplicated");
         assert_eq!(q.stats().stale_views, 0);
     });
 }
@@ -81,18 +76,17 @@ fn one_producer_two_consumers<R: Reclaim>() {
             })
             .collect();
         let mut producer = q.handle();
-        for value in 0..3 {
+        for value in pushed(1, 3) {
             producer.push(value).expect("Grow never refuses");
         }
         let mut all = Vec::new();
         for consumer in consumers {
             let seen = consumer.join().unwrap();
-            assert_per_producer_fifo(&seen);
+            assert_fifo_per_producer(&seen);
             all.extend(seen);
         }
         all.extend(std::iter::from_fn(|| producer.pop()));
-        all.sort_unstable();
-        assert_eq!(all, [0, 1, 2]);
+        assert_exactly_once(all, pushed(1, 3), "values lost or duplicated");
         assert_eq!(q.stats().stale_views, 0);
     });
 }
@@ -156,13 +150,13 @@ fn stale_consumer_on_recycled_segment<R: Reclaim>(sound: bool) {
     reached.check::<R>(sound);
 }
 
-/// ABA, producer side (SegmentSize 2). A producer pushes 100 while the main thread pushes 0, 1, 2, pops three
-/// values and pushes 3, 4: the segment that was the tail when the producer started is unlinked, retired and, with an eager
-/// strategy, relinked as the tail with a free slot while the producer may still hold its old index. A stale
-/// reservation there would stamp the value with the old generation, and it would never be popped. Checks: every
-/// value exactly once, stale views only where the strategy allows them; for `Unprotected`, that some execution
-/// met the recycled segment. Bound: 2 threads, 5 pushes / 3 pops + drain on main, 1 push on the producer, 3
-/// preemptions. Time here (`--release`, alone): Limbo 1.7 s, Hazard 2.0 s, Epoch 3.6 s, Unprotected 4.5 s.
+/// ABA, producer side (SegmentSize 2). A producer pushes `value(1, 0)` while the main thread pushes 0, 1, 2, pops three
+/// values and pushes 3, 4: the segment that was the tail when the producer started is unlinked, retired and, with an
+/// eager strategy, relinked as the tail with a free slot while the producer may still hold its old index. A stale
+/// reservation there would stamp the value with the old generation, and it would never be popped. Checks: every value
+/// exactly once, stale views only where the strategy allows them; for `Unprotected`, that some execution met the
+/// recycled segment. Bound: 2 threads, 5 pushes / 3 pops + drain on main, 1 push on the producer, 3 preemptions. Time
+/// here (`--release`, alone): Limbo 1.7 s, Hazard 2.0 s, Epoch 3.6 s, Unprotected 4.5 s.
 fn stale_producer_on_recycled_segment<R: Reclaim>(sound: bool) {
     let reached = std::sync::Arc::new(Reached::default());
     let seen_stale = reached.clone();
@@ -170,7 +164,7 @@ fn stale_producer_on_recycled_segment<R: Reclaim>(sound: bool) {
         let q = queue::<R>(2, 6);
         let producer = {
             let q = q.clone();
-            thread::spawn(move || q.handle().push(100).expect("Grow never refuses"))
+            thread::spawn(move || q.handle().push(value(1, 0)).expect("Grow never refuses"))
         };
         let mut h = q.handle();
         let mut seen = Vec::new();
@@ -183,9 +177,8 @@ fn stale_producer_on_recycled_segment<R: Reclaim>(sound: bool) {
         }
         producer.join().unwrap();
         seen.extend(std::iter::from_fn(|| h.pop()));
-        assert_per_producer_fifo(&seen);
-        seen.sort_unstable();
-        assert_eq!(seen, [0, 1, 2, 3, 4, 100], "values lost or duplicated");
+        assert_fifo_per_producer(&seen);
+        assert_exactly_once(seen, pushed(1, 5).chain([value(1, 0)]), "values lost or duplicated");
         seen_stale.record(q.stats().stale_views);
     });
     reached.check::<R>(sound);

@@ -9,45 +9,21 @@
 //! Run: `cargo test --release --features loom --test loom_strategies`.
 #![cfg(feature = "loom")]
 
-use std::sync::Mutex;
+#[path = "../support/mod.rs"]
+mod support;
 
-use segpool::reclaim::SegmentStore;
-use segpool::sync::{Arc, AtomicU64, Ordering, thread};
-use segpool::{Config, Reclaim, SegRef, SegmentId};
-
-/// A stand-in for the segment pool: per-segment strategy state, and a record of what was made reusable. The
-/// record is a std `Mutex` on purpose: it is test bookkeeping, not part of the protocol under test.
-struct Store<M> {
-    metas: Vec<M>,
-    reusable: Mutex<Vec<SegmentId>>,
-}
-
-impl<M: Default> Store<M> {
-    fn new() -> Self {
-        Store { metas: (0..4).map(|_| M::default()).collect(), reusable: Mutex::new(Vec::new()) }
-    }
-
-    fn is_reusable(&self, id: SegmentId) -> bool {
-        self.reusable.lock().unwrap().contains(&id)
-    }
-}
-
-impl<M> SegmentStore for Store<M> {
-    type Meta = M;
-    fn meta(&self, id: SegmentId) -> &M {
-        &self.metas[id as usize]
-    }
-    fn make_reusable(&self, id: SegmentId) {
-        self.reusable.lock().unwrap().push(id);
-    }
-}
+use segpool::sync::{Arc, Ordering, thread};
+use segpool::{Config, Reclaim, SegRef};
+use support::{RecordingStore, word};
 
 fn protect_vs_retire<R: Reclaim>(reclaims: bool) {
     segpool::sync::model(move || {
         let config = Config { limbo_len: 1, ..Config::default() };
         let strategy = Arc::new(R::new(&config));
-        let store = Arc::new(Store::<R::SegmentMeta>::new());
-        let src = Arc::new(AtomicU64::new(SegRef::new(1, 1).bits()));
+        // A stand-in for the segment pool: per-segment strategy state for segments 0..4, and a record of what was
+        // made reusable (std bookkeeping, invisible to loom).
+        let store = Arc::new(RecordingStore::<R::SegmentMeta>::new(4));
+        let src = Arc::new(word(1, 1));
         let protector = {
             let (strategy, store, src) = (strategy.clone(), store.clone(), src.clone());
             thread::spawn(move || {

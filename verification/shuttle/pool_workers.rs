@@ -12,11 +12,14 @@
 //! 2 submitting threads × 3 jobs (each job below 10 submits one child), the main thread shutting down meanwhile.
 #![cfg(feature = "shuttle")]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::sync::Mutex as PlainMutex;
 
 use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
 use segpool::sync::{Arc, thread};
-use segpool::{Epoch, Hazard, Limbo, OnExhausted, Pool, Submit};
+use segpool::{OnExhausted, Pool, Submit};
 
 /// The jobs that ran, in a std mutex: bookkeeping for the check, invisible to shuttle's scheduler is fine here
 /// because it is never held across a scheduling point.
@@ -105,28 +108,30 @@ fn resize_races_submit<B: Backend<Envelope<u32>>>() {
     });
 }
 
+/// The models of one backend.
 macro_rules! pool_models {
-    ($($module:ident => $backend:ty),* $(,)?) => {$(
-        mod $module {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[test]
-            fn submit_races_shutdown() {
-                super::submit_races_shutdown::<$backend>();
-            }
-
-            #[test]
-            fn resize_races_submit() {
-                super::resize_races_submit::<$backend>();
-            }
+    ($backend:ty) => {
+        #[test]
+        fn submit_races_shutdown() {
+            super::submit_races_shutdown::<$backend>();
         }
-    )*};
+
+        #[test]
+        fn resize_races_submit() {
+            super::resize_races_submit::<$backend>();
+        }
+    };
 }
 
-pool_models! {
-    limbo => Segmented<Limbo, Envelope<u32>>,
-    hazard => Segmented<Hazard, Envelope<u32>>,
-    epoch => Segmented<Epoch, Envelope<u32>>,
-    mutex_deque => MutexDeque<Envelope<u32>>,
+// The segmented backend with every strategy that reuses segments (`limbo`, `hazard`, `epoch`), then the baseline.
+support::for_each_strategy! {
+    |R| if recycles {
+        pool_models!(Segmented<R, Envelope<u32>>);
+    }
+}
+
+mod mutex_deque {
+    use super::*;
+
+    pool_models!(MutexDeque<Envelope<u32>>);
 }

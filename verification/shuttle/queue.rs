@@ -1,8 +1,9 @@
 //! Shuttle models of `SegQueue` at a scale loom cannot explore: 5 to 7 threads (plus the main thread) and 200 to
 //! 400 operations per schedule, for every strategy written against the facade, at SegmentSize 1 (a segment per
-//! value: the hard case) and larger. Limbo, Hazard and Epoch run bounded pools under `OnExhausted::Fail` (pushes
-//! are refused and retried) and `OnExhausted::Wait`; Leak never reuses a segment, so it runs under `Grow`. Even
-//! consumers pop with `pop_batch` (up to 3 values), odd ones with `pop`.
+//! value: the hard case) and larger. Every strategy runs growing pools (`OnExhausted::Grow`); Limbo, Hazard and
+//! Epoch also run bounded pools under `OnExhausted::Fail` (pushes are refused and retried) and `OnExhausted::Wait`,
+//! which Leak, never reusing a segment, cannot serve. The strategies come from `support::for_each_strategy!`, the
+//! list of the std suite. Even consumers pop with `pop_batch` (up to 3 values), odd ones with `pop`.
 //!
 //! Every model checks, in every schedule: each value arrives exactly once, each consumer sees each producer's
 //! values in order, a refused push hands its own value back (and the queue counts exactly the refusals the
@@ -19,10 +20,14 @@
 //! suite runs two at a time).
 #![cfg(feature = "shuttle")]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::time::Duration;
 
 use segpool::sync::{Arc, AtomicUsize, Ordering, thread};
 use segpool::{Config, OnExhausted, PushErrorKind, Reclaim, SegQueue};
+use support::{STRIDE, assert_exactly_once, assert_fifo_per_producer, pushed, value};
 
 /// One model: `producers` threads push `per_producer` values each, `consumers` threads pop until all are in.
 #[derive(Clone, Debug)]
@@ -36,8 +41,7 @@ struct Scenario {
     prefill: bool,
 }
 
-/// Values carry their producer and sequence number; `PREFILL` is the producer id of the main thread's values.
-const STRIDE: u32 = 1000;
+/// The producer id of the main thread's values (`support::value`).
 const PREFILL: u32 = 99;
 
 /// A `Wait` long enough never to expire: shuttle's `Condvar::wait_timeout` never times out, and the deadline is
@@ -54,7 +58,7 @@ impl Scenario {
         let mut prefilled = 0;
         if self.prefill {
             let mut h = q.handle();
-            while h.push(PREFILL * STRIDE + prefilled).is_ok() {
+            while h.push(value(PREFILL, prefilled)).is_ok() {
                 prefilled += 1;
                 assert!(prefilled < STRIDE, "a bounded pool must refuse the prefill before {STRIDE} values");
             }
@@ -77,19 +81,11 @@ impl Scenario {
         let mut all = Vec::with_capacity(total);
         for consumer in consumers {
             let got = consumer.join().unwrap();
-            for p in (0..self.producers).chain([PREFILL]) {
-                let mine: Vec<u32> = got.iter().copied().filter(|v| v / STRIDE == p).collect();
-                assert!(mine.windows(2).all(|w| w[0] < w[1]), "a consumer saw producer {p} out of order: {mine:?}");
-            }
+            assert_fifo_per_producer(&got);
             all.extend(got);
         }
-        all.sort_unstable();
-        // Ascending, as `all` is: producer ids are below `PREFILL`.
-        let expected: Vec<u32> = (0..self.producers)
-            .flat_map(|p| (0..self.per_producer).map(move |s| p * STRIDE + s))
-            .chain((0..prefilled).map(|s| PREFILL * STRIDE + s))
-            .collect();
-        assert_eq!(all, expected, "every value exactly once");
+        let prefill = (0..prefilled).map(|seq| value(PREFILL, seq));
+        assert_exactly_once(all, pushed(self.producers, self.per_producer).chain(prefill), "every value exactly once");
         assert_eq!(q.pop(), None);
         let stats = q.stats();
         assert_eq!(stats.stale_views, 0, "a segment was reused while protected: {stats:?}");
@@ -104,14 +100,14 @@ fn produce<R: Reclaim>(q: &SegQueue<u32, R>, p: u32, per_producer: u32, policy: 
     let mut h = q.handle();
     let mut refused = 0;
     for seq in 0..per_producer {
-        let mut value = p * STRIDE + seq;
-        while let Err(error) = h.push(value) {
+        let mut pushed = value(p, seq);
+        while let Err(error) = h.push(pushed) {
             assert!(
                 policy == OnExhausted::Fail && error.kind() == PushErrorKind::Exhausted,
                 "{policy:?} refused a push: {error}"
             );
-            value = error.into_inner();
-            assert_eq!(value, p * STRIDE + seq, "a refused push must hand its own value back");
+            pushed = error.into_inner();
+            assert_eq!(pushed, value(p, seq), "a refused push must hand its own value back");
             refused += 1;
             thread::yield_now();
         }
@@ -197,68 +193,41 @@ fn growing(size: usize) -> Scenario {
     }
 }
 
-/// [`recycling`] with Limbo: ~1.7 s for 1000 PCT schedules of depth 3.
-#[test]
-fn limbo_recycling() {
-    recycling().run::<segpool::Limbo>();
-}
+// One module per strategy (`support::for_each_strategy!`): `limbo::recycling`, ..., `leak::growing`. Every strategy
+// runs the `Grow` models; those that reuse segments (all but Leak, which under `Fail` or `Wait` would refuse every
+// push once its prefill is used up) run the bounded ones too.
+support::for_each_strategy! {
+    |R| {
+        /// [`growing`] at SegmentSize=1 (a fresh segment per value under Leak): ~0.5 s for 1000 PCT schedules of
+        /// depth 3 with Leak.
+        #[test]
+        fn growing_size_one() {
+            super::growing(1).run::<R>();
+        }
 
-/// [`recycling`] with Hazard: ~1.7 s for 1000 PCT schedules of depth 3.
-#[test]
-fn hazard_recycling() {
-    recycling().run::<segpool::Hazard>();
-}
+        /// [`growing`] at SegmentSize=3: ~0.3 s for 1000 PCT schedules of depth 3 with Leak.
+        #[test]
+        fn growing() {
+            super::growing(3).run::<R>();
+        }
+    }
+    if recycles {
+        /// [`recycling`]: ~1.7 s (Limbo, Hazard) to 2.1 s (Epoch) for 1000 PCT schedules of depth 3.
+        #[test]
+        fn recycling() {
+            super::recycling().run::<R>();
+        }
 
-/// [`recycling`] with Epoch: ~2.1 s for 1000 PCT schedules of depth 3.
-#[test]
-fn epoch_recycling() {
-    recycling().run::<segpool::Epoch>();
-}
+        /// [`size_one`]: ~1.3 s (Hazard) to 1.6 s (Limbo, Epoch) for 1000 PCT schedules of depth 3.
+        #[test]
+        fn size_one() {
+            super::size_one().run::<R>();
+        }
 
-/// [`size_one`] with Limbo: ~1.6 s for 1000 PCT schedules of depth 3.
-#[test]
-fn limbo_size_one() {
-    size_one().run::<segpool::Limbo>();
-}
-
-/// [`size_one`] with Hazard: ~1.3 s for 1000 PCT schedules of depth 3.
-#[test]
-fn hazard_size_one() {
-    size_one().run::<segpool::Hazard>();
-}
-
-/// [`size_one`] with Epoch: ~1.6 s for 1000 PCT schedules of depth 3.
-#[test]
-fn epoch_size_one() {
-    size_one().run::<segpool::Epoch>();
-}
-
-/// [`waiting`] with Limbo: ~0.9 s for 1000 PCT schedules of depth 3.
-#[test]
-fn limbo_waiting() {
-    waiting().run::<segpool::Limbo>();
-}
-
-/// [`waiting`] with Hazard.
-#[test]
-fn hazard_waiting() {
-    waiting().run::<segpool::Hazard>();
-}
-
-/// [`waiting`] with Epoch.
-#[test]
-fn epoch_waiting() {
-    waiting().run::<segpool::Epoch>();
-}
-
-/// [`growing`] with Leak at SegmentSize=1 (a fresh segment per value): ~0.5 s for 1000 PCT schedules of depth 3.
-#[test]
-fn leak_growing_size_one() {
-    growing(1).run::<segpool::Leak>();
-}
-
-/// [`growing`] with Leak at SegmentSize=3: ~0.3 s for 1000 PCT schedules of depth 3.
-#[test]
-fn leak_growing() {
-    growing(3).run::<segpool::Leak>();
+        /// [`waiting`]: ~0.9 s for 1000 PCT schedules of depth 3 with Limbo.
+        #[test]
+        fn waiting() {
+            super::waiting().run::<R>();
+        }
+    }
 }
