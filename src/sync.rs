@@ -254,7 +254,7 @@ mod imp {
     }
 }
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod imp {
     pub use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
     pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
