@@ -4,7 +4,7 @@
 //! be compared with everything else held fixed, and checked with loom, shuttle and Miri.
 //!
 //! ```
-//! # #[cfg(not(any(feature = "loom", feature = "shuttle")))] {
+//! # #[cfg(segpool_std)] {
 //! use segpool::{Config, Limbo, OnExhausted, SegQueue};
 //!
 //! let queue: SegQueue<u64, Limbo> = SegQueue::with_config(Config {
@@ -28,9 +28,10 @@
 //!
 //! ## Map of the crate
 //!
-//! Dependencies point one way: [`sync`] ← `segment` ← `segment_pool` ← [`reclaim`] ← `queue` ← [`pool`].
+//! Dependencies point one way: `sync` ← `segment` ← `segment_pool` ← [`reclaim`] ← `queue` ← [`pool`].
 //!
-//! - [`sync`]: the facade over std, loom and shuttle. Nothing else names a model checker.
+//! - `sync`: the facade over std, loom and shuttle. Nothing else names a model checker (the std-only parts say
+//!   `cfg(segpool_std)`, which `build.rs` sets when neither checker's feature is on).
 //! - `segment`: slots, per-slot generation stamps, the packed state word, and the numbered invariants that every
 //!   `// SAFETY:` comment refers to.
 //! - `segment_pool`: type-stable segments, the tagged (ABA-safe) free list, waiting for a free segment.
@@ -47,8 +48,13 @@ mod config;
 pub mod pool;
 mod queue;
 pub mod reclaim;
+// Public for the model checks, tests and benches, which run models and build segment pools from outside the crate,
+// but not part of the documented API: users meet what they need of these layers in the root re-exports below.
+#[doc(hidden)]
 pub mod segment;
+#[doc(hidden)]
 pub mod segment_pool;
+#[doc(hidden)]
 pub mod sync;
 
 pub use config::{
@@ -56,7 +62,11 @@ pub use config::{
 };
 pub use pool::{CancelToken, Pool, ShutdownReport, Submit, SubmitError, SubmitErrorKind, Task};
 pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub use reclaim::{CrossbeamEpoch, Haphazard};
-pub use reclaim::{Epoch, Hazard, Leak, Limbo, Reclaim, Unprotected};
+pub use reclaim::{Epoch, Hazard, Leak, Limbo, Reclaim};
+// Not beside the sound strategies in the docs: `Unprotected` is a verification baseline (`reclaim::Unprotected`).
+// The root path stays for the tests, models and benches that name it.
+#[doc(hidden)]
+pub use reclaim::Unprotected;
 pub use segment::{MAX_SEGMENT_SIZE, SegRef, SegmentId};

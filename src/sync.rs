@@ -1,12 +1,19 @@
-//! The synchronisation facade: the only module that knows about loom and shuttle.
+//! The synchronisation facade: with its [`model`](fn@model) runner, the only module that knows about loom and
+//! shuttle.
 //!
 //! Every atomic, lock, thread and shared cell that a model checker must see is taken from here. Three builds:
 //!
-//! | build                | primitives                                   | [`model`] runs its closure            |
-//! |----------------------|----------------------------------------------|---------------------------------------|
-//! | default              | `std`                                        | once, directly                        |
-//! | `--features loom`    | `loom` (exhaustive within a preemption bound)| under `loom::model`                   |
-//! | `--features shuttle` | `shuttle` (randomised / PCT schedulers)      | under shuttle: PCT, random or replay  |
+//! | build                | primitives                                    |
+//! |----------------------|-----------------------------------------------|
+//! | default              | `std`                                         |
+//! | `--features loom`    | `loom` (exhaustive within a preemption bound) |
+//! | `--features shuttle` | `shuttle` (randomised / PCT schedulers)       |
+//!
+//! `build.rs` sets `cfg(segpool_std)` in the default build; the rest of the crate writes `#[cfg(segpool_std)]` for
+//! what only that build has (the reference strategies, the kernel backends, CPU pinning) instead of naming the
+//! checkers' features. A test runs its scenario under the build's checker through [`model`](fn@model) (and, under
+//! loom, `model_with_bound`), which live in `sync/model.rs` with shuttle's schedule recorder: this file holds the
+//! primitives only.
 //!
 //! [`UnsafeCell`] has loom's closure-shaped API (`with`, `with_mut`) in every build, so loom can track each access
 //! to a slot and report a data race; in the std and shuttle builds it compiles down to `core::cell::UnsafeCell`.
@@ -16,6 +23,12 @@
 
 #[cfg(all(feature = "loom", feature = "shuttle"))]
 compile_error!("the `loom` and `shuttle` features are mutually exclusive: enable at most one model checker");
+
+mod model;
+
+pub use model::model;
+#[cfg(feature = "loom")]
+pub use model::{DEFAULT_PREEMPTION_BOUND, model_with_bound};
 
 #[cfg(feature = "loom")]
 mod imp {
@@ -47,45 +60,10 @@ mod imp {
     pub fn spin_hint() {
         loom::thread::yield_now();
     }
-
-    /// Looks at an empty queue before an idle pool worker sleeps: none under the checkers. The extra looks are
-    /// pops like any other, and each would multiply the schedules to explore without adding a new one.
-    pub const IDLE_SPINS: u32 = 0;
-
-    /// Default preemption bound when `LOOM_MAX_PREEMPTIONS` is not set (loom's docs: 2-3 catch most bugs).
-    pub const DEFAULT_PREEMPTION_BOUND: usize = 3;
-
-    /// Branch limit per execution when `LOOM_MAX_BRANCHES` is not set. loom's default (1,000) is too small for
-    /// the longer SegmentSize=1 scenarios, whose executions are long but finite.
-    const DEFAULT_MAX_BRANCHES: usize = 20_000;
-
-    /// Runs `f` under loom: every interleaving with at most `LOOM_MAX_PREEMPTIONS` (default
-    /// [`DEFAULT_PREEMPTION_BOUND`]) preemptions. The other `LOOM_*` variables apply as documented by loom.
-    pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-        model_with_bound(DEFAULT_PREEMPTION_BOUND, f);
-    }
-
-    /// [`model`] with a different default preemption bound, for models too large for the default one
-    /// (`LOOM_MAX_PREEMPTIONS` still overrides it). Only the loom build has it: only loom models need it.
-    pub fn model_with_bound<F: Fn() + Sync + Send + 'static>(preemptions: usize, f: F) {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound.get_or_insert(preemptions);
-        if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
-            builder.max_branches = DEFAULT_MAX_BRANCHES;
-        }
-        builder.check(f);
-    }
 }
 
 #[cfg(feature = "shuttle")]
 mod imp {
-    use std::cell::RefCell;
-    use std::fmt::Write as _;
-    use std::panic::{self, AssertUnwindSafe};
-    use std::rc::Rc;
-
-    use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Schedule, Scheduler, Task, TaskId};
-
     pub use shuttle::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
     pub use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub use shuttle::thread;
@@ -96,165 +74,9 @@ mod imp {
     pub fn spin_hint() {
         shuttle::thread::yield_now();
     }
-
-    /// Looks at an empty queue before an idle pool worker sleeps: none under the checkers (see the loom build).
-    pub const IDLE_SPINS: u32 = 0;
-
-    /// Runs `f` under shuttle. Environment variables:
-    ///
-    /// - `SEGPOOL_SHUTTLE_SCHEDULER`: `pct` (default: probabilistic concurrency testing, which finds a bug of depth
-    ///   `d` with a known probability per schedule) or `random` (a uniformly random runnable task at every step).
-    /// - `SEGPOOL_SHUTTLE_ITERATIONS` (default 1000): how many schedules to explore.
-    /// - `SEGPOOL_SHUTTLE_DEPTH` (default 3): PCT's bug depth (`depth - 1` priority change points per schedule).
-    /// - `SEGPOOL_SHUTTLE_REPLAY`: a schedule printed by a failure (or `@file` holding one): runs exactly that
-    ///   schedule instead of exploring. Set it for one test only (`--exact`): each test has its own schedules.
-    ///
-    /// When a schedule fails, the panic is followed by the command that replays it.
-    pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-        let scheduler: Box<dyn Scheduler + Send> = match std::env::var("SEGPOOL_SHUTTLE_REPLAY") {
-            Ok(text) => Box::new(ReplayScheduler::new_from_schedule(decode(&text))),
-            Err(_) => {
-                let iterations = env_usize("SEGPOOL_SHUTTLE_ITERATIONS", 1000);
-                match std::env::var("SEGPOOL_SHUTTLE_SCHEDULER").as_deref() {
-                    Ok("pct") | Err(_) => {
-                        Box::new(PctScheduler::new(env_usize("SEGPOOL_SHUTTLE_DEPTH", 3), iterations))
-                    }
-                    Ok("random") => Box::new(RandomScheduler::new(iterations)),
-                    Ok(other) => panic!("SEGPOOL_SHUTTLE_SCHEDULER must be `pct` or `random`, got {other:?}"),
-                }
-            }
-        };
-        let recording = Rc::new(RefCell::new(Recording::default()));
-        let mut config = shuttle::Config::new();
-        // Shuttle would print the schedule as hex for `shuttle::replay`; the command printed below replaces that.
-        config.failure_persistence = shuttle::FailurePersistence::None;
-        let runner = shuttle::Runner::new(Recorder { inner: scheduler, recording: recording.clone() }, config);
-        if let Err(failure) = panic::catch_unwind(AssertUnwindSafe(|| runner.run(f))) {
-            eprintln!("{}", replay_command(&recording.borrow()));
-            panic::resume_unwind(failure);
-        }
-    }
-
-    /// The decisions of the current execution: its seed and one byte per step, `a` + task id for a scheduled
-    /// task, `_` for a random number drawn by the test.
-    #[derive(Default)]
-    struct Recording {
-        seed: u64,
-        steps: Vec<u8>,
-    }
-
-    /// A scheduler that passes every decision through and records it, because shuttle's `Runner` does not hand
-    /// the failing schedule back to its caller.
-    struct Recorder {
-        inner: Box<dyn Scheduler + Send>,
-        recording: Rc<RefCell<Recording>>,
-    }
-
-    impl Scheduler for Recorder {
-        fn new_execution(&mut self) -> Option<Schedule> {
-            let schedule = self.inner.new_execution()?;
-            let mut recording = self.recording.borrow_mut();
-            recording.seed = schedule.seed;
-            recording.steps.clear();
-            Some(schedule)
-        }
-
-        fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
-            let next = self.inner.next_task(runnable, current, is_yielding)?;
-            let id = u8::try_from(usize::from(next)).ok().filter(|&id| id < 26).expect("the models spawn < 26 tasks");
-            self.recording.borrow_mut().steps.push(b'a' + id);
-            Some(next)
-        }
-
-        fn next_u64(&mut self) -> u64 {
-            self.recording.borrow_mut().steps.push(b'_');
-            self.inner.next_u64()
-        }
-    }
-
-    /// `seed:steps`, each run of equal steps written as the step and, if longer than one, its length: `a40b_3`.
-    fn encode(recording: &Recording) -> String {
-        let mut text = format!("{}:", recording.seed);
-        for run in recording.steps.chunk_by(|a, b| a == b) {
-            text.push(char::from(run[0]));
-            if run.len() > 1 {
-                write!(text, "{}", run.len()).expect("writing to a String cannot fail");
-            }
-        }
-        text
-    }
-
-    /// The schedule written by [`encode`] (or the file it is in, after `@`), for shuttle's `ReplayScheduler`.
-    fn decode(text: &str) -> Schedule {
-        let text = match text.strip_prefix('@') {
-            Some(path) => {
-                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("SEGPOOL_SHUTTLE_REPLAY: {path}: {e}"))
-            }
-            None => text.to_owned(),
-        };
-        let malformed = || -> ! { panic!("SEGPOOL_SHUTTLE_REPLAY is not a schedule printed by a failed model") };
-        let (seed, steps) = text.trim().split_once(':').unwrap_or_else(|| malformed());
-        let mut schedule = Schedule::new(seed.parse().unwrap_or_else(|_| malformed()));
-        let mut steps = steps.chars().peekable();
-        while let Some(step) = steps.next() {
-            let mut count = 0;
-            while let Some(digit) = steps.next_if(char::is_ascii_digit) {
-                count = count * 10 + digit.to_digit(10).expect("an ASCII digit");
-            }
-            for _ in 0..count.max(1) {
-                match step {
-                    '_' => schedule.push_random(),
-                    'a'..='z' => schedule.push_task(TaskId::from(step as usize - 'a' as usize)),
-                    _ => malformed(),
-                }
-            }
-        }
-        schedule
-    }
-
-    /// The command that replays `recording` for the test running on this thread, built as this one was: same
-    /// profile, target directory and `RUSTFLAGS` (a seeded mutant). Long schedules (a livelock runs to shuttle's
-    /// step bound) go to a file, as one environment variable is limited to 128 KiB on Linux.
-    fn replay_command(recording: &Recording) -> String {
-        // libtest runs each test on a thread named after it; cargo names test executables
-        // `<target dir>/<profile>/deps/<test target>-<hash>` and runs them in the package root.
-        let test = std::thread::current().name().unwrap_or("<test name>").to_owned();
-        let exe = std::env::current_exe().unwrap_or_default();
-        let stem = exe.file_stem().and_then(|stem| stem.to_str());
-        let target = stem.and_then(|stem| stem.rsplit_once('-')).map_or("<test target>", |(target, _)| target);
-        let profile = exe.ancestors().nth(2).and_then(|dir| dir.file_name()).and_then(|name| name.to_str());
-        let release = if profile == Some("debug") { "" } else { " --release" };
-        let target_dir = exe.ancestors().nth(3).unwrap_or(&exe);
-        let target_dir = match std::env::current_dir() {
-            Ok(root) if target_dir == root.join("target") => String::new(),
-            Ok(root) => format!(" --target-dir {}", target_dir.strip_prefix(&root).unwrap_or(target_dir).display()),
-            Err(_) => format!(" --target-dir {}", target_dir.display()),
-        };
-        let rustflags = std::env::var("RUSTFLAGS").map(|flags| format!("RUSTFLAGS='{flags}' ")).unwrap_or_default();
-        let mut schedule = encode(recording);
-        if schedule.len() > 64 * 1024 {
-            let path = std::env::temp_dir().join(format!("segpool-shuttle-{test}-{}.schedule", std::process::id()));
-            match std::fs::write(&path, &schedule) {
-                Ok(()) => schedule = format!("@{}", path.display()),
-                Err(e) => eprintln!("could not write the schedule to {}: {e}; printing it", path.display()),
-            }
-        }
-        format!(
-            "failing schedule ({} steps); replay it with:\n{rustflags}SEGPOOL_SHUTTLE_REPLAY='{schedule}' \
-             cargo test{release} --features shuttle{target_dir} --test {target} {test} -- --exact",
-            recording.steps.len()
-        )
-    }
-
-    fn env_usize(name: &str, default: usize) -> usize {
-        match std::env::var(name) {
-            Ok(text) => text.parse().unwrap_or_else(|_| panic!("{name} must be a non-negative integer, got {text:?}")),
-            Err(_) => default,
-        }
-    }
 }
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod imp {
     pub use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
     pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -265,14 +87,6 @@ mod imp {
     /// Spin-wait hint: a CPU pause instruction.
     pub fn spin_hint() {
         std::hint::spin_loop();
-    }
-
-    /// Looks at an empty queue before an idle pool worker sleeps (`src/pool/wake.rs`, "Spinning", says why).
-    pub const IDLE_SPINS: u32 = 8;
-
-    /// Without a model checker a "model" is one ordinary run.
-    pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-        f();
     }
 }
 

@@ -26,7 +26,7 @@
 //! Submitting from inside a job goes through the [`Submit`] context the handler receives.
 //!
 //! ```
-//! # #[cfg(not(any(feature = "loom", feature = "shuttle")))] {
+//! # #[cfg(segpool_std)] {
 //! use segpool::{Hazard, OnExhausted, Pool};
 //!
 //! let pool = Pool::builder()
@@ -81,11 +81,11 @@ mod task;
 mod wake;
 mod worker;
 
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub use backend::CrossbeamChannel;
-#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(windows, feature = "iocp", segpool_std))]
 pub use backend::Iocp;
-#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(target_os = "linux", feature = "uring", segpool_std))]
 pub use backend::Uring;
 pub use backend::{Backend, MutexDeque, RefusalKind, Refused, Segmented};
 pub use builder::{Builder, DEFAULT_BATCH, MAX_BATCH, MAX_WORKERS};

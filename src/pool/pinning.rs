@@ -7,7 +7,7 @@ use crate::ConfigError;
 /// The cores workers are pinned to; empty when pinning is off.
 #[derive(Debug, Default)]
 pub(super) struct Pinning {
-    #[cfg(all(feature = "affinity", not(any(feature = "loom", feature = "shuttle"))))]
+    #[cfg(all(feature = "affinity", segpool_std))]
     cores: Vec<core_affinity::CoreId>,
 }
 
@@ -17,7 +17,7 @@ impl Pinning {
         if !enabled {
             return Ok(Pinning::default());
         }
-        #[cfg(all(feature = "affinity", not(any(feature = "loom", feature = "shuttle"))))]
+        #[cfg(all(feature = "affinity", segpool_std))]
         {
             match core_affinity::get_core_ids() {
                 Some(cores) if !cores.is_empty() => Ok(Pinning { cores }),
@@ -26,13 +26,13 @@ impl Pinning {
                 }
             }
         }
-        #[cfg(not(all(feature = "affinity", not(any(feature = "loom", feature = "shuttle")))))]
+        #[cfg(not(all(feature = "affinity", segpool_std)))]
         Err(ConfigError::new("pin_workers", "needs the `affinity` feature (and a std build, not a model checker)"))
     }
 
     /// Pins the calling thread, worker number `worker`, if pinning is on. Returns whether it is pinned.
     pub(super) fn apply(&self, worker: usize) -> bool {
-        #[cfg(all(feature = "affinity", not(any(feature = "loom", feature = "shuttle"))))]
+        #[cfg(all(feature = "affinity", segpool_std))]
         if !self.cores.is_empty() {
             return core_affinity::set_for_current(self.cores[worker % self.cores.len()]);
         }

@@ -50,10 +50,10 @@
 //!   views are routine), yet values still arrive exactly once, because the generation checks catch every stale
 //!   view. The ABA model checks use it to test those checks on their own.
 
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub mod crossbeam;
 pub mod epoch;
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub mod haphazard;
 pub mod hazard;
 pub mod leak;
@@ -65,10 +65,10 @@ pub(crate) mod registry;
 pub(crate) mod retired;
 pub mod unprotected;
 
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub use crossbeam::CrossbeamEpoch;
 pub use epoch::Epoch;
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub use haphazard::Haphazard;
 pub use hazard::Hazard;
 pub use leak::Leak;

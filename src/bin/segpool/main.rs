@@ -6,22 +6,22 @@
 //! into the output folder. `cargo run --release -- paper` regenerates the paper's tables and figures from a
 //! results file. `--help` lists the flags.
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod measure;
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod paper;
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod report;
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod subjects;
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod workloads;
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 #[global_allocator]
 static ALLOCATOR: measure::CountingAllocator = measure::CountingAllocator;
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod cli {
     use std::path::PathBuf;
     use std::time::{Duration, Instant};
@@ -357,13 +357,13 @@ mod cli {
     }
 }
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 fn main() -> std::process::ExitCode {
     cli::main()
 }
 
 /// Under a model-checker feature the queue's primitives only work inside a model: nothing to measure.
-#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[cfg(not(segpool_std))]
 fn main() {
     eprintln!("segpool: built with a model-checker feature (loom or shuttle); build without it to compare");
 }

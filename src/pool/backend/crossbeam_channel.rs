@@ -11,20 +11,20 @@ use crate::{Config, ConfigError};
 
 /// An unbounded crossbeam channel: the backend holds both ends, so a send can only fail if the channel were
 /// disconnected, which it never is while the backend lives.
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub struct CrossbeamChannel<J> {
     sender: crossbeam_channel::Sender<J>,
     receiver: crossbeam_channel::Receiver<J>,
 }
 
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 impl<J> fmt::Debug for CrossbeamChannel<J> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CrossbeamChannel").field("len", &self.receiver.len()).finish()
     }
 }
 
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 impl<J: Send + 'static> Backend<J> for CrossbeamChannel<J> {
     const NAME: &'static str = "crossbeam-channel";
     type Local<'a> = ();

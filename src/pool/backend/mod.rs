@@ -18,13 +18,13 @@
 //!
 //! [`SegQueue`]: crate::SegQueue
 
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 mod crossbeam_channel;
-#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(windows, feature = "iocp", segpool_std))]
 mod iocp;
 mod mutex_deque;
 mod segmented;
-#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(target_os = "linux", feature = "uring", segpool_std))]
 mod uring;
 
 use std::fmt;
@@ -32,13 +32,13 @@ use std::fmt;
 use crate::{Config, ConfigError};
 
 // `self::` for the reader: the module here, not the crate of the same name that it wraps.
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub use self::crossbeam_channel::CrossbeamChannel;
-#[cfg(all(windows, feature = "iocp", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(windows, feature = "iocp", segpool_std))]
 pub use iocp::Iocp;
 pub use mutex_deque::MutexDeque;
 pub use segmented::Segmented;
-#[cfg(all(target_os = "linux", feature = "uring", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(target_os = "linux", feature = "uring", segpool_std))]
 pub use uring::Uring;
 
 /// Why a backend refused a job. The job itself travels in [`Refused`].
