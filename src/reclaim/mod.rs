@@ -59,7 +59,7 @@ pub mod hazard;
 pub mod leak;
 pub mod limbo;
 pub(crate) mod orphans;
-#[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(feature = "reference", segpool_std))]
 pub(crate) mod ready;
 pub(crate) mod registry;
 pub(crate) mod retired;
