@@ -44,6 +44,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod cache_padded;
 mod config;
 pub mod pool;
 mod queue;

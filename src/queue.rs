@@ -9,9 +9,9 @@
 
 use std::fmt;
 
+use crate::cache_padded::CachePadded;
 use crate::config::{Config, ConfigError, OnExhausted, deadline_after};
 use crate::reclaim::{Reclaim, SegmentStore};
-use crate::segment::CachePadded;
 use crate::segment::{ClaimWord, SegRef, Segment, SegmentId, StateWord, state};
 use crate::segment_pool::SegmentPool;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;

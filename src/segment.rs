@@ -21,6 +21,7 @@
 
 use std::mem::MaybeUninit;
 
+use crate::cache_padded::CachePadded;
 use crate::sync::{AtomicU32, AtomicU64, Ordering, UnsafeCell};
 
 /// Index of a segment in its pool's directory.
@@ -126,19 +127,6 @@ pub(crate) const fn next_generation(generation: u32) -> u32 {
     match generation.wrapping_add(1) {
         0 => 1,
         next => next,
-    }
-}
-
-/// Keeps a value on its own pair of cache lines (128 bytes: adjacent-line prefetch pairs lines on x86), so that
-/// producers hammering one word do not slow consumers reading another.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct CachePadded<T>(pub T);
-
-impl<T> std::ops::Deref for CachePadded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
     }
 }
 

@@ -20,7 +20,8 @@
 use std::ptr;
 use std::time::Instant;
 
-use crate::segment::{CachePadded, NO_SEGMENT, Segment, SegmentId, StateWord, state};
+use crate::cache_padded::CachePadded;
+use crate::segment::{NO_SEGMENT, Segment, SegmentId, StateWord, state};
 use crate::sync::unmodelled::{AtomicPtr, AtomicU64 as CounterU64};
 use crate::sync::{AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, fence};
 

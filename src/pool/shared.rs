@@ -7,7 +7,7 @@
 use super::pinning::Pinning;
 use super::wake::Sleep;
 use super::{Backend, Envelope, Metrics, PanicReport, RefusalKind, Submit, SubmitError, SubmitErrorKind};
-use crate::segment::CachePadded;
+use crate::cache_padded::CachePadded;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The closed bit of the submission gate; the bits below count submitters inside `submit`.

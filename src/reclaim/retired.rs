@@ -16,8 +16,8 @@
 //!
 //! [`Reclaim::collect`]: super::Reclaim::collect
 
+use crate::cache_padded::CachePadded;
 use crate::reclaim::SegmentStore;
-use crate::segment::CachePadded;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{AtomicUsize, Ordering};
 
