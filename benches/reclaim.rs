@@ -6,7 +6,7 @@
 //!   handle: `enter`, `protect` of a word naming a live segment, `leave`. Every queue operation pays this once (or
 //!   more, if it retries).
 //! - `reclaim/retire/<strategy>`: one segment life through the raw trait: inside `enter`/`leave`, `protect` the
-//!   current segment, take a fresh one from the segment pool (calling `collect` if the pool is dry, and allocating
+//!   current segment, take a fresh one from the segment arena (calling `collect` if the pool is dry, and allocating
 //!   if it is still dry: `Leak` always, after the first 64), store it in the word (the unlink) and `retire` the
 //!   old one. Reclamation work the strategy defers (scans, epoch steps, the ring) runs in some of these calls, so
 //!   the mean includes it amortised. `retire` minus `protect` is the per-retirement cost, free-list pop and push
@@ -38,7 +38,7 @@ mod suite {
     use std::time::{Duration, Instant};
 
     use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
-    use segpool::segment_pool::SegmentPool;
+    use segpool::segment_arena::SegmentArena;
     use segpool::sync::AtomicU64;
     use segpool::{Config, Epoch, Hazard, Leak, Limbo, OnExhausted, Reclaim, SegQueue, SegRef, Unprotected};
 
@@ -115,11 +115,11 @@ mod suite {
         time
     }
 
-    /// A strategy with a segment pool and one word naming the current segment, driven without the queue.
+    /// A strategy with a segment arena and one word naming the current segment, driven without the queue.
     struct Rig<R: Reclaim> {
         // Before `pool`, as in the queue: the strategy drops first.
         reclaim: R,
-        pool: SegmentPool<u64, R::SegmentMeta>,
+        pool: SegmentArena<u64, R::SegmentMeta>,
         word: AtomicU64,
         /// Stands in for the generation: strategies compare whole words, so each life needs a distinct one.
         lives: u32,
@@ -128,7 +128,7 @@ mod suite {
     impl<R: Reclaim> Rig<R> {
         fn new() -> Self {
             let config = config(1);
-            let pool = SegmentPool::new(config.segment_size, config.segment_count);
+            let pool = SegmentArena::new(config.segment_size, config.segment_count);
             let first = pool.try_take().expect("a fresh pool has free segments");
             let word = AtomicU64::new(SegRef::new(first, 1).bits());
             Rig { reclaim: R::new(&config), pool, word, lives: 1 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::segment::MAX_SEGMENT_SIZE;
 
-/// What a push does when it needs a fresh segment and the segment pool has none that is safe to reuse.
+/// What a push does when it needs a fresh segment and the segment arena has none that is safe to reuse.
 ///
 /// wpool silently allocates in this situation (its "exhaustion" is hidden allocation churn). segpool makes the
 /// choice explicit, and [`QueueStats`](crate::QueueStats) counts every time it is made.

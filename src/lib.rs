@@ -28,16 +28,16 @@
 //!
 //! ## Map of the crate
 //!
-//! Dependencies point one way: `sync` ← `segment` ← `segment_pool` ← [`reclaim`] ← `queue` ← [`pool`].
+//! Dependencies point one way: `sync` ← `segment` ← `segment_arena` ← [`reclaim`] ← `queue` ← [`pool`].
 //!
 //! - `sync`: the facade over std, loom and shuttle. Nothing else names a model checker (the std-only parts say
 //!   `cfg(segpool_std)`, which `build.rs` sets when neither checker's feature is on).
 //! - `segment`: slots, per-slot generation stamps, the packed state word, and the numbered invariants that every
 //!   `// SAFETY:` comment refers to.
-//! - `segment_pool`: type-stable segments, the tagged (ABA-safe) free list, waiting for a free segment.
+//! - `segment_arena`: type-stable segments, the tagged (ABA-safe) free list, waiting for a free segment.
 //! - [`reclaim`]: the [`Reclaim`] trait, the one seam every strategy implements, and what each promises.
 //! - `queue`: [`SegQueue`], its per-thread [`Handle`], and [`QueueStats`].
-//! - [`Config`] and [`OnExhausted`]: sizes and the explicit policy for an empty segment pool.
+//! - [`Config`] and [`OnExhausted`]: sizes and the explicit policy for an empty segment arena.
 //! - [`pool`]: the worker [`Pool`] on any [`pool::Backend`] (the segmented queue with any strategy, or a
 //!   `Mutex<VecDeque>` baseline): submit hands jobs back, shutdown drains and reports.
 
@@ -49,12 +49,12 @@ mod config;
 pub mod pool;
 mod queue;
 pub mod reclaim;
-// Public for the model checks, tests and benches, which run models and build segment pools from outside the crate,
+// Public for the model checks, tests and benches, which run models and build segment arenas from outside the crate,
 // but not part of the documented API: users meet what they need of these layers in the root re-exports below.
 #[doc(hidden)]
 pub mod segment;
 #[doc(hidden)]
-pub mod segment_pool;
+pub mod segment_arena;
 #[doc(hidden)]
 pub mod sync;
 

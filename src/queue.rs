@@ -3,7 +3,7 @@
 //! The queue is a singly linked list of segments from `head` (consumers) to `tail` (producers), both
 //! generation-tagged [`SegRef`]s. Producers reserve a slot with a CAS on the tail segment's state word, write the
 //! value and publish the slot's stamp. Consumers claim the longest contiguous run of published slots with a CAS on
-//! the head segment's claim word. A full segment gets a successor from the segment pool; a fully claimed segment
+//! the head segment's claim word. A full segment gets a successor from the segment arena; a fully claimed segment
 //! is unlinked (tail first, then head, as in Michael and Scott's queue, so the tail never lags behind the head) and,
 //! once every claimed slot was read, retired to the strategy. The numbered invariants live in [`crate::segment`].
 
@@ -13,7 +13,7 @@ use crate::cache_padded::CachePadded;
 use crate::config::{Config, ConfigError, OnExhausted, deadline_after};
 use crate::reclaim::{Reclaim, SegmentStore};
 use crate::segment::{ClaimWord, SegRef, Segment, SegmentId, StateWord, state};
-use crate::segment_pool::SegmentPool;
+use crate::segment_arena::SegmentArena;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{AtomicU64, Ordering, spin_hint};
 
@@ -33,7 +33,7 @@ pub struct SegQueue<T, R: Reclaim> {
     tail: CachePadded<AtomicU64>,
     // Declared before `pool` so it drops first: a strategy may still hand segments to the pool while it drops.
     reclaim: R,
-    pool: SegmentPool<T, R::SegmentMeta>,
+    pool: SegmentArena<T, R::SegmentMeta>,
     config: Config,
     /// On its own cache lines: updated at every retirement, while `config` and `pool`'s directory are read at every
     /// operation (false sharing otherwise).
@@ -125,7 +125,7 @@ impl<T> fmt::Debug for PushError<T> {
 impl<T> fmt::Display for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            PushErrorKind::Exhausted => f.write_str("segment pool exhausted (OnExhausted::Fail); value handed back"),
+            PushErrorKind::Exhausted => f.write_str("segment arena exhausted (OnExhausted::Fail); value handed back"),
             PushErrorKind::TimedOut => {
                 f.write_str("no segment became free in time (OnExhausted::Wait); value handed back")
             }
@@ -141,7 +141,7 @@ enum Blocked<T> {
     MustWait(T),
 }
 
-impl<T, M> SegmentStore for SegmentPool<T, M> {
+impl<T, M> SegmentStore for SegmentArena<T, M> {
     type Meta = M;
 
     fn meta(&self, id: SegmentId) -> &M {
@@ -180,7 +180,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
     }
 
     fn build(config: Config) -> Self {
-        let pool = SegmentPool::new(config.segment_size, config.segment_count);
+        let pool = SegmentArena::new(config.segment_size, config.segment_count);
         let first = pool.try_take().expect("segment_count >= 1 was validated");
         let generation = pool.get(first).generation();
         let start = SegRef::new(first, generation).bits();

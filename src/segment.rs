@@ -169,7 +169,7 @@ pub(crate) struct Segment<T, M> {
     pub consumer: CachePadded<ConsumerWords>,
     /// The successor ([`SegRef`]), or [`SegRef::none`] of this generation.
     pub next: AtomicU64,
-    /// Free-list link (index of the next free segment), owned by the segment pool.
+    /// Free-list link (index of the next free segment), owned by the segment arena.
     pub next_free: AtomicU32,
     /// Queue position of slot 0, for the approximate `len`. Written before the segment is linked.
     pub first_position: AtomicU64,

@@ -200,7 +200,7 @@ fn single_handle_is_never_refused() {
 }
 
 /// A consumer stopped inside `pop` ([`segpool::Handle::stall`]) holds the epoch back: every segment retired during
-/// the stall stays unreclaimed, so under `Fail` the 16-segment pool runs dry and pushes are refused (reported, not
+/// the stall stays unreclaimed, so under `Fail` the 16-segment arena runs dry and pushes are refused (reported, not
 /// hung); under `Grow` memory grows with the traffic. Once the stall ends, everything is reclaimed.
 #[test]
 #[cfg_attr(miri, ignore = "8,000 pairs: too slow for Miri; tests/stall.rs runs the Epoch stall at Miri scale")]

@@ -1,5 +1,5 @@
 #![cfg(not(any(feature = "loom", feature = "shuttle")))]
-//! What happens when the segment pool runs dry, under each `OnExhausted` policy.
+//! What happens when the segment arena runs dry, under each `OnExhausted` policy.
 //!
 //! The Limbo numbers below are exact, traced from the code (`src/queue.rs`, `src/reclaim/limbo.rs`):
 //!

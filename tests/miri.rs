@@ -4,7 +4,7 @@
 //! a value never dropped is a leak, a slot read before its write is published is a data race or a read of
 //! uninitialised memory. They also run in the ordinary `cargo test`, where they take milliseconds.
 //!
-//! - `segment`, `segment_pool`, `queue`: push, pop, `pop_batch` and drop with leftovers at SegmentSize 1 and 3, with
+//! - `segment`, `segment_arena`, `queue`: push, pop, `pop_batch` and drop with leftovers at SegmentSize 1 and 3, with
 //!   segments recycled, for every strategy ([`lifecycle`]); a producer thread and a consumer thread on a pool so
 //!   small that segments are recycled while the other thread works ([`two_threads`]); the pool's directory growing
 //!   past its first chunk (32 segments), through the queue and from two threads at once; `wait_take` woken by
@@ -24,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use segpool::reclaim::PROTECT_SLOTS;
-use segpool::segment_pool::SegmentPool;
+use segpool::segment_arena::SegmentArena;
 use segpool::{Config, Epoch, Hazard, Leak, OnExhausted, Reclaim, SegQueue, SegRef, SegmentId, Unprotected};
 use support::{RecordingStore, WATCHDOG, word};
 
@@ -348,7 +348,7 @@ fn queue_grows_past_the_first_directory_chunk() {
 /// chunk; one keeps it); then every segment goes through the free list once.
 #[test]
 fn pool_grows_past_the_first_chunk_from_two_threads() {
-    let pool: SegmentPool<Value, ()> = SegmentPool::new(2, 30);
+    let pool: SegmentArena<Value, ()> = SegmentArena::new(2, 30);
     let start = Barrier::new(2);
     let grown: Vec<SegmentId> = thread::scope(|s| {
         let threads: Vec<_> = (0..2)
@@ -378,7 +378,7 @@ fn pool_grows_past_the_first_chunk_from_two_threads() {
 /// (Under Miri a lost wakeup does not hang: the virtual clock jumps to the deadline, and the last assertion fails.)
 #[test]
 fn pool_wait_take_is_woken_by_push_free() {
-    let pool: SegmentPool<Value, ()> = SegmentPool::new(1, 1);
+    let pool: SegmentArena<Value, ()> = SegmentArena::new(1, 1);
     let only = pool.try_take().expect("one segment");
     assert_eq!(pool.wait_take(Some(Instant::now() + Duration::from_millis(1))), None);
     let deadline = Instant::now() + WATCHDOG;

@@ -357,7 +357,7 @@ backend_suite! {
     uring => segpool::pool::Uring<Envelope<u64>>,
 }
 
-/// Under `Fail`, a submit that finds the segment pool exhausted hands its job back; nothing accepted is lost.
+/// Under `Fail`, a submit that finds the segment arena exhausted hands its job back; nothing accepted is lost.
 #[test]
 fn exhausted_segments_hand_jobs_back() {
     let release = Arc::new(AtomicBool::new(false));

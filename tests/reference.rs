@@ -265,7 +265,7 @@ fn crossbeam_stall_holds_back_everything() {
 }
 
 /// Small enough for Miri (`cargo +nightly miri test --test reference small`, or `scripts/miri.sh`), which checks
-/// the adapters' unsafe code (haphazard's tokens and the domain borrowed by the hazard pointers) and crossbeam's. Under Miri, 12 values per producer: still three times round the 4-segment pool.
+/// the adapters' unsafe code (haphazard's tokens and the domain borrowed by the hazard pointers) and crossbeam's. Under Miri, 12 values per producer: still three times round the 4-segment arena.
 fn small<R: Reclaim>() {
     let per_producer = if cfg!(miri) { 12 } else { 40 };
     for on_exhausted in [OnExhausted::Grow, OnExhausted::Fail] {

@@ -1,5 +1,5 @@
 #![cfg(not(any(feature = "loom", feature = "shuttle")))]
-//! Single-threaded model check of `SegQueue` against a `VecDeque` plus an exact model of the segment pool.
+//! Single-threaded model check of `SegQueue` against a `VecDeque` plus an exact model of the segment arena.
 //!
 //! The reference (`Reference<M>`) predicts, for every step, the exact outcome of the operation: which value a pop
 //! returns, how many values a `pop_batch` returns (the rest of the head segment's contiguous run, capped by `max`),

@@ -105,7 +105,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
         self
     }
 
-    /// What a segmented backend does when its segment pool is empty (`Fail`: the submit hands the job back).
+    /// What a segmented backend does when its segment arena is empty (`Fail`: the submit hands the job back).
     pub fn on_exhausted(mut self, on_exhausted: OnExhausted) -> Self {
         self.queue.on_exhausted = on_exhausted;
         self

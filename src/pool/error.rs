@@ -8,7 +8,7 @@ use std::fmt;
 pub enum SubmitErrorKind {
     /// The pool is shutting down or shut down.
     Closed,
-    /// The backend refused the job (for the segmented queue: its segment pool is exhausted under `Fail`).
+    /// The backend refused the job (for the segmented queue: its segment arena is exhausted under `Fail`).
     Exhausted,
     /// Under `OnExhausted::Wait`: the backend made no room before the timeout.
     TimedOut,

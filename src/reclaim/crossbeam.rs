@@ -18,7 +18,7 @@
 //!
 //! A deferred closure runs later, on whichever thread crossbeam chooses (inside some `pin` or `flush`), possibly
 //! when the strategy drops. It cannot capture the `&S` store it would need (not `'static`), and a raw pointer to the
-//! segment pool would dangle if the queue were moved after its last handle dropped while closures were still
+//! segment arena would dangle if the queue were moved after its last handle dropped while closures were still
 //! deferred (a `SegQueue` is not pinned, and crossbeam never promises that a deferred closure runs at all). So the
 //! closure owns nothing but the segment index and an `Arc` of the ready list: it is `Send + 'static`, the safe
 //! [`Guard::defer`] accepts it, and this module needs no unsafe code. The segments themselves are only touched

@@ -19,7 +19,7 @@
 //!   the segment's index and an `Arc` of the strategy's ready list, and hands it to [`Domain::retire_ptr`] as a
 //!   `Box<Token>`. When haphazard reclaims it, `Token::drop` pushes the index onto the ready list (shared with
 //!   [`CrossbeamEpoch`](super::CrossbeamEpoch), see there), and the next `retire`, `collect`, `leave` or
-//!   `unregister` hands it to [`SegmentStore::make_reusable`]. A reclaimer never touches the segment pool, so it does
+//!   `unregister` hands it to [`SegmentStore::make_reusable`]. A reclaimer never touches the segment arena, so it does
 //!   not matter which thread reclaims, or that the queue may have moved since;
 //! - [`Reclaim::collect`] calls [`Domain::eager_reclaim`], then drains the ready list, and asks the other handles
 //!   to reclaim too (see "Few segments" below).

@@ -1,6 +1,6 @@
 //! The reclamation seam: when may a retired segment be reused?
 //!
-//! Segments are type-stable (see [`crate::segment_pool`]): no strategy ever frees memory while the queue lives, so a
+//! Segments are type-stable (see [`crate::segment_arena`]): no strategy ever frees memory while the queue lives, so a
 //! wrong answer cannot become a use-after-free. It would become a *stale view*: a thread that protected a segment
 //! finding it in a later generation. The queue's generation checks (invariant 5 of [`crate::segment`]) catch every
 //! stale view, so values are never lost or duplicated, and [`QueueStats::stale_views`](crate::QueueStats) counts
@@ -82,7 +82,7 @@ use crate::sync::AtomicU64;
 /// Number of segments one handle can protect at a time (the queue needs one per operation; `len` needs two).
 pub const PROTECT_SLOTS: usize = 2;
 
-/// What a strategy can see of the segment pool.
+/// What a strategy can see of the segment arena.
 pub trait SegmentStore {
     /// The strategy's per-segment state ([`Reclaim::SegmentMeta`]).
     type Meta;

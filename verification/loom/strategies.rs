@@ -20,7 +20,7 @@ fn protect_vs_retire<R: Reclaim>(reclaims: bool) {
     segpool::sync::model(move || {
         let config = Config { limbo_len: 1, ..Config::default() };
         let strategy = Arc::new(R::new(&config));
-        // A stand-in for the segment pool: per-segment strategy state for segments 0..4, and a record of what was
+        // A stand-in for the segment arena: per-segment strategy state for segments 0..4, and a record of what was
         // made reusable (std bookkeeping, invisible to loom).
         let store = Arc::new(RecordingStore::<R::SegmentMeta>::new(4));
         let src = Arc::new(word(1, 1));

@@ -1,151 +1,137 @@
-//! Shuttle models of `SegmentPool` on its own: the tagged Treiber free list and `wait_take`, with no queue or
-//! reclamation strategy around them, so every preemption lands inside the pool's own protocol.
+//! Shuttle models of the worker pool: submits racing shutdown, jobs submitting jobs while the pool drains, and
+//! workers retiring while jobs flow, on the segmented backend (Hazard, Epoch, Limbo) and the `Mutex<VecDeque>`
+//! baseline.
 //!
-//! Each thread marks a segment it took in a per-index "held" flag (`swap(true)` must find it clear) and clears
-//! the flag before handing the segment back, so a segment handed to two threads at once fails the swap. At the
-//! end the free list must hold every segment exactly once. The free list's ABA case is the target: a take that
-//! read `(top, next(top))` and was preempted while `top` was taken, another segment was taken and `top` was pushed
-//! back must fail its CAS. Without the tag (the `untagged_free_list` mutant) it succeeds, and the head names a
-//! segment that is held or skips free ones: `takers_and_givers` catches that in every run, after about 25 PCT
-//! schedules (~0.1 s), and so does the random scheduler.
+//! Every model checks, in every schedule: each accepted job ran exactly once (a submit that returned `Ok` is an
+//! accepted job; one that returned `Err` got its job back and the job never runs), shutdown without a deadline
+//! hands nothing back, and shutdown returns (a lost wake-up or a drain that never finishes would hang the schedule,
+//! which shuttle reports as a deadlock).
 //!
-//! Run: `cargo test --release --features shuttle --test shuttle_pool`; the search is set as for `shuttle_queue`
-//! (see `segpool::sync::model`), and a failure prints the command that replays its schedule. Each model's doc
-//! states its size and its time here (2 cores, `--release`, default settings, alone).
+//! Run: `cargo test --release --features shuttle --test shuttle_pool`; the search is set as for the other
+//! shuttle suites (`SEGPOOL_SHUTTLE_ITERATIONS`, `SEGPOOL_SHUTTLE_SCHEDULER`, replay on failure). Size: 2 workers,
+//! 2 submitting threads × 3 jobs (each job below 10 submits one child), the main thread shutting down meanwhile.
 #![cfg(feature = "shuttle")]
 
-use segpool::segment::SegmentId;
-use segpool::segment_pool::SegmentPool;
-use segpool::sync::{Arc, AtomicBool, Ordering, thread};
+#[path = "../support/mod.rs"]
+mod support;
 
-/// A pool plus one "held" flag per segment index it may ever hand out.
-struct Shared {
-    pool: SegmentPool<u32, ()>,
-    held: Vec<AtomicBool>,
-}
+use std::sync::Mutex as PlainMutex;
 
-impl Shared {
-    fn new(count: usize, grown: usize) -> Arc<Self> {
-        Arc::new(Shared {
-            pool: SegmentPool::new(1, count),
-            held: (0..count + grown).map(|_| AtomicBool::new(false)).collect(),
-        })
-    }
+use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
+use segpool::sync::{Arc, thread};
+use segpool::{OnExhausted, Pool, Submit};
 
-    /// Records that the calling thread now holds `id`; fails if another thread holds it too.
-    fn hold(&self, id: SegmentId) -> SegmentId {
-        let held = self.held.get(id as usize).unwrap_or_else(|| panic!("segment {id} was never allocated"));
-        assert!(!held.swap(true, Ordering::SeqCst), "segment {id} handed out while another thread holds it");
-        id
-    }
+/// The jobs that ran, in a std mutex: bookkeeping for the check, invisible to shuttle's scheduler is fine here
+/// because it is never held across a scheduling point.
+type Ran = std::sync::Arc<PlainMutex<Vec<u32>>>;
 
-    /// Takes a segment, yielding while the list is empty.
-    fn take(&self) -> SegmentId {
-        loop {
-            if let Some(id) = self.pool.try_take() {
-                return self.hold(id);
+fn pool<B: Backend<Envelope<u32>>>(ran: &Ran, workers: usize) -> Pool<u32, B> {
+    let ran = ran.clone();
+    Pool::builder()
+        .workers(workers)
+        .batch(2)
+        .segment_size(2)
+        .segment_count(4)
+        .on_exhausted(OnExhausted::Grow)
+        .handler_with_context(move |job: u32, context: &dyn Submit<u32>| {
+            ran.lock().unwrap().push(job);
+            if job < 10 {
+                // A child; refused only after a deadline, and there is none here.
+                context.submit(job + 100).expect("jobs may submit while the pool drains");
             }
-            thread::yield_now();
-        }
-    }
-
-    fn give_back(&self, id: SegmentId) {
-        self.held[id as usize].store(false, Ordering::SeqCst);
-        self.pool.push_free(id);
-    }
-
-    /// After the threads are joined: the free list holds each of the `held.len()` segments exactly once (a
-    /// corrupted list may be cyclic, so the drain stops one past the expected count), and nothing was counted as
-    /// recycled (segments that never carried values are not second lives).
-    fn check_free_list(&self) {
-        let expected = self.held.len();
-        let mut free: Vec<SegmentId> = std::iter::from_fn(|| self.pool.try_take()).take(expected + 1).collect();
-        free.sort_unstable();
-        assert_eq!(free, (0..expected as SegmentId).collect::<Vec<_>>(), "the free list lost or duplicated a segment");
-        assert_eq!(self.pool.allocated(), expected as u64);
-        assert_eq!(self.pool.recycled(), 0);
-    }
+        })
+        .backend::<B>()
+        .build()
+        .expect("valid pool")
 }
 
-const TAKERS: usize = 8;
-const ROUNDS: usize = 25;
-const SEGMENTS: usize = 4;
+/// Asserts that `ran` holds exactly the accepted jobs and the children of those below 10.
+fn assert_ran_exactly(ran: &Ran, accepted: &[u32]) {
+    let mut expected: Vec<u32> =
+        accepted.iter().flat_map(|&job| [job].into_iter().chain((job < 10).then_some(job + 100))).collect();
+    expected.sort_unstable();
+    let mut seen = ran.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(seen, expected, "accepted jobs lost, duplicated or invented");
+}
 
-/// 8 threads x 25 rounds on a pool of 4 segments; thread 0 also allocates a fifth segment half way through.
-/// Every other round a thread tries to hold a second segment and gives back the first one while it holds the second:
-/// exactly the interleaving that recreates an old head with a new successor (the ABA case). About 600 free-list
-/// operations per schedule; 1000 PCT schedules of depth 3 take ~0.5 s here.
-#[test]
-fn takers_and_givers() {
+/// Two threads submit while the main thread shuts the pool down.
+fn submit_races_shutdown<B: Backend<Envelope<u32>>>() {
     segpool::sync::model(|| {
-        let shared = Shared::new(SEGMENTS, 1);
-        let threads: Vec<_> = (0..TAKERS)
+        let ran = Ran::default();
+        let pool = Arc::new(pool::<B>(&ran, 2));
+        let submitters: Vec<_> = (0..2u32)
             .map(|t| {
-                let shared = shared.clone();
+                let pool = pool.clone();
                 thread::spawn(move || {
-                    for round in 0..ROUNDS {
-                        if t == 0 && round == ROUNDS / 2 {
-                            let fresh = shared.pool.allocate();
-                            shared.pool.push_free(fresh);
-                        }
-                        let first = shared.take();
-                        // The second take does not wait: eight threads each holding one of five segments and
-                        // waiting for another would deadlock.
-                        let second =
-                            if round % 2 == 1 { shared.pool.try_take().map(|id| shared.hold(id)) } else { None };
-                        // No yield while holding: under PCT a thread then keeps running until a change point, so
-                        // a take preempted between its read of `next` and its CAS resumes only after the others
-                        // have run on, most often with the list full and its old head on top again. A thread that
-                        // yielded while holding would leave the list drained by then, and the stale CAS would fail
-                        // for the wrong reason (the PCT search missed the ABA in 20,000 schedules that way).
-                        shared.give_back(first);
-                        if let Some(second) = second {
-                            shared.give_back(second);
+                    let mut accepted = Vec::new();
+                    for i in 0..3 {
+                        let job = t * 5 + i;
+                        match pool.submit(job) {
+                            Ok(()) => accepted.push(job),
+                            Err(refused) => assert_eq!(refused.into_inner(), job, "a refused job must come back"),
                         }
                     }
+                    accepted
                 })
             })
             .collect();
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        shared.check_free_list();
+        let report = pool.shutdown(None);
+        let accepted: Vec<u32> = submitters.into_iter().flat_map(|s| s.join().unwrap()).collect();
+        assert!(report.not_run.is_empty() && !report.deadline_passed, "{report:?}");
+        assert_ran_exactly(&ran, &accepted);
+        let children = accepted.iter().filter(|&&job| job < 10).count() as u64;
+        assert_eq!(report.executed, accepted.len() as u64 + children, "{report:?}");
     });
 }
 
-/// 3 threads in `wait_take` and 3 spinning on `try_take`, 20 rounds each, sharing 2 segments. Shuttle's
-/// `wait_timeout` never times out (and the deadline is an hour away), so a waiter leaves only when a release
-/// wakes it: a lost wake-up leaves it blocked once the others finish, and shuttle reports a deadlock. About 250
-/// pool operations per schedule; 1000 PCT schedules of depth 3 take ~0.5 s here.
-#[test]
-fn waiters_and_spinners() {
+/// Workers retire and are added while a thread submits; then a full drain.
+fn resize_races_submit<B: Backend<Envelope<u32>>>() {
     segpool::sync::model(|| {
-        let shared = Shared::new(2, 0);
-        let threads: Vec<_> = (0..6)
-            .map(|t| {
-                let shared = shared.clone();
-                thread::spawn(move || {
-                    for _ in 0..20 {
-                        let id = if t < 3 {
-                            // No deadline: a waiter gets a segment or shuttle reports the deadlock.
-                            shared.hold(
-                                shared
-                                    .pool
-                                    .wait_take(None)
-                                    .expect("without a deadline a wait only ends with a segment"),
-                            )
-                        } else {
-                            shared.take()
-                        };
-                        thread::yield_now();
-                        shared.give_back(id);
-                    }
-                })
+        let ran = Ran::default();
+        let pool = Arc::new(pool::<B>(&ran, 2));
+        let submitter = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                for job in 0..4 {
+                    pool.submit(job).expect("an open pool under Grow accepts");
+                }
             })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        shared.check_free_list();
+        };
+        pool.retire_workers(1);
+        assert!(pool.add_workers(1));
+        pool.retire_workers(1);
+        submitter.join().unwrap();
+        let report = pool.shutdown(None);
+        assert!(report.not_run.is_empty(), "{report:?}");
+        assert_ran_exactly(&ran, &[0, 1, 2, 3]);
     });
+}
+
+/// The models of one backend.
+macro_rules! pool_models {
+    ($backend:ty) => {
+        #[test]
+        fn submit_races_shutdown() {
+            super::submit_races_shutdown::<$backend>();
+        }
+
+        #[test]
+        fn resize_races_submit() {
+            super::resize_races_submit::<$backend>();
+        }
+    };
+}
+
+// The segmented backend with every strategy that reuses segments (`limbo`, `hazard`, `epoch`), then the baseline.
+support::for_each_strategy! {
+    |R| if recycles {
+        pool_models!(Segmented<R, Envelope<u32>>);
+    }
+}
+
+mod mutex_deque {
+    use super::*;
+
+    pool_models!(MutexDeque<Envelope<u32>>);
 }

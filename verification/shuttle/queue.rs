@@ -164,7 +164,7 @@ fn size_one() -> Scenario {
 }
 
 /// 3 producers x 30 values, 2 consumers (6 threads with main): SegmentSize=1, six segments, `Wait`; 180
-/// operations plus the waits. A producer that finds the pool empty blocks in `SegmentPool::wait_take` until a
+/// operations plus the waits. A producer that finds the pool empty blocks in `SegmentArena::wait_take` until a
 /// consumer's reclamation hands a segment back; a lost wake-up leaves it blocked and shuttle reports the deadlock.
 ///
 /// This model found a liveness bug in Hazard and Epoch: the shortage signal was raised only by `collect`, which

@@ -44,7 +44,7 @@ pub use uring::Uring;
 /// Why a backend refused a job. The job itself travels in [`Refused`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefusalKind {
-    /// A bounded queue is full (for [`Segmented`]: its segment pool is exhausted under `Fail`).
+    /// A bounded queue is full (for [`Segmented`]: its segment arena is exhausted under `Fail`).
     Exhausted,
     /// Under `OnExhausted::Wait`: no room was made before the timeout.
     TimedOut,

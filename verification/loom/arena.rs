@@ -1,31 +1,31 @@
-//! Loom models of the segment pool on its own: the tagged Treiber free list and waiting for a free segment.
+//! Loom models of the segment arena on its own: the tagged Treiber free list and waiting for a free segment.
 //!
-//! Bounds: 2 threads plus the main thread, at most 4 pool operations per thread, `LOOM_MAX_PREEMPTIONS` (default
-//! 3). Both models take well under a second. Run: `cargo test --release --features loom --test loom_pool`.
+//! Bounds: 2 threads plus the main thread, at most 4 arena operations per thread, `LOOM_MAX_PREEMPTIONS` (default
+//! 3). Both models take well under a second. Run: `cargo test --release --features loom --test loom_arena`.
 #![cfg(feature = "loom")]
 
 use std::sync::atomic::AtomicBool as PlainBool;
 
 use segpool::SegmentId;
-use segpool::segment_pool::SegmentPool;
+use segpool::segment_arena::SegmentArena;
 use segpool::sync::{Arc, Ordering, thread};
 
-type Pool = SegmentPool<u32, ()>;
+type Arena = SegmentArena<u32, ()>;
 
 /// Which segments some thread holds right now. Plain std atomics: bookkeeping for the check, invisible to loom.
 struct Holders([PlainBool; 3]);
 
 impl Holders {
-    fn take(&self, pool: &Pool) -> Option<SegmentId> {
-        let id = pool.try_take()?;
+    fn take(&self, arena: &Arena) -> Option<SegmentId> {
+        let id = arena.try_take()?;
         let was_held = self.0[id as usize].swap(true, Ordering::Relaxed);
         assert!(!was_held, "segment {id} handed out while another thread still holds it");
         Some(id)
     }
 
-    fn give_back(&self, pool: &Pool, id: SegmentId) {
+    fn give_back(&self, arena: &Arena, id: SegmentId) {
         self.0[id as usize].store(false, Ordering::Relaxed);
-        pool.push_free(id);
+        arena.push_free(id);
     }
 }
 
@@ -36,44 +36,44 @@ impl Holders {
 #[test]
 fn free_list_take_is_aba_safe() {
     segpool::sync::model(|| {
-        let pool = Arc::new(Pool::new(1, 3));
+        let arena = Arc::new(Arena::new(1, 3));
         let holders = Arc::new(Holders([PlainBool::new(false), PlainBool::new(false), PlainBool::new(false)]));
         let taker = {
-            let (pool, holders) = (pool.clone(), holders.clone());
+            let (arena, holders) = (arena.clone(), holders.clone());
             thread::spawn(move || {
-                if let Some(id) = holders.take(&pool) {
-                    holders.give_back(&pool, id);
+                if let Some(id) = holders.take(&arena) {
+                    holders.give_back(&arena, id);
                 }
             })
         };
-        let first = holders.take(&pool);
-        let second = holders.take(&pool);
+        let first = holders.take(&arena);
+        let second = holders.take(&arena);
         if let Some(id) = first {
-            holders.give_back(&pool, id);
+            holders.give_back(&arena, id);
         }
         taker.join().unwrap();
         if let Some(id) = second {
-            holders.give_back(&pool, id);
+            holders.give_back(&arena, id);
         }
-        let mut free: Vec<SegmentId> = std::iter::from_fn(|| pool.try_take()).take(4).collect();
+        let mut free: Vec<SegmentId> = std::iter::from_fn(|| arena.try_take()).take(4).collect();
         free.sort_unstable();
         assert_eq!(free, [0, 1, 2], "the free list must hold every segment exactly once");
     });
 }
 
-/// A waiter and a releaser race: the main thread holds the pool's only segment and gives it back while another
+/// A waiter and a releaser race: the main thread holds the arena's only segment and gives it back while another
 /// thread waits for one. The waiter must get it: a release between the waiter's last look at the free list and
 /// its sleep must not be missed (loom's timed waits never time out, so a lost wake-up shows as a deadlock).
 #[test]
 fn waiter_gets_released_segment() {
     segpool::sync::model(|| {
-        let pool = Arc::new(Pool::new(1, 1));
-        let only = pool.try_take().expect("one free segment");
+        let arena = Arc::new(Arena::new(1, 1));
+        let only = arena.try_take().expect("one free segment");
         let waiter = {
-            let pool = pool.clone();
-            thread::spawn(move || pool.wait_take(None)) // no deadline: wait as long as it takes
+            let arena = arena.clone();
+            thread::spawn(move || arena.wait_take(None)) // no deadline: wait as long as it takes
         };
-        pool.push_free(only);
+        arena.push_free(only);
         assert_eq!(waiter.join().unwrap(), Some(only), "the waiter must receive the released segment");
     });
 }

@@ -1,9 +1,9 @@
-//! The segment pool: type-stable segments, an ABA-safe free list, and waiting for a free segment.
+//! The segment arena: type-stable segments, an ABA-safe free list, and waiting for a free segment.
 //!
 //! # Type stability
 //!
 //! Segments live in a directory of chunks (chunk `c` has room for `FIRST_CHUNK << c` segment pointers) and are
-//! freed only when the pool is dropped. A thread holding a stale segment index therefore always dereferences live
+//! freed only when the arena is dropped. A thread holding a stale segment index therefore always dereferences live
 //! memory; what it reads may belong to a later generation, which the generation checks of the queue detect
 //! (see the invariants in [`crate::segment`]). The reclamation strategies decide *when a segment may be reused*;
 //! none of them ever returns memory to the allocator while the queue lives. Growth (`OnExhausted::Grow`, and the
@@ -14,7 +14,7 @@
 //! A Treiber stack of segment indices whose head word packs `(index, tag)`. Every successful pop or push
 //! increments the 32-bit tag, so a pop that read `(i, t)` and the successor of `i`, then stalled while `i` was
 //! popped, used and pushed back, fails its CAS: the head is now `(i, t + k)`. (A lock would also do; the tagged
-//! head keeps the pool lock-free, and reading the successor of a segment that was concurrently taken is harmless
+//! head keeps the arena lock-free, and reading the successor of a segment that was concurrently taken is harmless
 //! because segments are type-stable.) The tag would have to wrap 2^32 times during one stall to fool it.
 
 use std::ptr;
@@ -32,7 +32,7 @@ type SegmentSlot<T, M> = AtomicPtr<Segment<T, M>>;
 
 /// Owns every segment of one queue: allocation, the free list and waiting. Public so that the model checkers can
 /// exercise the free list on its own; the queue is its only user in the library.
-pub struct SegmentPool<T, M> {
+pub struct SegmentArena<T, M> {
     segment_size: usize,
     /// `directory[c]` points at chunk `c` (an array of `FIRST_CHUNK << c` segment pointers) or is null.
     directory: [AtomicPtr<SegmentSlot<T, M>>; DIRECTORY_LEN],
@@ -51,7 +51,7 @@ pub struct SegmentPool<T, M> {
     wait_signal: Condvar,
 }
 
-/// The free list's statistics, on one cache line of their own (see `SegmentPool::free_head`).
+/// The free list's statistics, on one cache line of their own (see `SegmentArena::free_head`).
 #[derive(Default)]
 struct FreeCounts {
     recycled: CounterU64,
@@ -79,10 +79,10 @@ fn locate(index: SegmentId) -> (usize, usize) {
     (chunk, index as usize - chunk_start)
 }
 
-impl<T, M: Default> SegmentPool<T, M> {
-    /// A pool with `count` segments of `segment_size` slots allocated up front, all on the free list.
+impl<T, M: Default> SegmentArena<T, M> {
+    /// A arena with `count` segments of `segment_size` slots allocated up front, all on the free list.
     pub fn new(segment_size: usize, count: usize) -> Self {
-        let pool = SegmentPool {
+        let arena = SegmentArena {
             segment_size,
             directory: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             allocated: CounterU64::new(0),
@@ -93,20 +93,20 @@ impl<T, M: Default> SegmentPool<T, M> {
             wait_signal: Condvar::new(),
         };
         for _ in 0..count {
-            let id = pool.allocate();
-            pool.push_free(id);
+            let id = arena.allocate();
+            arena.push_free(id);
         }
-        pool
+        arena
     }
 
     /// Allocates one more segment and returns its index; it is not on the free list.
     ///
     /// # Panics
     ///
-    /// If the pool already holds `MAX_SEGMENTS` segments (indices are 32-bit).
+    /// If the arena already holds `MAX_SEGMENTS` segments (indices are 32-bit).
     pub fn allocate(&self) -> SegmentId {
         let id = self.allocated.fetch_add(1, Ordering::Relaxed);
-        assert!(id < u64::from(NO_SEGMENT), "segment pool is full: 2^32 - 1 segments allocated");
+        assert!(id < u64::from(NO_SEGMENT), "segment arena is full: 2^32 - 1 segments allocated");
         let id = id as SegmentId;
         let (chunk, offset) = locate(id);
         let slots = self.chunk_or_create(chunk);
@@ -140,21 +140,21 @@ impl<T, M: Default> SegmentPool<T, M> {
     }
 }
 
-impl<T, M> SegmentPool<T, M> {
+impl<T, M> SegmentArena<T, M> {
     /// The segment with index `id`.
     ///
     /// # Panics
     ///
-    /// If `id` was never allocated by this pool (a bug in the caller: every index in the queue's words came from
+    /// If `id` was never allocated by this arena (a bug in the caller: every index in the queue's words came from
     /// [`Self::allocate`]).
     pub(crate) fn get(&self, id: SegmentId) -> &Segment<T, M> {
         let (chunk, offset) = locate(id);
         let slots = self.directory[chunk].load(Ordering::Acquire);
-        assert!(!slots.is_null(), "segment {id} is not in this pool");
+        assert!(!slots.is_null(), "segment {id} is not in this arena");
         // SAFETY: a non-null directory entry points at a live chunk of `FIRST_CHUNK << chunk` slots and `offset`
         // is inside it (see `locate`). Chunks are freed only in Drop, which has `&mut self`.
         let segment = unsafe { &*slots.add(offset) }.load(Ordering::Acquire);
-        assert!(!segment.is_null(), "segment {id} is not in this pool");
+        assert!(!segment.is_null(), "segment {id} is not in this arena");
         // SAFETY: non-null slot pointers come from `Box::into_raw` in `allocate` and are freed only in Drop
         // (type stability, see the module docs), so the segment outlives `&self`.
         unsafe { &*segment }
@@ -277,7 +277,7 @@ impl<T, M> SegmentPool<T, M> {
     }
 }
 
-impl<T, M> Drop for SegmentPool<T, M> {
+impl<T, M> Drop for SegmentArena<T, M> {
     fn drop(&mut self) {
         for (chunk, entry) in self.directory.iter().enumerate() {
             let slots = entry.load(Ordering::Acquire);
@@ -293,7 +293,7 @@ impl<T, M> Drop for SegmentPool<T, M> {
                 if !segment.is_null() {
                     // SAFETY: non-null slots come from `Box::into_raw` in `allocate`, each freed exactly once here.
                     // Segment drop does not drop slot values (they are `MaybeUninit`); the queue drops the live ones
-                    // before the pool is dropped.
+                    // before the arena is dropped.
                     drop(unsafe { Box::from_raw(segment) });
                 }
             }
