@@ -19,7 +19,7 @@
 //! exhausts" means none within that bound. Bound 2 multiplies the cost by ~50 at k = 2. Run (the table is printed
 //! even without `--nocapture`; the witnesses need it):
 //! `cargo test --release --features loom --test loom_exhaustion -- --nocapture`. The table and the search times
-//! are in the README.
+//! are in `docs/verification.md` and the paper's section 6.
 #![cfg(feature = "loom")]
 
 use std::io::Write;

@@ -6,7 +6,7 @@
 //! Bounds: at most 3 threads (main included), at most 8 operations per thread; preemption bound 3 for the ABA
 //! models (`segpool::sync::model`) and 2 for the FIFO models ([`FIFO_PREEMPTIONS`]); `LOOM_MAX_PREEMPTIONS`
 //! overrides both. Each thread uses one long-lived handle, as a real producer or consumer would.
-//! Run: `cargo test --release --features loom --test loom_queue` (the time per model is in the README).
+//! Run: `cargo test --release --features loom --test loom_queue` (the time per model is in `docs/verification.md`).
 #![cfg(feature = "loom")]
 
 #[path = "../support/mod.rs"]
