@@ -75,5 +75,5 @@ pub use segment::{MAX_SEGMENT_SIZE, SegRef, SegmentId};
 // Every Rust code block of the README runs as a doctest (`cargo test --doc`), so the README's examples cannot rot.
 // Not under the model checkers, whose primitives work only inside a model (their doctests compile to nothing too).
 #[doc = include_str!("../README.md")]
-#[cfg(all(doctest, not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(all(doctest, segpool_std))]
 pub struct ReadmeDoctests;
