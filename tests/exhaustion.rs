@@ -1,7 +1,7 @@
 #![cfg(not(any(feature = "loom", feature = "shuttle")))]
 //! What happens when the segment arena runs dry, under each `OnExhausted` policy.
 //!
-//! The Limbo numbers below are exact, traced from the code (`src/queue.rs`, `src/reclaim/limbo.rs`):
+//! The Limbo numbers below are exact, traced from the code (`src/queue/mod.rs`, `src/reclaim/limbo.rs`):
 //!
 //! - the queue's first segment is taken from the pool, so `segment_count - 1` segments start on the free list;
 //! - a push takes a segment only when it finds the tail full. With `segment_size = 1` that is every push but the

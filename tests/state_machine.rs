@@ -4,7 +4,7 @@
 //! The reference (`Reference<M>`) predicts, for every step, the exact outcome of the operation: which value a pop
 //! returns, how many values a `pop_batch` returns (the rest of the head segment's contiguous run, capped by `max`),
 //! whether a push under `OnExhausted::Fail` is refused, and the whole `QueueStats` snapshot. The pool model rests on
-//! three facts of the implementation, traced from `src/queue.rs`:
+//! three facts of the implementation, traced from `src/queue/mod.rs`:
 //!
 //! - every segment holds exactly `segment_size` consecutive queue positions, the first segment positions
 //!   `0..segment_size` (a new segment is linked only when a push finds the tail full), so the push at position `p`

@@ -10,12 +10,21 @@
 use std::fmt;
 
 use crate::cache_padded::CachePadded;
-use crate::config::{Config, ConfigError, OnExhausted, deadline_after};
+use crate::config::{Config, ConfigError, OnExhausted};
 use crate::reclaim::{Reclaim, SegmentStore};
 use crate::segment::{ClaimWord, SegRef, Segment, SegmentId, StateWord, state};
 use crate::segment_arena::SegmentArena;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{AtomicU64, Ordering, spin_hint};
+
+mod error;
+mod handle;
+mod stats;
+
+pub use error::{PushError, PushErrorKind};
+pub use handle::{Handle, Stall};
+use stats::Counters;
+pub use stats::QueueStats;
 
 /// The protection slot used by push and pop (one operation protects one segment at a time).
 const OP_SLOT: usize = 0;
@@ -46,94 +55,6 @@ pub struct SegQueue<T, R: Reclaim> {
 unsafe impl<T: Send, R: Reclaim> Send for SegQueue<T, R> {}
 // SAFETY: as above; `&SegQueue` only moves `T` values between threads, never shares a `&T`.
 unsafe impl<T: Send, R: Reclaim> Sync for SegQueue<T, R> {}
-
-#[derive(Default)]
-struct Counters {
-    retired: CounterU64,
-    exhausted: CounterU64,
-    grown: CounterU64,
-    failed: CounterU64,
-    waited: CounterU64,
-    wait_timeouts: CounterU64,
-    stale_views: CounterU64,
-}
-
-/// A snapshot of a queue's segment accounting. Under concurrency the fields are read one by one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct QueueStats {
-    /// Segments allocated: up front (`segment_count`) plus grown.
-    pub segments_allocated: u64,
-    /// Segments taken off the free list for a second or later use.
-    pub segments_recycled: u64,
-    /// Segments on the free list now. With `retired_pending` and `segments_orphaned` at zero as well, a refused
-    /// push is not transient: nothing the strategy holds will come back.
-    pub segments_free: u64,
-    /// Segments fully consumed, unlinked and handed to the reclamation strategy.
-    pub segments_retired: u64,
-    /// Retired segments the strategy has not made reusable yet (Limbo: those waiting in the ring).
-    pub retired_pending: u64,
-    /// Retired segments whose reuse was deferred past the strategy's rule (Limbo: evicted from the ring while still
-    /// referenced; reused when the last reference drops).
-    pub segments_orphaned: u64,
-    /// Times a push needed a segment and the pool had none (each is then grown, failed or waited).
-    pub exhaustion_events: u64,
-    /// Segments allocated because of `OnExhausted::Grow`.
-    pub grown: u64,
-    /// Pushes handed back at once under `OnExhausted::Fail`.
-    pub failed_pushes: u64,
-    /// Times a push waited under `OnExhausted::Wait`.
-    pub waits: u64,
-    /// Waits that ended without a segment (the push was handed back).
-    pub wait_timeouts: u64,
-    /// Generation checks that found a protected segment in a later generation. Zero for a sound strategy.
-    pub stale_views: u64,
-}
-
-/// Why a push handed its value back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PushErrorKind {
-    /// `OnExhausted::Fail`: no free segment.
-    Exhausted,
-    /// `OnExhausted::Wait`: no segment became free before the timeout.
-    TimedOut,
-}
-
-/// A push that could not proceed; it holds the value.
-pub struct PushError<T> {
-    value: T,
-    kind: PushErrorKind,
-}
-
-impl<T> PushError<T> {
-    /// Why the push failed.
-    pub fn kind(&self) -> PushErrorKind {
-        self.kind
-    }
-
-    /// The value that was not pushed.
-    pub fn into_inner(self) -> T {
-        self.value
-    }
-}
-
-impl<T> fmt::Debug for PushError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PushError").field("kind", &self.kind).finish_non_exhaustive()
-    }
-}
-
-impl<T> fmt::Display for PushError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            PushErrorKind::Exhausted => f.write_str("segment arena exhausted (OnExhausted::Fail); value handed back"),
-            PushErrorKind::TimedOut => {
-                f.write_str("no segment became free in time (OnExhausted::Wait); value handed back")
-            }
-        }
-    }
-}
-
-impl<T> std::error::Error for PushError<T> {}
 
 /// The outcome of one protected push attempt.
 enum Blocked<T> {
@@ -490,127 +411,5 @@ impl<T, R: Reclaim> Drop for SegQueue<T, R> {
             current = next;
         }
         // The pool drops the segments themselves.
-    }
-}
-
-/// One thread's access to a [`SegQueue`]: it owns the thread's reclamation state, so operations through it skip
-/// registration. Dropping it unregisters.
-pub struct Handle<'q, T, R: Reclaim> {
-    queue: &'q SegQueue<T, R>,
-    local: R::Handle,
-}
-
-impl<'q, T, R: Reclaim> Handle<'q, T, R> {
-    /// Pushes `value` at the tail. If a new segment is needed and none is free, `Config::on_exhausted` decides:
-    /// grow, fail at once, or wait; a failed push hands `value` back in the error.
-    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
-        let queue = self.queue;
-        let mut spare = None;
-        let mut value = value;
-        let mut deadline = None;
-        let outcome = loop {
-            queue.reclaim.enter(&mut self.local);
-            let attempt = queue.push_protected(&mut self.local, value, &mut spare);
-            queue.reclaim.leave(&mut self.local, &queue.pool);
-            match attempt {
-                Ok(()) => break Ok(()),
-                Err(Blocked::Exhausted(back)) => {
-                    queue.counters.failed.fetch_add(1, Ordering::Relaxed);
-                    break Err(PushError { value: back, kind: PushErrorKind::Exhausted });
-                }
-                Err(Blocked::MustWait(back)) => {
-                    // Wait outside the operation: a waiting thread must not hold protections that would keep
-                    // the very segments it waits for from being reclaimed.
-                    let OnExhausted::Wait(timeout) = queue.config.on_exhausted else {
-                        unreachable!("only OnExhausted::Wait asks to wait")
-                    };
-                    // `None` inside: the timeout is too long to be an `Instant`, so wait as long as it takes.
-                    let until = *deadline.get_or_insert_with(|| deadline_after(timeout));
-                    queue.counters.waited.fetch_add(1, Ordering::Relaxed);
-                    match queue.pool.wait_take(until) {
-                        Some(id) => {
-                            spare = Some(id);
-                            value = back;
-                        }
-                        None => {
-                            queue.counters.wait_timeouts.fetch_add(1, Ordering::Relaxed);
-                            break Err(PushError { value: back, kind: PushErrorKind::TimedOut });
-                        }
-                    }
-                }
-            }
-        };
-        if let Some(unused) = spare {
-            queue.pool.push_free(unused); // never published, so it can go straight back
-        }
-        outcome
-    }
-
-    /// Pops the value at the head, or `None` if the queue is empty (or its next value is still being written).
-    pub fn pop(&mut self) -> Option<T> {
-        let mut popped = None;
-        self.pop_run(1, &mut |value| popped = Some(value));
-        popped
-    }
-
-    /// Tells the strategy that this thread is about to go quiet for a while (a pool worker about to sleep):
-    /// retired segments only this handle would reclaim are handed where other handles reclaim them
-    /// ([`Reclaim::park`]). The handle stays usable.
-    pub fn park(&mut self) {
-        self.queue.reclaim.park(&mut self.local, &self.queue.pool);
-    }
-
-    /// Pops one contiguous run of up to `max` published values, all from one segment (wpool's batch), appending
-    /// them to `out` in FIFO order. Returns how many were appended; 0 if none was ready.
-    pub fn pop_batch(&mut self, out: &mut Vec<T>, max: usize) -> usize {
-        if max == 0 {
-            return 0;
-        }
-        // Reserve before claiming, so no allocation failure can strike between the claim and the reads.
-        out.reserve(max.min(self.queue.config.segment_size));
-        self.pop_run(max, &mut |value| out.push(value))
-    }
-
-    fn pop_run(&mut self, max: usize, sink: &mut impl FnMut(T)) -> usize {
-        let queue = self.queue;
-        queue.reclaim.enter(&mut self.local);
-        let taken = queue.pop_protected(&mut self.local, max, sink);
-        queue.reclaim.leave(&mut self.local, &queue.pool);
-        taken
-    }
-
-    /// The queue this handle belongs to.
-    pub fn queue(&self) -> &SegQueue<T, R> {
-        self.queue
-    }
-
-    /// Enters an operation and protects the head segment, exactly as a consumer preempted in the middle of
-    /// [`Self::pop`] would, and stays there until the returned guard is dropped. For experiments on robustness to
-    /// stalled threads: meanwhile other handles keep working, and [`SegQueue::stats`] shows what the strategy
-    /// cannot reclaim (`retired_pending`) because of the stall.
-    pub fn stall(&mut self) -> Stall<'_, 'q, T, R> {
-        let queue = self.queue;
-        queue.reclaim.enter(&mut self.local);
-        queue.protect(&mut self.local, &queue.head);
-        Stall { handle: self }
-    }
-}
-
-/// A handle stopped inside an operation; see [`Handle::stall`]. Dropping it ends the operation.
-#[must_use = "the stall ends when the guard is dropped"]
-pub struct Stall<'h, 'q, T, R: Reclaim> {
-    handle: &'h mut Handle<'q, T, R>,
-}
-
-impl<T, R: Reclaim> Drop for Stall<'_, '_, T, R> {
-    fn drop(&mut self) {
-        let queue = self.handle.queue;
-        queue.reclaim.leave(&mut self.handle.local, &queue.pool);
-    }
-}
-
-impl<T, R: Reclaim> Drop for Handle<'_, T, R> {
-    fn drop(&mut self) {
-        self.queue.reclaim.unregister(&mut self.local, &self.queue.pool);
     }
 }
