@@ -418,3 +418,16 @@ fn a_timed_out_wait_reaches_the_submitter_as_timed_out() {
         pool.shutdown(None);
     });
 }
+
+/// The builder takes the queue's `Config` whole, and validates it for the chosen strategy like `SegQueue` does.
+#[test]
+fn the_builder_takes_the_queue_config_whole() {
+    let config = Config { segment_size: 4, segment_count: 9, limbo_len: 8, on_exhausted: OnExhausted::Fail };
+    let refused = Pool::builder().config(config.clone()).handler(|_: u64| {}).strategy::<Limbo>().build();
+    assert_eq!(refused.err(), config.validate_for::<Limbo>().err(), "the same refusal as the queue's");
+    let live = Config { segment_count: 10, ..config };
+    let pool = Pool::builder().workers(1).config(live.clone()).handler(|_: u64| {}).strategy::<Limbo>().build();
+    let pool = pool.expect("limbo_len + 2 segments are live");
+    assert_eq!(pool.backend().queue().config(), &live);
+    assert_eq!(pool.shutdown(None).executed, 0);
+}

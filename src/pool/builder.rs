@@ -84,6 +84,12 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
         self
     }
 
+    /// The whole queue configuration at once (the backend is built from it; the setters below change one field).
+    pub fn config(mut self, config: Config) -> Self {
+        self.queue = config;
+        self
+    }
+
     /// Jobs per segment of a segmented backend.
     pub fn segment_size(mut self, segment_size: usize) -> Self {
         self.queue.segment_size = segment_size;
@@ -136,18 +142,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
 
     /// The queue the pool runs on.
     pub fn backend<B2: Backend<Envelope<J>>>(self) -> Builder<J, B2, M> {
-        Builder {
-            workers: self.workers,
-            thread_name: self.thread_name,
-            batch: self.batch,
-            pin_workers: self.pin_workers,
-            queue: self.queue,
-            handler: self.handler,
-            on_cancelled: self.on_cancelled,
-            on_panic: self.on_panic,
-            metrics: self.metrics,
-            _backend: PhantomData,
-        }
+        self.retyped(|metrics| metrics)
     }
 
     /// The segmented queue with reclamation strategy `R` (shorthand for `backend::<Segmented<R, _>>()`).
@@ -157,6 +152,11 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
 
     /// The metrics sink.
     pub fn metrics<M2: Metrics>(self, metrics: M2) -> Builder<J, B, M2> {
+        self.retyped(|_| metrics)
+    }
+
+    /// Every setting moved into a builder of other type parameters, the metrics sink through `metrics`.
+    fn retyped<B2, M2>(self, metrics: impl FnOnce(M) -> M2) -> Builder<J, B2, M2> {
         Builder {
             workers: self.workers,
             thread_name: self.thread_name,
@@ -166,7 +166,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             handler: self.handler,
             on_cancelled: self.on_cancelled,
             on_panic: self.on_panic,
-            metrics,
+            metrics: metrics(self.metrics),
             _backend: PhantomData,
         }
     }
