@@ -2,6 +2,37 @@
 
 use super::*;
 
+/// What [`start_and_join`] saw: when the run started, the memory run's window, and the producers' totals.
+struct Started {
+    start: Instant,
+    counting: Option<(u64, AllocationWindow)>,
+    jobs: u64,
+    handed_back: u64,
+}
+
+/// Sets the producers' deadline, releases them (the second barrier), opens a memory run's counting window after
+/// the warm-up, and waits for every producer: the part both kinds of run share.
+fn start_and_join(
+    barrier: &Barrier,
+    progress: &Progress,
+    cell: Cell,
+    mode: Mode,
+    clock: Clock,
+    producers: Vec<thread::ScopedJoinHandle<'_, (u64, u64)>>,
+) -> Started {
+    progress.deadline.0.store(clock.now_ns() + cell.duration.as_nanos() as u64, Ordering::Release);
+    barrier.wait();
+    let start = Instant::now();
+    let counting = count_after_warm_up(mode, cell, progress);
+    let (mut jobs, mut handed_back) = (0, 0);
+    for producer in producers {
+        let (sent, refused) = producer.join().expect("producer panicked");
+        jobs += sent;
+        handed_back += refused;
+    }
+    Started { start, counting, jobs, handed_back }
+}
+
 /// Producers push until the deadline; consumers pop in batches until every pushed value is popped.
 pub(super) fn queue_run<B: Backend<u64> + Inspect>(backend: &B, cell: Cell, mode: Mode, clock: Clock) -> Outcome {
     let stalled = cell.workload == Workload::Stall;
@@ -62,16 +93,8 @@ pub(super) fn queue_run<B: Backend<u64> + Inspect>(backend: &B, cell: Cell, mode
             })
             .collect();
         barrier.wait(); // every thread has allocated what it needs
-        progress.deadline.0.store(clock.now_ns() + cell.duration.as_nanos() as u64, Ordering::Release);
-        barrier.wait();
-        let start = Instant::now();
-        let counting = count_after_warm_up(mode, cell, &progress);
-        let (mut jobs, mut handed_back) = (0, 0);
-        for producer in producers {
-            let (sent, refused) = producer.join().expect("producer panicked");
-            jobs += sent;
-            handed_back += refused;
-        }
+        let Started { start, counting, jobs, handed_back } =
+            start_and_join(&barrier, &progress, cell, mode, clock, producers);
         let mut latencies = Vec::new();
         for consumer in consumers {
             latencies.extend(consumer.join().expect("consumer panicked"));
@@ -150,16 +173,8 @@ pub(super) fn pool_run<B: Backend<Envelope<u64>> + Inspect>(
                 })
                 .collect();
             barrier.wait(); // every producer has its submitter
-            progress.deadline.0.store(clock.now_ns() + cell.duration.as_nanos() as u64, Ordering::Release);
-            barrier.wait();
-            let start = Instant::now();
-            let counting = count_after_warm_up(mode, cell, &progress);
-            let (mut jobs, mut handed_back) = (0, 0);
-            for producer in producers {
-                let (sent, refused) = producer.join().expect("producer panicked");
-                jobs += sent;
-                handed_back += refused;
-            }
+            let Started { start, counting, jobs, handed_back } =
+                start_and_join(&barrier, &progress, cell, mode, clock, producers);
             let mut spins = 0;
             while progress.done.0.load(Ordering::Acquire) < jobs {
                 backoff(&mut spins);
