@@ -93,7 +93,7 @@ impl<T, R: Reclaim> SegQueue<T, R> {
 
     /// Like [`Self::with_config`], but accepts a configuration under which the queue can run out of segments for
     /// good (a `Fail` or `Wait` queue with fewer segments than it or its strategy needs to recycle, or Leak under
-    /// `Fail`): for experiments that study exhaustion itself, such as wpool's limbo draining a small pool. Every
+    /// `Fail`): for experiments that study exhaustion itself, such as wpool's limbo draining a small arena. Every
     /// field is still checked against its bounds.
     pub fn with_config_unchecked_liveness(config: Config) -> Result<Self, ConfigError> {
         config.validate_bounds()?;

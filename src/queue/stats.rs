@@ -31,7 +31,7 @@ pub struct QueueStats {
     /// Retired segments whose reuse was deferred past the strategy's rule (Limbo: evicted from the ring while still
     /// referenced; reused when the last reference drops).
     pub segments_orphaned: u64,
-    /// Times a push needed a segment and the pool had none (each is then grown, failed or waited).
+    /// Times a push needed a segment and the free list had none (each is then grown, failed or waited).
     pub exhaustion_events: u64,
     /// Segments allocated because of `OnExhausted::Grow`.
     pub grown: u64,

@@ -27,7 +27,7 @@
 //! # Why flush at every retirement
 //!
 //! crossbeam keeps deferred closures in a per-handle bag of 64 and publishes the bag only when it is full or on
-//! [`Guard::flush`]. Garbage in another thread's bag is invisible to everybody else, so with a small pool under
+//! [`Guard::flush`]. Garbage in another thread's bag is invisible to everybody else, so with a small arena under
 //! `OnExhausted::Fail` or `Wait` a consumer's bag could hold every free segment while the producers starve, for
 //! good if the consumers only see an empty queue. Crossbeam has no other way to publish a bag, so `retire` flushes
 //! every time: each retired segment is in the collector's global queue (and reclaimable by anyone's `collect`)
@@ -44,8 +44,8 @@
 //! row (each refused push flushed twice, 16 bags).
 //!
 //! Hence the sweep. The strategy counts released participants since the last sweep; a handle whose operation called
-//! `collect` (the pool ran dry) flushes, after unpinning, from fresh pins again and again until a deferred reclamation
-//! has put a segment on the ready list, nothing retired is pending any more, or it has flushed
+//! `collect` (the free list ran dry) flushes, after unpinning, from fresh pins again and again until a deferred
+//! reclamation has put a segment on the ready list, nothing retired is pending any more, or it has flushed
 //! `released / 4 + SWEEP_EXTRA` times (a flush collects 8 bags, so one flush per 8 released participants would do for
 //! their own bags; one per 4 leaves room for crossbeam's garbage queued alongside, such as the destruction of each
 //! released participant's record, and `SWEEP_EXTRA` (3) for the two advances that the segment's own bag needs). While
@@ -97,7 +97,7 @@
 //! - **Stalled threads** hold the epoch back as in any EBR scheme: while a thread stays pinned, nothing retired by
 //!   anyone becomes reusable, so [`Reclaim::pending`] grows with the others' traffic.
 //! - **Unreclaimed segments** without stalls: those retired in the last two epochs plus those whose bags crossbeam
-//!   has not collected yet (it collects at most 8 bags per `flush` and every 128 pins); when the pool runs dry,
+//!   has not collected yet (it collects at most 8 bags per `flush` and every 128 pins); when the free list runs dry,
 //!   the sweep works through the bags that released handles left ahead of them.
 
 use std::fmt;
@@ -154,7 +154,7 @@ pub struct CrossbeamHandle {
     guard: Option<Guard>,
     local: LocalHandle,
     scratch: Vec<SegmentId>,
-    /// Set by `collect`: the pool ran dry during this operation, so `leave` sweeps after unpinning.
+    /// Set by `collect`: the free list ran dry during this operation, so `leave` sweeps after unpinning.
     short: bool,
 }
 
@@ -178,7 +178,7 @@ impl CrossbeamEpoch {
         }
     }
 
-    /// The pool ran dry during the operation that just ended: flush from fresh pins until a segment's deferred
+    /// The free list ran dry during the operation that just ended: flush from fresh pins until a segment's deferred
     /// reclamation has run, nothing retired is pending, or the bound is reached (module docs, "The collector's
     /// backlog"). The handle must be unpinned: a pinned handle would hold the epoch back.
     fn sweep(&self, handle: &CrossbeamHandle) {

@@ -12,20 +12,21 @@
 //! 3. it makes reusable every segment sealed at `r` with `G >= r + 2` (the *two-epoch rule*, argued below).
 //!
 //! A handle steps when its bag holds [`COLLECT_THRESHOLD`] segments more than were already stuck in it after its
-//! last step; when the pool runs dry ([`Epoch::collect`]); and at the end of its operation ([`Epoch::leave`]) after
-//! a shortage, as explained next.
+//! last step; when the free list runs dry ([`Epoch::collect`]); and at the end of its operation
+//! ([`Epoch::leave`]) after a shortage, as explained next.
 //!
 //! # Few segments: shortages
 //!
-//! Bags are per handle. With a small pool under `OnExhausted::Fail` or `Wait`, the segments a consumer retired can
+//! Bags are per handle. With a small arena under `OnExhausted::Fail` or `Wait`, the segments a consumer retired can
 //! sit in its bag below the threshold while the producers run dry, and a segment retired inside an operation can
 //! never be reused inside that same operation (the retirer's own pin holds `G` back, see below). So
 //! [`Epoch::collect`] bumps a shared shortage counter, and every handle checks it (one load) in [`Epoch::leave`]:
 //! if it moved, the handle steps once *after* unpinning. This advances the epoch on behalf of the starving
 //! producers and seals and frees the bag. While a producer sleeps under `Wait` ([`SegmentStore::starving`]),
 //! every handle steps at the end of *every* operation: one step may free nothing yet (a segment needs two
-//! advances), and the sleeper cannot ask again (shuttle found producers waiting for good that way). The handle that called `collect` also steps at its own `leave`, so a push
-//! refused by `Fail` usually finds a segment on its retry. A live handle that performs no more operations still
+//! advances), and the sleeper cannot ask again (shuttle found producers waiting for good that way). The handle
+//! that called `collect` also steps at its own `leave`, so a push refused by `Fail` usually finds a segment on its
+//! retry. A live handle that performs no more operations still
 //! holds back the segments in its bag (at most [`COLLECT_THRESHOLD`] `+ 1` in steady state); drop idle handles, or
 //! size the pool above the bound.
 //!
@@ -217,7 +218,7 @@ pub struct Epoch {
     registry: Registry<EpochRecord>,
     /// Sealed segments of unregistered handles that were not reusable yet when their handle left.
     orphans: Orphans<(SegmentId, u64)>,
-    /// Raised when a pool runs dry ([`Reclaim::collect`]): handles that see it step at their next `leave`.
+    /// Raised when a free list runs dry ([`Reclaim::collect`]): handles that see it step at their next `leave`.
     shortage: Shortage,
     counts: RetiredCounts,
     /// Room each new handle's bag gets: the larger of [`BAG_CAPACITY`] and the pool's initial segment count.
@@ -423,7 +424,8 @@ impl Reclaim for Epoch {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
         Self::unpin(handle);
         if self.shortage.must_give_back(&mut handle.seen_shortage, store) {
-            self.step(handle, store); // the pool ran dry, or a producer waits: advance, give back (reclaim::retired)
+            // The free list ran dry, or a producer waits: advance and give back (reclaim::retired).
+            self.step(handle, store);
         }
     }
 

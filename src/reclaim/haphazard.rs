@@ -34,12 +34,12 @@
 //! # Few segments: shortages and sleepers
 //!
 //! On its own, haphazard scans (at a retirement) only when more than `max(1000, 2 * hazard pointers)` objects wait,
-//! or when 2 seconds passed since its last scan: far more segments than a small pool has. So a segment that a
+//! or when 2 seconds passed since its last scan: far more segments than a small arena has. So a segment that a
 //! consumer retires stays retired until somebody reclaims eagerly, and the queue retires from *inside* an
 //! operation (the pop that unlinks a segment, or reads its last slot), while the retiring handle's own hazard
 //! pointer still names that segment: no reclamation before that handle's `leave` can free it. Hence:
 //!
-//! - [`Reclaim::collect`] (the pool ran dry) reclaims eagerly at once, which frees whatever no operation in flight
+//! - [`Reclaim::collect`] (the free list ran dry) reclaims eagerly at once, which frees whatever no operation in flight
 //!   protects, and bumps a shared *shortage* counter;
 //! - every handle loads that counter in [`Reclaim::leave`], after resetting its hazard pointers, and if it moved
 //!   since the handle last looked, reclaims eagerly once (this includes the handle that called `collect`: by its
@@ -72,7 +72,7 @@
 //!   published its address at a moment after the unlink (argued above).
 //! - **Stalled threads** hold back at most the segments their `PROTECT_SLOTS` hazard pointers name.
 //! - **Unreclaimed segments**: with `OnExhausted::Grow` and a well-stocked pool, up to haphazard's threshold
-//!   (1000 retirements, or 2 seconds) plus the ready list; whenever the pool runs dry, `collect` reclaims every
+//!   (1000 retirements, or 2 seconds) plus the ready list; whenever the free list runs dry, `collect` reclaims every
 //!   unprotected one at once.
 //! - **Costs**: one `SeqCst` fence per `protect`, one store per slot per `leave`, two small allocations per retired
 //!   segment (the next token and haphazard's `Retired` record), and haphazard's scans.
@@ -146,7 +146,7 @@ impl Drop for HaphazardMeta {
 pub struct Haphazard {
     domain: Arc<Domain<Family>>,
     ready: Arc<ReadyList>,
-    /// Bumped by every `collect` (the pool ran dry): each handle reclaims eagerly once at its next `leave` (see
+    /// Bumped by every `collect` (the free list ran dry): each handle reclaims eagerly once at its next `leave` (see
     /// the module docs). Only a hint, read relaxed: segments are published through the ready list and the pool.
     shortage: Shortage,
     retired: CounterU64,
@@ -269,7 +269,7 @@ impl Reclaim for Haphazard {
             hazard.reset_protection();
         }
         // Now that our own hazards are gone, the segments this operation retired can be reclaimed too: do it if
-        // the pool ran dry since we last looked, or at every operation while a producer sleeps for a segment (it
+        // the free list ran dry since we last looked, or at every operation while a producer sleeps for a segment (it
         // cannot ask again). See the module docs.
         if self.shortage.must_give_back(&mut handle.seen_shortage, store) && self.pending() > 0 {
             self.domain.eager_reclaim();

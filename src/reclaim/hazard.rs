@@ -31,9 +31,9 @@
 //! # Few segments: asking the other handles to scan
 //!
 //! Per-handle lists have a weakness that Michael's setting (an unbounded allocator) hides: a segment retired by a
-//! consumer waits on *that consumer's* list, so with a small pool under `OnExhausted::Fail` or `Wait` the producers
+//! consumer waits on *that consumer's* list, so with a small arena under `OnExhausted::Fail` or `Wait` the producers
 //! can run dry while every spare segment sits on consumers' lists below their thresholds, for good (the tests of
-//! this strategy wedge that way without the remedy). So [`Reclaim::collect`], called when the pool ran dry, scans
+//! this strategy wedge that way without the remedy). So [`Reclaim::collect`], called when the free list ran dry, scans
 //! its own list at once *and* bumps a shared shortage counter; a handle that holds retired segments loads that
 //! counter in [`Reclaim::leave`] and, if it moved, scans at the end of that operation. While a producer sleeps
 //! under `Wait` ([`SegmentStore::starving`]), such a handle scans at the end of *every* operation: a single request
@@ -143,7 +143,7 @@ pub struct Hazard {
     registry: Registry<HazardRecord>,
     /// Retired segments of unregistered handles that were still protected when their handle left.
     orphans: Orphans<SegmentId>,
-    /// Raised when a pool runs dry ([`Reclaim::collect`]): handles that see it scan at their next `leave`.
+    /// Raised when a free list runs dry ([`Reclaim::collect`]): handles that see it scan at their next `leave`.
     shortage: Shortage,
     counts: RetiredCounts,
 }
@@ -360,7 +360,7 @@ impl Reclaim for Hazard {
             return; // nothing to give back (orphans are adopted by the `collect` that reported the shortage)
         }
         if self.shortage.must_give_back(&mut handle.seen_shortage, store) {
-            self.scan(handle, store); // the pool ran dry, or a producer waits (reclaim::retired)
+            self.scan(handle, store); // the free list ran dry, or a producer waits (reclaim::retired)
         }
     }
 

@@ -24,7 +24,7 @@
 //!   the eviction check is sound; the delay itself guarantees nothing. Unreclaimed segments: `limbo_len`, plus the
 //!   orphans still referenced. A stalled thread holds back at most the segments it references. Under
 //!   `OnExhausted::Fail` or `Wait` it needs `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's
-//!   last segment can hold every segment, no retirement can happen, and the pool stays dry for good; its
+//!   last segment can hold every segment, no retirement can happen, and the free list stays dry for good; its
 //!   [`Reclaim::validate_config`] refuses such a configuration.
 //! - **Leak** (the baseline): nothing is ever reused, so it runs only under `OnExhausted::Grow` (it refuses `Fail`
 //!   and `Wait`, under which its queue would die after `segment_count * segment_size` values); every segment
@@ -145,7 +145,7 @@ pub trait Reclaim: Send + Sync + Sized + 'static {
     /// [`SegmentStore::make_reusable`] for it (now or later) once reuse is safe by its rules, or never.
     fn retire<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, id: SegmentId, store: &S);
 
-    /// The pool ran dry: reclaim eagerly whatever is already safe. Called inside an operation.
+    /// The free list ran dry: reclaim eagerly whatever is already safe. Called inside an operation.
     fn collect<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, store: &S) {
         let _ = (handle, store);
     }

@@ -5,7 +5,7 @@
 //! # The shortage signal
 //!
 //! A segment retired into one handle's list is reusable only once that handle (or one that adopts it) scans or
-//! steps. With a small pool under `OnExhausted::Fail` or `Wait`, producers can run dry while the consumers' lists
+//! steps. With a small arena under `OnExhausted::Fail` or `Wait`, producers can run dry while the consumers' lists
 //! hold every segment. So a handle whose push found the pool empty raises the signal ([`Reclaim::collect`]), and
 //! every handle that sees it moved since it last answered gives back what it can at the end of its next operation
 //! ([`Shortage::must_give_back`], called from `leave`). While a thread is blocked waiting for a segment
@@ -21,7 +21,7 @@ use crate::reclaim::SegmentStore;
 use crate::sync::unmodelled::AtomicU64 as CounterU64;
 use crate::sync::{AtomicUsize, Ordering};
 
-/// How many times a pool ran dry. Only a hint, read and written relaxed: the segments themselves are published
+/// How many times a free list ran dry. Only a hint, read and written relaxed: the segments themselves are published
 /// through the free list.
 #[derive(Debug)]
 pub(crate) struct Shortage(AtomicUsize);
@@ -40,7 +40,7 @@ impl Shortage {
         Answered(self.0.load(Ordering::Relaxed))
     }
 
-    /// Raises the signal (the pool ran dry); returns it as answered by the caller, for a caller that gives back
+    /// Raises the signal (the free list ran dry); returns it as answered by the caller, for a caller that gives back
     /// at once and need not again at its `leave`.
     pub(crate) fn raise(&self) -> Answered {
         Answered(self.0.fetch_add(1, Ordering::Relaxed).wrapping_add(1))
