@@ -26,9 +26,8 @@
 //! every handle steps at the end of *every* operation: one step may free nothing yet (a segment needs two
 //! advances), and the sleeper cannot ask again (shuttle found producers waiting for good that way). The handle
 //! that called `collect` also steps at its own `leave`, so a push refused by `Fail` usually finds a segment on its
-//! retry. A live handle that performs no more operations still
-//! holds back the segments in its bag (at most [`COLLECT_THRESHOLD`] `+ 1` in steady state); drop idle handles, or
-//! size the pool above the bound.
+//! retry. A live handle that performs no more operations still holds back the segments in its bag (at most
+//! [`COLLECT_THRESHOLD`] `+ 1` in steady state); drop idle handles, or size the arena above the bound.
 //!
 //! # The threshold
 //!
