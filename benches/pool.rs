@@ -41,32 +41,32 @@ mod suite {
 
     use criterion::measurement::WallTime;
     use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
-    use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
+    use segpool::pool::{BackendKind, MutexDeque, Segmented};
     use segpool::{Epoch, Hazard, Leak, Limbo, OnExhausted, Pool, Submit};
     use sha2::{Digest, Sha256};
 
     /// Something to do with each backend type. Generic methods cannot be closures, hence a trait.
     trait Visit {
-        fn visit<B: Backend<Envelope<u64>>>(&mut self);
+        fn visit<B: BackendKind>(&mut self);
     }
 
     /// The one list of backends, used by every workload and by the latency table.
     fn for_each_backend(visitor: &mut impl Visit) {
-        visitor.visit::<Segmented<Limbo, Envelope<u64>>>();
-        visitor.visit::<Segmented<Hazard, Envelope<u64>>>();
-        visitor.visit::<Segmented<Epoch, Envelope<u64>>>();
-        visitor.visit::<Segmented<Leak, Envelope<u64>>>();
-        visitor.visit::<MutexDeque<Envelope<u64>>>();
+        visitor.visit::<Segmented<Limbo>>();
+        visitor.visit::<Segmented<Hazard>>();
+        visitor.visit::<Segmented<Epoch>>();
+        visitor.visit::<Segmented<Leak>>();
+        visitor.visit::<MutexDeque>();
         #[cfg(feature = "reference")]
         {
-            visitor.visit::<Segmented<segpool::Haphazard, Envelope<u64>>>();
-            visitor.visit::<Segmented<segpool::CrossbeamEpoch, Envelope<u64>>>();
-            visitor.visit::<segpool::pool::CrossbeamChannel<Envelope<u64>>>();
+            visitor.visit::<Segmented<segpool::Haphazard>>();
+            visitor.visit::<Segmented<segpool::CrossbeamEpoch>>();
+            visitor.visit::<segpool::pool::CrossbeamChannel>();
         }
         #[cfg(all(target_os = "linux", feature = "uring"))]
-        visitor.visit::<segpool::pool::Uring<Envelope<u64>>>();
+        visitor.visit::<segpool::pool::Uring>();
         #[cfg(all(windows, feature = "iocp"))]
-        visitor.visit::<segpool::pool::Iocp<Envelope<u64>>>();
+        visitor.visit::<segpool::pool::Iocp>();
     }
 
     /// What a job does. A trait (not a function pointer) so that the handler is monomorphised per workload: an
@@ -167,7 +167,7 @@ mod suite {
     }
 
     impl<W: Workload> Visit for Throughputs<'_, '_, W> {
-        fn visit<B: Backend<Envelope<u64>>>(&mut self) {
+        fn visit<B: BackendKind>(&mut self) {
             let (producers, workers) = (self.producers, self.workers);
             let share = W::ROUND / producers;
             // Built on first use, so that a filtered-out function builds nothing (criterion skips the closure), and
@@ -267,7 +267,7 @@ mod suite {
     }
 
     /// p50 and p99 of the time from `submit` into an idle 2-worker pool to the start of the job.
-    fn lone_job_latency<B: Backend<Envelope<u64>>>() -> (Duration, Duration) {
+    fn lone_job_latency<B: BackendKind>() -> (Duration, Duration) {
         const JOBS: usize = 2_000;
         let origin = Instant::now();
         let started = Arc::new(AtomicU64::new(u64::MAX));
@@ -301,7 +301,7 @@ mod suite {
 
     struct LatencyRow;
     impl Visit for LatencyRow {
-        fn visit<B: Backend<Envelope<u64>>>(&mut self) {
+        fn visit<B: BackendKind>(&mut self) {
             let (p50, p99) = lone_job_latency::<B>();
             println!("| {} | {p50:?} | {p99:?} |", B::NAME);
         }

@@ -8,20 +8,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
+use segpool::pool::{BackendKind, MutexDeque, Segmented};
 use segpool::{CancelToken, Epoch, Hazard, Limbo, Pool, SubmitErrorKind};
 
 fn main() {
     match std::env::args().nth(1).as_deref().unwrap_or("hazard") {
-        "hazard" => run::<Segmented<Hazard, Envelope<u64>>>(),
-        "epoch" => run::<Segmented<Epoch, Envelope<u64>>>(),
-        "limbo" => run::<Segmented<Limbo, Envelope<u64>>>(),
-        "mutex-deque" => run::<MutexDeque<Envelope<u64>>>(),
+        "hazard" => run::<Segmented<Hazard>>(),
+        "epoch" => run::<Segmented<Epoch>>(),
+        "limbo" => run::<Segmented<Limbo>>(),
+        "mutex-deque" => run::<MutexDeque>(),
         other => panic!("unknown backend {other:?}"),
     }
 }
 
-fn run<B: Backend<Envelope<u64>>>() {
+fn run<B: BackendKind>() {
     // The pool catches its workers' panics and reports them to `on_panic`; keep Rust's message for other threads.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

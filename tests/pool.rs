@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use segpool::pool::{Backend, CountingMetrics, Envelope, MutexDeque, Segmented};
+use segpool::pool::{BackendKind, CountingMetrics, MutexDeque, Segmented};
 use segpool::{CancelToken, Hazard, OnExhausted, Pool, SubmitErrorKind, Task};
 
 /// Values that every test can check for exactly-once execution.
@@ -39,7 +39,7 @@ impl Ledger {
 
 /// `PRODUCERS` threads submit `per_producer` jobs each; every job below `CHILDREN` also submits a child job from
 /// inside the handler (value + 1,000,000). All must run exactly once, and shutdown must report them all.
-fn exactly_once<B: Backend<Envelope<u64>>>(segment_size: usize) {
+fn exactly_once<B: BackendKind>(segment_size: usize) {
     const PRODUCERS: u64 = 3;
     const CHILDREN: u64 = 100;
     let per_producer: u64 = if segment_size == 1 { 2_000 } else { 10_000 };
@@ -80,7 +80,7 @@ fn exactly_once<B: Backend<Envelope<u64>>>(segment_size: usize) {
 }
 
 /// Submits to a closed pool are handed back, with their job.
-fn closed_pool_hands_jobs_back<B: Backend<Envelope<u64>>>() {
+fn closed_pool_hands_jobs_back<B: BackendKind>() {
     let pool = Pool::builder().workers(1).handler(|_: u64| ()).backend::<B>().build().unwrap();
     pool.shutdown(None);
     let error = pool.submit(42).expect_err("a shut-down pool refuses");
@@ -90,7 +90,7 @@ fn closed_pool_hands_jobs_back<B: Backend<Envelope<u64>>>() {
 
 /// With a deadline, shutdown runs what it can, stops the workers after their current job, and hands back every
 /// accepted job that did not run: ran + handed back = accepted.
-fn deadline_hands_back_what_did_not_run<B: Backend<Envelope<u64>>>() {
+fn deadline_hands_back_what_did_not_run<B: BackendKind>() {
     let ran = Arc::new(AtomicU64::new(0));
     let pool = {
         let ran = ran.clone();
@@ -122,7 +122,7 @@ fn deadline_hands_back_what_did_not_run<B: Backend<Envelope<u64>>>() {
 }
 
 /// A panicking job is counted and reported; the worker goes on with the next job.
-fn panics_are_counted_and_workers_survive<B: Backend<Envelope<u64>>>() {
+fn panics_are_counted_and_workers_survive<B: BackendKind>() {
     let reports = Arc::new(Mutex::new(Vec::new()));
     let metrics = CountingMetrics::default();
     let pool = {
@@ -152,7 +152,7 @@ fn panics_are_counted_and_workers_survive<B: Backend<Envelope<u64>>>() {
 }
 
 /// Jobs whose token is cancelled before they start go to the cancellation hook, not the handler.
-fn cancelled_jobs_are_skipped_and_cleaned_up<B: Backend<Envelope<u64>>>() {
+fn cancelled_jobs_are_skipped_and_cleaned_up<B: BackendKind>() {
     let ran = Arc::new(Ledger::default());
     let cleaned = Arc::new(Ledger::default());
     let gate = Arc::new(Barrier::new(2));
@@ -189,7 +189,7 @@ fn cancelled_jobs_are_skipped_and_cleaned_up<B: Backend<Envelope<u64>>>() {
 }
 
 /// Workers added and retired while jobs flow: every job runs exactly once and the worker count follows.
-fn resizing_loses_nothing<B: Backend<Envelope<u64>>>() {
+fn resizing_loses_nothing<B: BackendKind>() {
     let ledger = Arc::new(Ledger::default());
     let pool = {
         let ledger = ledger.clone();
@@ -219,7 +219,7 @@ fn resizing_loses_nothing<B: Backend<Envelope<u64>>>() {
 
 /// Idle workers sleep and a lone job still runs: submit to an idle pool several times, waiting for each. (A
 /// lost wake-up would leave a job in the backend with every worker asleep: the receive would time out.)
-fn lone_jobs_wake_an_idle_pool<B: Backend<Envelope<u64>>>() {
+fn lone_jobs_wake_an_idle_pool<B: BackendKind>() {
     let (done, finished) = mpsc::channel();
     let done = Mutex::new(done);
     let pool = Pool::builder()
@@ -240,7 +240,7 @@ fn lone_jobs_wake_an_idle_pool<B: Backend<Envelope<u64>>>() {
 
 /// One worker runs one job that submits `children` jobs under `Grow`: more than a bounded backend holds at once,
 /// with no other worker to make room (the io_uring backend once blocked here for good when its ring filled up).
-fn one_job_fans_out<B: Backend<Envelope<u64>>>(children: u64) {
+fn one_job_fans_out<B: BackendKind>(children: u64) {
     let ledger = Arc::new(Ledger::default());
     let pool = {
         let ledger = ledger.clone();
@@ -334,27 +334,27 @@ macro_rules! backend_suite {
 // The segmented backend with every strategy (`limbo`, `leak`, ..., `crossbeam_epoch`), then the other backends.
 support::for_each_strategy! {
     |R| {
-        backend_tests!(Segmented<R, Envelope<u64>>);
+        backend_tests!(Segmented<R>);
     }
 }
 
 backend_suite! {
-    mutex_deque => MutexDeque<Envelope<u64>>,
+    mutex_deque => MutexDeque,
 }
 
 #[cfg(feature = "reference")]
 backend_suite! {
-    crossbeam_channel => segpool::pool::CrossbeamChannel<Envelope<u64>>,
+    crossbeam_channel => segpool::pool::CrossbeamChannel,
 }
 
 #[cfg(all(windows, feature = "iocp"))]
 backend_suite! {
-    iocp => segpool::pool::Iocp<Envelope<u64>>,
+    iocp => segpool::pool::Iocp,
 }
 
 #[cfg(all(target_os = "linux", feature = "uring", not(miri)))] // Miri cannot make io_uring system calls
 backend_suite! {
-    uring => segpool::pool::Uring<Envelope<u64>>,
+    uring => segpool::pool::Uring,
 }
 
 /// Under `Fail`, a submit that finds the segment arena exhausted hands its job back; nothing accepted is lost.

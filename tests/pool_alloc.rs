@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
+use segpool::pool::{BackendKind, MutexDeque, Segmented};
 use segpool::{OnExhausted, Pool, Reclaim, Submit};
 
 struct CountingAllocator;
@@ -83,7 +83,7 @@ fn traffic(submit: &dyn Submit<u64>, ran: &AtomicU64) {
 }
 
 /// Allocations per `JOBS` jobs through a warm typed pool on backend `B`.
-fn typed_pool_allocations<B: Backend<Envelope<u64>>>() -> u64 {
+fn typed_pool_allocations<B: BackendKind>() -> u64 {
     let ran = Arc::new(AtomicU64::new(0));
     // While warming up, each job busy-waits a few microseconds: the submitter outruns the workers, so the queue
     // reaches its deepest (IN_FLIGHT) and both workers pop and retire, and every buffer grows to its working size.
@@ -149,9 +149,9 @@ fn typed_pool_allocates_nothing_per_job() {
 
     // The segmented backend with every strategy whose queue allocates nothing once warm, then the mutex baseline.
     support::for_each_strategy!(fn |R| if allocation_free {
-        let allocations = typed_pool_allocations::<Segmented<R, Envelope<u64>>>();
+        let allocations = typed_pool_allocations::<Segmented<R>>();
         assert_eq!(allocations, 0, "{}: {allocations} allocations for {JOBS} jobs", R::NAME);
     });
-    let allocations = typed_pool_allocations::<MutexDeque<Envelope<u64>>>();
+    let allocations = typed_pool_allocations::<MutexDeque>();
     assert_eq!(allocations, 0, "mutex-deque: {allocations} allocations for {JOBS} jobs");
 }

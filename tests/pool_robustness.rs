@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use segpool::pool::{Backend, MutexDeque, PanicSite, Refused};
+use segpool::pool::{Backend, BackendKind, MutexDeque, PanicSite, Refused};
 use segpool::{CancelToken, Config, ConfigError, Hazard, Limbo, OnExhausted, Pool, SubmitErrorKind, Task};
 use support::{HANG_LIMIT, in_child_process, within};
 
@@ -24,7 +24,12 @@ thread_local! {
 
 /// A `Mutex<VecDeque>` backend whose push panics when the submitting thread asks for it: a stand-in for any panic
 /// inside `submit` (a strategy's, a backend's).
-struct PanickyBackend<J>(MutexDeque<J>);
+struct PanickyBackend<J = ()>(MutexDeque<J>);
+
+/// The backend kind a pool names (`Pool::builder().backend::<PanickyBackend>()`).
+impl<X: 'static> BackendKind for PanickyBackend<X> {
+    type Of<T: Send + 'static> = PanickyBackend<T>;
+}
 
 impl<J: Send + 'static> Backend<J> for PanickyBackend<J> {
     const NAME: &'static str = "panicky";
@@ -53,7 +58,7 @@ impl<J: Send + 'static> Backend<J> for PanickyBackend<J> {
 #[test]
 fn a_panicking_submit_does_not_wedge_shutdown() {
     let report = within(HANG_LIMIT, "shutdown after a panicking submit", || {
-        let pool = Pool::builder().workers(1).handler(|_: u64| {}).backend::<PanickyBackend<_>>().build().unwrap();
+        let pool = Pool::builder().workers(1).handler(|_: u64| {}).backend::<PanickyBackend>().build().unwrap();
         pool.submit(1).unwrap();
         PANIC_ON_NEXT_PUSH.with(|armed| armed.set(true));
         let unwound = panic::catch_unwind(AssertUnwindSafe(|| pool.submit(2)));

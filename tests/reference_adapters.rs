@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use segpool::pool::{Envelope, NoMetrics, Segmented, Submitter};
+use segpool::pool::{NoMetrics, Segmented, Submitter};
 use segpool::{Config, CrossbeamEpoch, Haphazard, Hazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
 use support::within;
 
@@ -193,7 +193,7 @@ fn handles_of_the_other_strategies_are_send() {
     support::for_each_strategy!(fn |R| if send_handle {
         assert_send::<<R as Reclaim>::Handle>();
         assert_send::<segpool::Handle<'static, u64, R>>();
-        assert_send::<Submitter<'static, u64, Segmented<R, Envelope<u64>>, NoMetrics>>();
+        assert_send::<Submitter<'static, u64, Segmented<R>, NoMetrics>>();
     });
     assert_send::<<segpool::Unprotected as Reclaim>::Handle>();
     assert_send::<segpool::Handle<'static, u64, segpool::Unprotected>>();

@@ -20,7 +20,7 @@ use std::process::Command;
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter};
 use segpool::Pool;
-use segpool::pool::{Envelope, Uring};
+use segpool::pool::Uring;
 
 /// Set in the child process.
 const CHILD: &str = "SEGPOOL_URING_UNAVAILABLE_CHILD";
@@ -70,9 +70,7 @@ fn deny(denied: &[i64], errno: i32) {
 
 /// Builds a `Uring` pool and checks the error.
 fn check_build_fails(errno: i32) {
-    let built = std::panic::catch_unwind(|| {
-        Pool::builder().workers(1).handler(|_: u64| {}).backend::<Uring<Envelope<u64>>>().build()
-    });
+    let built = std::panic::catch_unwind(|| Pool::builder().workers(1).handler(|_: u64| {}).backend::<Uring>().build());
     let error = match built {
         Err(_) => panic!("building the pool panicked"),
         Ok(Ok(pool)) => panic!("built a Uring pool although io_uring is denied: {pool:?}"),

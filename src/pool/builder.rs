@@ -3,8 +3,8 @@
 use std::marker::PhantomData;
 
 use super::pinning::Pinning;
-use super::shared::{CancelHook, Handler, PanicHook, Shared};
-use super::{Backend, Envelope, Metrics, NoMetrics, PanicReport, Pool, Segmented, Submit, Task};
+use super::shared::{CancelHook, Handler, PanicHook, Queue, Shared};
+use super::{Backend, BackendKind, Envelope, Metrics, NoMetrics, PanicReport, Pool, Segmented, Submit, Task};
 use crate::sync::Arc;
 use crate::{Config, ConfigError, Hazard, OnExhausted};
 
@@ -19,7 +19,7 @@ pub const MAX_BATCH: usize = 1 << 16;
 pub const MAX_WORKERS: usize = 1 << 12;
 
 /// Builds a [`Pool`]. Start from [`Pool::builder`] (typed jobs) or [`Pool::closures`] (boxed closures).
-pub struct Builder<J, B = Segmented<Hazard, Envelope<J>>, M = NoMetrics> {
+pub struct Builder<J, B = Segmented<Hazard>, M = NoMetrics> {
     workers: usize,
     thread_name: String,
     batch: usize,
@@ -58,7 +58,7 @@ impl Builder<Task> {
     }
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Builder<J, B, M> {
     /// Number of worker threads (default: the machine's parallelism), `1..=MAX_WORKERS`.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers;
@@ -141,12 +141,12 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
     }
 
     /// The queue the pool runs on.
-    pub fn backend<B2: Backend<Envelope<J>>>(self) -> Builder<J, B2, M> {
+    pub fn backend<B2: BackendKind>(self) -> Builder<J, B2, M> {
         self.retyped(|metrics| metrics)
     }
 
     /// The segmented queue with reclamation strategy `R` (shorthand for `backend::<Segmented<R, _>>()`).
-    pub fn strategy<R: crate::Reclaim>(self) -> Builder<J, Segmented<R, Envelope<J>>, M> {
+    pub fn strategy<R: crate::Reclaim>(self) -> Builder<J, Segmented<R>, M> {
         self.backend()
     }
 
@@ -189,7 +189,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Builder<J, B, M> {
             return Err(ConfigError::new("handler", "is required (Builder::handler)"));
         };
         let pinning = Pinning::new(self.pin_workers)?;
-        let backend = B::build(&self.queue)?;
+        let backend = <Queue<J, B> as Backend<Envelope<J>>>::build(&self.queue)?;
         let shared = Arc::new(Shared::new(
             pinning,
             backend,

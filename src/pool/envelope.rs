@@ -29,8 +29,10 @@ impl CancelToken {
     }
 }
 
-/// A job as the backend stores it: the job and its cancellation token, if any. Backends are written for
-/// `Envelope<J>`; only the pool opens one.
+/// A job as the backend stores it: the job and its cancellation token, if any. Only the pool opens one, and no
+/// user needs to name it: a pool names its backend by kind ([`BackendKind`](super::BackendKind): `Segmented<Hazard>`,
+/// `MutexDeque`), and a backend is written for any item type. Public (hidden) for the comparison binary.
+#[doc(hidden)]
 pub struct Envelope<J> {
     pub(super) job: J,
     pub(super) token: Option<CancelToken>,

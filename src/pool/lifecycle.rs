@@ -11,10 +11,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::shared::{CLOSED, Shared, lock};
+use super::shared::{CLOSED, Queue, Shared, lock};
 use super::{
-    Backend, Builder, CancelToken, Envelope, MAX_WORKERS, Metrics, NoMetrics, Segmented, ShutdownReport, Submit,
-    SubmitError, Submitter, Task,
+    Backend, BackendKind, Builder, CancelToken, Envelope, MAX_WORKERS, Metrics, NoMetrics, Segmented, ShutdownReport,
+    Submit, SubmitError, Submitter, Task,
 };
 use crate::Hazard;
 use crate::config::deadline_after;
@@ -23,7 +23,7 @@ use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, thread};
 /// A worker pool: typed jobs `J` passed to one handler, on backend `B`, reporting to metrics sink `M`.
 ///
 /// Build one with [`Pool::builder`] or [`Pool::closures`]. Share it by reference (it is `Sync`) or in an `Arc`.
-pub struct Pool<J: Send + 'static, B: Backend<Envelope<J>> = Segmented<Hazard, Envelope<J>>, M: Metrics = NoMetrics> {
+pub struct Pool<J: Send + 'static, B: BackendKind = Segmented<Hazard>, M: Metrics = NoMetrics> {
     shared: Arc<Shared<J, B, M>>,
     workers: Mutex<Vec<thread::JoinHandle<()>>>,
     spawned: AtomicUsize,
@@ -43,14 +43,14 @@ impl Pool<Task> {
     }
 }
 
-impl<B: Backend<Envelope<Task>>, M: Metrics> Pool<Task, B, M> {
+impl<B: BackendKind, M: Metrics> Pool<Task, B, M> {
     /// Runs `f` on a worker, or hands it back (as a [`Task`]) if the pool cannot take it.
     pub fn execute(&self, f: impl FnOnce() + Send + 'static) -> Result<(), SubmitError<Task>> {
         self.submit(Task::new(f))
     }
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Pool<J, B, M> {
     /// A pool on `shared` with no worker yet ([`Builder::build`] then starts them).
     pub(super) fn new(shared: Arc<Shared<J, B, M>>) -> Self {
         Pool { shared, workers: Mutex::new(Vec::new()), spawned: AtomicUsize::new(0) }
@@ -97,7 +97,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
     }
 
     /// The backend, for its statistics.
-    pub fn backend(&self) -> &B {
+    pub fn backend(&self) -> &Queue<J, B> {
         &self.shared.backend
     }
 
@@ -208,7 +208,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Pool<J, B, M> {
     }
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for Pool<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Submit<J> for Pool<J, B, M> {
     fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
         Pool::submit(self, job)
     }
@@ -218,7 +218,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for Pool<
     }
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Drop for Pool<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Drop for Pool<J, B, M> {
     /// Like `shutdown(None)`: every accepted job runs before the workers are joined. Also after an earlier
     /// shutdown, which may have been cut short (a deadline, a panic in the caller's thread): workers still running
     /// are waited for and joined, and jobs still queued are dropped (a [`Task`]'s cleanup then runs).
@@ -227,8 +227,11 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Drop for Pool<J, B,
     }
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> fmt::Debug for Pool<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> fmt::Debug for Pool<J, B, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("backend", &B::NAME).field("workers", &self.workers()).finish_non_exhaustive()
+        f.debug_struct("Pool")
+            .field("backend", &<Queue<J, B> as Backend<Envelope<J>>>::NAME)
+            .field("workers", &self.workers())
+            .finish_non_exhaustive()
     }
 }

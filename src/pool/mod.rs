@@ -61,7 +61,8 @@
 //!   the argument that no accepted job sits in the backend while every worker sleeps ("The wake-up protocol"),
 //!   and why a worker spins briefly before it sleeps ("Spinning").
 //! - `worker.rs`: the worker loop, and how it catches every panic of user code.
-//! - `envelope.rs`: [`Envelope`], a job as the backend stores it, and its [`CancelToken`].
+//! - `envelope.rs`: the envelope a job travels in through the backend (hidden: users name backends by
+//!   [`BackendKind`]), and its [`CancelToken`].
 //! - `task.rs`: [`Task`], the boxed-closure job.
 //! - `error.rs`: [`SubmitError`], [`PanicReport`], [`ShutdownReport`].
 //! - `metrics.rs`: [`Metrics`] and its sinks.
@@ -87,7 +88,7 @@ pub use backend::CrossbeamChannel;
 pub use backend::Iocp;
 #[cfg(all(target_os = "linux", feature = "uring", segpool_std))]
 pub use backend::Uring;
-pub use backend::{Backend, MutexDeque, RefusalKind, Refused, Segmented};
+pub use backend::{Backend, BackendKind, MutexDeque, RefusalKind, Refused, Segmented};
 pub use builder::{Builder, DEFAULT_BATCH, MAX_BATCH, MAX_WORKERS};
 pub use envelope::{CancelToken, Envelope};
 pub use error::{PanicReport, PanicSite, ShutdownReport, SubmitError, SubmitErrorKind};

@@ -6,7 +6,7 @@
 
 use super::pinning::Pinning;
 use super::wake::Sleep;
-use super::{Backend, Envelope, Metrics, PanicReport, RefusalKind, Submit, SubmitError, SubmitErrorKind};
+use super::{Backend, BackendKind, Envelope, Metrics, PanicReport, RefusalKind, Submit, SubmitError, SubmitErrorKind};
 use crate::cache_padded::CachePadded;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
@@ -27,9 +27,15 @@ pub(super) struct Counts {
 }
 
 /// The state one pool's workers and submitters share.
-pub(super) struct Shared<J, B, M> {
+/// The backend a pool on backend kind `B` stores its envelopes in.
+pub(super) type Queue<J, B> = <B as BackendKind>::Of<Envelope<J>>;
+
+/// A thread's state in that backend.
+pub(super) type Local<'a, J, B> = <Queue<J, B> as Backend<Envelope<J>>>::Local<'a>;
+
+pub(super) struct Shared<J: Send + 'static, B: BackendKind, M> {
     pub(super) pinning: Pinning,
-    pub(super) backend: B,
+    pub(super) backend: Queue<J, B>,
     pub(super) handler: Handler<J>,
     pub(super) on_cancelled: Option<CancelHook<J>>,
     pub(super) on_panic: Option<PanicHook>,
@@ -80,12 +86,12 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
     /// The state of a pool that has no worker yet, from the builder's settings.
     #[allow(clippy::too_many_arguments)] // the builder's settings, one by one, as `Builder::build` checked them
     pub(super) fn new(
         pinning: Pinning,
-        backend: B,
+        backend: Queue<J, B>,
         handler: Handler<J>,
         on_cancelled: Option<CancelHook<J>>,
         on_panic: Option<PanicHook>,
@@ -119,7 +125,7 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
     /// not after the deadline.
     pub(super) fn submit(
         &self,
-        local: &mut B::Local<'_>,
+        local: &mut Local<'_, J, B>,
         envelope: Envelope<J>,
         from_job: bool,
     ) -> Result<(), SubmitError<J>> {

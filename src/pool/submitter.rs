@@ -9,8 +9,8 @@
 
 use std::cell::RefCell;
 
-use super::shared::Shared;
-use super::{Backend, CancelToken, Envelope, Metrics, SubmitError};
+use super::shared::{Local, Shared};
+use super::{Backend, BackendKind, CancelToken, Envelope, Metrics, SubmitError};
 
 /// Submitting jobs: the pool itself, and the context a running job receives (so jobs can submit jobs).
 pub trait Submit<J> {
@@ -23,17 +23,17 @@ pub trait Submit<J> {
 /// Submits to a pool from one thread, keeping that thread's backend state (see [`Pool::submitter`]).
 ///
 /// [`Pool::submitter`]: super::Pool::submitter
-pub struct Submitter<'p, J: Send + 'static, B: Backend<Envelope<J>>, M> {
+pub struct Submitter<'p, J: Send + 'static, B: BackendKind, M> {
     shared: &'p Shared<J, B, M>,
     /// This thread's backend state; a worker also pops through it.
-    pub(super) local: RefCell<B::Local<'p>>,
+    pub(super) local: RefCell<Local<'p, J, B>>,
     /// Whether the submits come from jobs running on this thread, a worker: they bypass the submission gate and
     /// are refused only once the shutdown deadline passed (`Shared::stop`). Otherwise they go through the gate and
     /// are refused once shutdown began.
     from_job: bool,
 }
 
-impl<'p, J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submitter<'p, J, B, M> {
+impl<'p, J: Send + 'static, B: BackendKind, M: Metrics> Submitter<'p, J, B, M> {
     /// A submitter for a thread outside the pool ([`Pool::submitter`]).
     ///
     /// [`Pool::submitter`]: super::Pool::submitter
@@ -47,7 +47,7 @@ impl<'p, J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submitter<'p, J
     }
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Submit<J> for Submitter<'_, J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Submit<J> for Submitter<'_, J, B, M> {
     fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
         self.shared.submit(&mut self.local.borrow_mut(), Envelope { job, token: None }, self.from_job)
     }

@@ -27,7 +27,7 @@
 //! first version that yielded raised the lone-job latency from 10 µs to 700 µs here).
 
 use super::shared::{Shared, lock};
-use super::{Backend, Envelope, Metrics, Submitter};
+use super::{Backend, BackendKind, Envelope, Metrics, Submitter};
 use crate::sync::{Condvar, Ordering, fence};
 
 /// Looks at an empty backend before an idle worker announces itself idle (module docs, "Spinning"): 8, and none
@@ -67,7 +67,7 @@ impl Sleep {
     }
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
     /// After a push: wake a sleeping worker, if any (module docs, "The wake-up protocol").
     pub(super) fn wake_one(&self) {
         fence(Ordering::SeqCst);

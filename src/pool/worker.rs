@@ -6,7 +6,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
 use super::shared::{Shared, lock};
-use super::{Backend, CancelToken, Envelope, Metrics, PanicReport, PanicSite, Submit, Submitter};
+use super::{Backend, BackendKind, CancelToken, Envelope, Metrics, PanicReport, PanicSite, Submit, Submitter};
 use crate::sync::{Ordering, fence};
 
 /// One worker's job counts, kept in the worker and added to [`Shared::counts`] when it exits: the counts are read
@@ -22,7 +22,7 @@ pub(super) struct Tally {
     hook_panics: u64,
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
     /// Takes a retirement request, if there is one.
     fn take_retirement(&self) -> bool {
         if self.retire_hint.load(Ordering::Acquire) == 0 {
@@ -201,13 +201,13 @@ impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Shared<J, B, M> {
 
 /// A worker's way out, as a drop guard, so that it is taken also if the worker unwinds (only a panicking backend
 /// can make it: every panic of user code is caught in `run_one`): shutdown waits for `live` to reach zero.
-struct WorkerExit<'s, J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> {
+struct WorkerExit<'s, J: Send + 'static, B: BackendKind, M: Metrics> {
     shared: &'s Shared<J, B, M>,
     tally: Tally,
     retired: bool,
 }
 
-impl<J: Send + 'static, B: Backend<Envelope<J>>, M: Metrics> Drop for WorkerExit<'_, J, B, M> {
+impl<J: Send + 'static, B: BackendKind, M: Metrics> Drop for WorkerExit<'_, J, B, M> {
     fn drop(&mut self) {
         let shared = self.shared;
         // Before `live` drops: shutdown reads the counts only after joining every worker.

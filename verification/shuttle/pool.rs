@@ -17,7 +17,7 @@ mod support;
 
 use std::sync::Mutex as PlainMutex;
 
-use segpool::pool::{Backend, Envelope, MutexDeque, Segmented};
+use segpool::pool::{BackendKind, MutexDeque, Segmented};
 use segpool::sync::{Arc, thread};
 use segpool::{OnExhausted, Pool, Submit};
 
@@ -25,7 +25,7 @@ use segpool::{OnExhausted, Pool, Submit};
 /// because it is never held across a scheduling point.
 type Ran = std::sync::Arc<PlainMutex<Vec<u32>>>;
 
-fn pool<B: Backend<Envelope<u32>>>(ran: &Ran, workers: usize) -> Pool<u32, B> {
+fn pool<B: BackendKind>(ran: &Ran, workers: usize) -> Pool<u32, B> {
     let ran = ran.clone();
     Pool::builder()
         .workers(workers)
@@ -56,7 +56,7 @@ fn assert_ran_exactly(ran: &Ran, accepted: &[u32]) {
 }
 
 /// Two threads submit while the main thread shuts the pool down.
-fn submit_races_shutdown<B: Backend<Envelope<u32>>>() {
+fn submit_races_shutdown<B: BackendKind>() {
     segpool::sync::model(|| {
         let ran = Ran::default();
         let pool = Arc::new(pool::<B>(&ran, 2));
@@ -86,7 +86,7 @@ fn submit_races_shutdown<B: Backend<Envelope<u32>>>() {
 }
 
 /// Workers retire and are added while a thread submits; then a full drain.
-fn resize_races_submit<B: Backend<Envelope<u32>>>() {
+fn resize_races_submit<B: BackendKind>() {
     segpool::sync::model(|| {
         let ran = Ran::default();
         let pool = Arc::new(pool::<B>(&ran, 2));
@@ -126,12 +126,12 @@ macro_rules! pool_models {
 // The segmented backend with every strategy that reuses segments (`limbo`, `hazard`, `epoch`), then the baseline.
 support::for_each_strategy! {
     |R| if recycles {
-        pool_models!(Segmented<R, Envelope<u32>>);
+        pool_models!(Segmented<R>);
     }
 }
 
 mod mutex_deque {
     use super::*;
 
-    pool_models!(MutexDeque<Envelope<u32>>);
+    pool_models!(MutexDeque);
 }

@@ -9,13 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use segpool::pool::{Backend, MutexDeque, Refused, Segmented};
+use segpool::pool::{Backend, BackendKind, Envelope, MutexDeque, Refused, Segmented};
 use segpool::{Config, ConfigError, QueueStats, Reclaim};
 
 /// A family of backends, one per job type.
 pub trait Kind {
     /// The backend for jobs of type `J`.
     type Of<J: Send + 'static>: Backend<J> + Inspect;
+    /// The same family as a pool names it (its [`BackendKind`]), whose backend of the pool's envelopes is ours.
+    type Pool: BackendKind<Of<Envelope<u64>> = Self::Of<Envelope<u64>>>;
 }
 
 /// Segment accounting, for the subjects that have segments.
@@ -37,6 +39,7 @@ pub struct SegmentedKind<R>(PhantomData<R>);
 
 impl<R: Reclaim> Kind for SegmentedKind<R> {
     type Of<J: Send + 'static> = Segmented<R, J>;
+    type Pool = Segmented<R>;
 }
 
 impl<R: Reclaim, J> Inspect for Segmented<R, J> {
@@ -63,6 +66,7 @@ macro_rules! peer_kind {
 
         impl Kind for $kind {
             type Of<J: Send + 'static> = $backend<J>;
+            type Pool = $backend;
         }
 
         impl<J> Inspect for $backend<J> {
@@ -90,7 +94,11 @@ peer_kind!(IocpKind, Iocp);
 
 /// `crossbeam_queue::SegQueue` as a backend: the lock-free segmented queue most Rust code would use, the peer the
 /// queue targets are stated against. Unbounded, it never refuses.
-pub struct CrossbeamSegQueue<J>(crossbeam_queue::SegQueue<J>);
+pub struct CrossbeamSegQueue<J = ()>(crossbeam_queue::SegQueue<J>);
+
+impl<X: 'static> BackendKind for CrossbeamSegQueue<X> {
+    type Of<T: Send + 'static> = CrossbeamSegQueue<T>;
+}
 
 impl<J: Send + 'static> Backend<J> for CrossbeamSegQueue<J> {
     const NAME: &'static str = "segqueue";

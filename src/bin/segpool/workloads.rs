@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use segpool::pool::{Backend, Envelope};
+use segpool::pool::Backend;
 use segpool::{Config, OnExhausted, Pool, QueueStats, Submit};
 use sha2::{Digest, Sha256};
 
@@ -163,7 +163,7 @@ impl Visitor for RunVisitor {
                 let backend = K::Of::<u64>::build(&cell.backend_config()).map_err(|error| error.to_string())?;
                 instrumented(mode, &backend, || queue_run(&backend, cell, mode, clock))
             }
-            Workload::Empty | Workload::Sha256 | Workload::Cpu => pool_run::<K::Of<Envelope<u64>>>(cell, mode, clock)?,
+            Workload::Empty | Workload::Sha256 | Workload::Cpu => pool_run::<K>(cell, mode, clock)?,
         };
         Ok(outcome)
     }

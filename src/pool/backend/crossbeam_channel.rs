@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{Backend, RefusalKind, Refused};
+use super::{Backend, BackendKind, RefusalKind, Refused};
 use crate::{Config, ConfigError};
 
 // The module's cfg (on its `mod` line) is repeated on each item below: rustdoc labels a re-exported item with the
@@ -12,7 +12,7 @@ use crate::{Config, ConfigError};
 /// An unbounded crossbeam channel: the backend holds both ends, so a send can only fail if the channel were
 /// disconnected, which it never is while the backend lives.
 #[cfg(all(feature = "reference", segpool_std))]
-pub struct CrossbeamChannel<J> {
+pub struct CrossbeamChannel<J = ()> {
     sender: crossbeam_channel::Sender<J>,
     receiver: crossbeam_channel::Receiver<J>,
 }
@@ -25,6 +25,10 @@ impl<J> fmt::Debug for CrossbeamChannel<J> {
 }
 
 #[cfg(all(feature = "reference", segpool_std))]
+impl<X: 'static> BackendKind for CrossbeamChannel<X> {
+    type Of<T: Send + 'static> = CrossbeamChannel<T>;
+}
+
 impl<J: Send + 'static> Backend<J> for CrossbeamChannel<J> {
     const NAME: &'static str = "crossbeam-channel";
     type Local<'a> = ();

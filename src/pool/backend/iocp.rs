@@ -63,7 +63,7 @@ use windows_sys::Win32::System::IO::{
     CreateIoCompletionPort, GetQueuedCompletionStatusEx, OVERLAPPED, OVERLAPPED_ENTRY, PostQueuedCompletionStatus,
 };
 
-use super::{Backend, RefusalKind, Refused};
+use super::{Backend, BackendKind, RefusalKind, Refused};
 use crate::{Config, ConfigError};
 
 /// Command code (in the packet's byte count): run the `Box<J>` the packet's `lpOverlapped` carries.
@@ -83,7 +83,7 @@ const EMPTY_ENTRY: OVERLAPPED_ENTRY =
     OVERLAPPED_ENTRY { lpCompletionKey: 0, lpOverlapped: ptr::null_mut(), Internal: 0, dwNumberOfBytesTransferred: 0 };
 
 /// A Windows I/O completion port as the pool's queue: unbounded, one `Box` per job (see the module docs).
-pub struct Iocp<J> {
+pub struct Iocp<J = ()> {
     /// The completion port; owned, closed in Drop.
     port: HANDLE,
     /// What `CreateIoCompletionPort` was asked for.
@@ -156,6 +156,10 @@ impl<J> fmt::Debug for Iocp<J> {
             .field("concurrent_threads", &self.concurrent_threads)
             .finish_non_exhaustive()
     }
+}
+
+impl<X: 'static> BackendKind for Iocp<X> {
+    type Of<T: Send + 'static> = Iocp<T>;
 }
 
 impl<J: Send + 'static> Backend<J> for Iocp<J> {

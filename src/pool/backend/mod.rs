@@ -64,6 +64,18 @@ impl<J> fmt::Debug for Refused<J> {
     }
 }
 
+/// A backend type named without its item type: what a [`Pool`](super::Pool) and its builder are parameterised
+/// by, so that the envelopes the pool stores its jobs in never show in users' types or bounds. Every backend type
+/// here is its own kind, with its item type left at its default: `Segmented<Hazard>`, `MutexDeque`, `Uring`, ...
+/// (`Pool::builder().backend::<MutexDeque>()`); `Of<T>` is the backend of `T`s.
+pub trait BackendKind: 'static {
+    /// This kind's backend of `T`s.
+    type Of<T: Send + 'static>: Backend<T>;
+
+    /// The backends' short name, for reports ([`Backend::NAME`]).
+    const NAME: &'static str = <Self::Of<()> as Backend<()>>::NAME;
+}
+
 /// A multi-producer, multi-consumer job queue for the pool.
 pub trait Backend<J: Send + 'static>: Send + Sync + Sized + 'static {
     /// A short name for reports.

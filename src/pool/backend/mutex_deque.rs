@@ -3,12 +3,12 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use super::{Backend, Refused};
+use super::{Backend, BackendKind, Refused};
 use crate::sync::Mutex;
 use crate::{Config, ConfigError};
 
 /// A `Mutex<VecDeque>`: unbounded, one lock per push and per batch.
-pub struct MutexDeque<J> {
+pub struct MutexDeque<J = ()> {
     jobs: Mutex<VecDeque<J>>,
 }
 
@@ -16,6 +16,10 @@ impl<J> fmt::Debug for MutexDeque<J> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MutexDeque").finish_non_exhaustive()
     }
+}
+
+impl<X: 'static> BackendKind for MutexDeque<X> {
+    type Of<T: Send + 'static> = MutexDeque<T>;
 }
 
 impl<J: Send + 'static> Backend<J> for MutexDeque<J> {

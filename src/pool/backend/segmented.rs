@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use super::{Backend, RefusalKind, Refused};
+use super::{Backend, BackendKind, RefusalKind, Refused};
 use crate::{Config, ConfigError, Handle, PushErrorKind, Reclaim, SegQueue};
 
 /// The segmented queue with reclamation strategy `R`.
-pub struct Segmented<R: Reclaim, J> {
+pub struct Segmented<R: Reclaim, J = ()> {
     queue: SegQueue<J, R>,
 }
 
@@ -21,6 +21,10 @@ impl<R: Reclaim, J> fmt::Debug for Segmented<R, J> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Segmented").field("strategy", &R::NAME).field("stats", &self.queue.stats()).finish()
     }
+}
+
+impl<R: Reclaim, X: 'static> BackendKind for Segmented<R, X> {
+    type Of<T: Send + 'static> = Segmented<R, T>;
 }
 
 impl<R: Reclaim, J: Send + 'static> Backend<J> for Segmented<R, J> {

@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{IoUring, opcode};
 
-use super::{Backend, RefusalKind, Refused};
+use super::{Backend, BackendKind, RefusalKind, Refused};
 use crate::config::deadline_after;
 use crate::{Config, ConfigError, OnExhausted};
 
@@ -77,7 +77,7 @@ thread_local! {
 }
 
 /// A worker-pool backend on one io_uring instance.
-pub struct Uring<J> {
+pub struct Uring<J = ()> {
     ring: IoUring,
     /// Held while using the submission queue and submitting (io_uring allows one submitter at a time).
     submitting: Mutex<()>,
@@ -212,6 +212,10 @@ impl<J: Send + 'static> Uring<J> {
         self.in_flight.fetch_sub(taken, Ordering::AcqRel);
         taken
     }
+}
+
+impl<X: 'static> BackendKind for Uring<X> {
+    type Of<T: Send + 'static> = Uring<T>;
 }
 
 impl<J: Send + 'static> Backend<J> for Uring<J> {

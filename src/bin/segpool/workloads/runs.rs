@@ -129,11 +129,7 @@ fn job_body(workload: Workload, job: u64) {
 }
 
 /// Producers submit through their own `Submitter` until the deadline; the pool's workers run the job body.
-pub(super) fn pool_run<B: Backend<Envelope<u64>> + Inspect>(
-    cell: Cell,
-    mode: Mode,
-    clock: Clock,
-) -> Result<Outcome, String> {
+pub(super) fn pool_run<K: Kind>(cell: Cell, mode: Mode, clock: Clock) -> Result<Outcome, String> {
     let progress = Arc::new(Progress::default());
     progress.producers_left.0.store(cell.producers, Ordering::Relaxed);
     let samples = Arc::new(Samples::with_capacity(1 << 16));
@@ -153,7 +149,7 @@ pub(super) fn pool_run<B: Backend<Envelope<u64>> + Inspect>(
                 // Release: the latency sample above is visible to whoever sees this count.
                 progress.done.0.fetch_add(1, Ordering::Release);
             })
-            .backend::<B>()
+            .backend::<K::Pool>()
             .build()
             .map_err(|error| error.to_string())?
     };
