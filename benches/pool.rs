@@ -31,7 +31,7 @@
 //! `-- 'pool/sha256/.p2w'`, `-- 'pool/cpu/.*/hazard'`. Shorter measurements: `-- --warm-up-time 0.1
 //! --measurement-time 0.3 pool/empty`.
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod suite {
     use std::hint::black_box;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -315,7 +315,7 @@ mod suite {
     }
 }
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 fn main() {
     // `cargo test --benches` and `cargo bench --no-run` build this; only a real `cargo bench` measures.
     if std::env::args().any(|arg| arg == "--bench") {
@@ -327,5 +327,5 @@ fn main() {
 }
 
 /// Under a model-checker feature the pool's primitives only work inside a model: nothing to measure.
-#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[cfg(not(segpool_std))]
 fn main() {}

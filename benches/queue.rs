@@ -24,7 +24,7 @@
 //!
 //! Run: `cargo bench --bench queue` (a few minutes), or a part of it, e.g. `cargo bench --bench queue -- pairs`.
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod suite {
     use std::collections::VecDeque;
     use std::hint::black_box;
@@ -357,11 +357,11 @@ mod suite {
     }
 }
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 criterion::criterion_group!(benches, suite::all);
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 criterion::criterion_main!(benches);
 
 /// Under a model-checker feature the queue's primitives only work inside a model: nothing to measure.
-#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[cfg(not(segpool_std))]
 fn main() {}

@@ -30,7 +30,7 @@
 //!
 //! Run: `cargo bench --bench reclaim` (about two minutes), or a part: `cargo bench --bench reclaim -- stall`.
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 mod suite {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::hint::black_box;
@@ -293,11 +293,11 @@ mod suite {
     }
 }
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 #[global_allocator]
 static ALLOCATOR: suite::CountingAllocator = suite::CountingAllocator;
 
-#[cfg(not(any(feature = "loom", feature = "shuttle")))]
+#[cfg(segpool_std)]
 fn main() {
     // `cargo test --benches` and `cargo bench --no-run` build this; only a real `cargo bench` measures memory.
     if std::env::args().any(|arg| arg == "--bench") {
@@ -309,5 +309,5 @@ fn main() {
 }
 
 /// Under a model-checker feature the queue's primitives only work inside a model: nothing to measure.
-#[cfg(any(feature = "loom", feature = "shuttle"))]
+#[cfg(not(segpool_std))]
 fn main() {}

@@ -15,9 +15,9 @@ fn main() {
         "hazard" => run::<Hazard>(),
         "epoch" => run::<Epoch>(),
         "leak" => run::<Leak>(),
-        #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+        #[cfg(all(feature = "reference", segpool_std))]
         "haphazard" => run::<segpool::Haphazard>(),
-        #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+        #[cfg(all(feature = "reference", segpool_std))]
         "crossbeam-epoch" => run::<segpool::CrossbeamEpoch>(),
         other => panic!("unknown strategy {other:?}"),
     }

@@ -17,7 +17,7 @@ fn main() {
     stalled::<Epoch>(OnExhausted::Grow);
     stalled::<Epoch>(OnExhausted::Fail);
     stalled::<Leak>(OnExhausted::Grow); // Leak never recycles: it refuses Fail
-    #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+    #[cfg(all(feature = "reference", segpool_std))]
     {
         stalled::<segpool::Haphazard>(OnExhausted::Fail);
         stalled::<segpool::CrossbeamEpoch>(OnExhausted::Grow);

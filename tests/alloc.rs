@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Steady state allocates nothing: a counting global allocator shows zero allocations per push/pop once a queue
 //! has warmed up, for every strategy that reuses segments, and the expected growth for `Leak`.
 //!

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Configuration validation: every invalid field is rejected, by `Config::validate` and by the queue constructor,
 //! with an error that names the field.
 

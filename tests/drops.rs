@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Every value that enters the queue is dropped exactly once: by whoever pops it, by whoever gets it back from a
 //! refused push, or by the queue's own drop. Payloads count their drops per id.
 

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Epoch-based reclamation ([`segpool::Epoch`]): the queue end to end, and the strategy's promises tested directly.
 //!
 //! - Through `SegQueue<u64, Epoch>`: multi-threaded exactly-once delivery and per-producer FIFO at SegmentSize 1

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! What happens when the segment arena runs dry, under each `OnExhausted` policy.
 //!
 //! The Limbo numbers below are exact, traced from the code (`src/queue/mod.rs`, `src/reclaim/limbo.rs`):

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Hazard pointers ([`segpool::Hazard`]): the queue end to end, and the strategy's promises tested directly.
 //!
 //! - Through `SegQueue<u64, Hazard>`: multi-threaded exactly-once delivery and per-producer FIFO with very few

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Small tests sized for Miri (`scripts/miri.sh`), for the crate's `unsafe` code. The queue carries values that own
 //! heap memory, so Miri's checks apply to them: a value moved out of a slot twice or dropped twice is a double free,
 //! a value never dropped is a leak, a slot read before its write is published is a data race or a read of

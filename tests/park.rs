@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! `Handle::park`: a handle about to go quiet hands over the retired segments only it could reclaim.
 //!
 //! Hazard and Epoch keep retired segments per handle and reclaim them during that handle's own operations. A

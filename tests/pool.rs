@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! The worker pool's promises, for every backend: exactly-once execution under many producers and jobs that
 //! submit jobs, submits handed back when closed or exhausted, draining shutdown with a deadline that hands back
 //! what did not run, panics and cancellations counted, resizing without losing jobs, idle workers woken.

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! The typed pool allocates nothing per job: once warm, submitting through a [`Submitter`] and running the jobs
 //! on the workers makes zero heap allocations, for every strategy whose queue allocates nothing once warm (those
 //! marked `allocation_free` in `support::for_each_strategy!`) and for the mutex baseline. Boxed closures, by

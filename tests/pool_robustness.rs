@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! The pool never hangs, aborts or strands work, whatever its user does: a submit that panics, durations too long
 //! to add to an `Instant`, panicking hooks and cleanups, sizes out of bounds, configurations that could never
 //! recycle. Every check that would hang (or abort the process) when its property breaks is bounded

@@ -1,4 +1,4 @@
-#![cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#![cfg(all(feature = "reference", segpool_std))]
 //! The reference strategies, `CrossbeamEpoch` (crossbeam-epoch) and `Haphazard` (haphazard), through `SegQueue`.
 //!
 //! - Multi-threaded exactly-once delivery and per-producer FIFO at segment sizes 1 and 64, under `OnExhausted::Grow`

@@ -1,4 +1,4 @@
-#![cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+#![cfg(all(feature = "reference", segpool_std))]
 //! Regression tests for the reference adapters (`Haphazard`, `CrossbeamEpoch`) in corners that tests/reference.rs
 //! does not reach: small pools under `OnExhausted::Wait` and `Fail`, and which handles may cross threads.
 //!

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Robustness to a stalled thread, for every strategy.
 //!
 //! One handle stops inside an operation holding the head segment ([`segpool::Handle::stall`]: a consumer preempted

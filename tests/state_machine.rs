@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Single-threaded model check of `SegQueue` against a `VecDeque` plus an exact model of the segment arena.
 //!
 //! The reference (`Reference<M>`) predicts, for every step, the exact outcome of the operation: which value a pop

@@ -1,4 +1,4 @@
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
+#![cfg(segpool_std)]
 //! Multi-threaded exactly-once delivery and per-producer FIFO, for every exhaustion policy, with few segments.
 //!
 //! P producers push values encoding `(producer, seq)`; a refused push (Fail, or Wait timing out) must hand back the

@@ -5,7 +5,7 @@
     any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"),
     feature = "uring",
     not(miri),
-    not(any(feature = "loom", feature = "shuttle"))
+    segpool_std
 ))]
 //! Where io_uring is unavailable, building a pool on the `Uring` backend returns an error that names the
 //! `backend` field and says io_uring is unavailable; it never panics.

@@ -41,10 +41,10 @@ macro_rules! for_each_strategy {
             { recycles: yes, allocation_free: yes, send_handle: yes });
         $crate::support::for_each_strategy!(@one $form epoch => segpool::Epoch
             { recycles: yes, allocation_free: yes, send_handle: yes });
-        #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+        #[cfg(all(feature = "reference", segpool_std))]
         $crate::support::for_each_strategy!(@one $form haphazard => segpool::Haphazard
             { recycles: yes, allocation_free: no, send_handle: yes });
-        #[cfg(all(feature = "reference", not(any(feature = "loom", feature = "shuttle"))))]
+        #[cfg(all(feature = "reference", segpool_std))]
         $crate::support::for_each_strategy!(@one $form crossbeam_epoch => segpool::CrossbeamEpoch
             { recycles: yes, allocation_free: no, send_handle: no });
     };
