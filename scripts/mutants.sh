@@ -10,6 +10,10 @@
 # Usage: scripts/mutants.sh [--all] [--checkers=loom,shuttle,tests,miri] [MUTANT...]
 #        (default: every mutant found in src/, every checker; `--all --checkers=shuttle,tests` asks which of those
 #        two catch each mutant on their own)
+#        scripts/mutants.sh --quick
+#        (CI's leg: each mutant listed in scripts/quick-mutants.txt against its known cheapest killer only, in the
+#        `cargo test` profile and target directory, so that the dependencies CI built already serve; it fails unless
+#        every listed test fails. A few minutes.)
 # Time here (2 cores): the default run takes about 9 minutes for the ten mutants, all killed by loom, plus the
 # first build of the dependencies; `--all --checkers=shuttle,tests` about 15. Results also go to
 # target/mutants/results.md; logs to target/mutants/<mutant>.<checker>.log.
@@ -17,11 +21,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all=false
+quick=false
 mutants=()
 checker_names=(loom shuttle tests miri)
 for arg in "$@"; do
     case "$arg" in
         --all) all=true ;;
+        --quick) quick=true ;;
         --checkers=*)
             IFS=',' read -r -a checker_names <<<"${arg#--checkers=}"
             for checker in "${checker_names[@]}"; do
@@ -31,7 +37,7 @@ for arg in "$@"; do
                 esac
             done
             ;;
-        -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
         -*) echo "unknown option: $arg (expected --all, --checkers=... or mutant names)" >&2; exit 2 ;;
         *) mutants+=("$arg") ;;
     esac
@@ -106,6 +112,63 @@ first_failure() { # the first failing test named in a cargo test log, or why the
     binary=$(grep -m1 -oE 'to rerun pass `--test [a-z_]+`' "$log" | sed -E 's/.*--test ([a-z_]+)`/\1/' || true)
     echo "${binary:+$binary::}${test:-?}"
 }
+
+run_quick() { # every line of scripts/quick-mutants.txt: the mutant must fail its one named test
+    local list=scripts/quick-mutants.txt results="$out/quick.md" failures=0
+    # The mutant is compiled into the shared target directory: whatever happens, make segpool stale on the way
+    # out, so that the next cargo command rebuilds it without the mutant.
+    trap 'touch src/lib.rs' EXIT
+    {
+        echo "| mutant | checker | killer | result | time |"
+        echo "|---|---|---|---|---|"
+    } >"$results"
+    while read -r mutant checker binary filter; do
+        case "$mutant" in '' | '#'*) continue ;; esac
+        if ! grep -qx "$mutant" <<<"$known"; then
+            echo "$list names no mutant in src/: $mutant" >&2
+            exit 2
+        fi
+        local features=()
+        case "$checker" in
+            loom | shuttle) features=(--features "$checker") ;;
+            tests) ;;
+            *) echo "$list: unknown checker '$checker' for $mutant" >&2; exit 2 ;;
+        esac
+        local log="$out/$mutant.quick.log" started status=0 elapsed verdict
+        printf '%-32s %-8s %s ... ' "$mutant" "$checker" "$binary::$filter" >&2
+        touch src/lib.rs
+        started=$(date +%s)
+        # A fixed shuttle seed: the same schedules every run, so a kill is not luck (loom is exhaustive anyway).
+        SEGPOOL_SHUTTLE_SEED=${SEGPOOL_SHUTTLE_SEED:-1} SEGPOOL_MUTANT=$mutant RUSTC_WRAPPER=$wrapper timeout 900 \
+            cargo test "${features[@]}" --test "$binary" -- "$filter" >"$log" 2>&1 || status=$?
+        elapsed=$(($(date +%s) - started))
+        # Killed means a test failed: a build that broke, or a run that passed, is a failure of the leg.
+        if [ "$status" -eq 0 ]; then
+            verdict="SURVIVED"
+        elif grep -q 'could not compile' "$log"; then
+            verdict="DOES NOT COMPILE"
+        elif [ "$status" -eq 124 ]; then
+            verdict="TIMED OUT"
+        else
+            verdict="killed: $(first_failure "$log")"
+        fi
+        echo "$verdict (${elapsed} s)" >&2
+        case "$verdict" in killed:*) ;; *) failures=$((failures + 1)) ;; esac
+        echo "| \`$mutant\` | $checker | \`$binary::$filter\` | $verdict | ${elapsed} s |" >>"$results"
+    done <"$list"
+    echo
+    cat "$results"
+    if [ "$failures" -gt 0 ]; then
+        echo "$failures quick mutant(s) not killed by their known killer (logs: $out/<mutant>.quick.log)" >&2
+        exit 1
+    fi
+    echo "every quick mutant was killed by its known killer"
+}
+
+if $quick; then
+    run_quick
+    exit 0
+fi
 
 results="$out/results.md"
 {

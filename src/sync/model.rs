@@ -53,6 +53,9 @@ mod imp {
     ///   `d` with a known probability per schedule) or `random` (a uniformly random runnable task at every step).
     /// - `SEGPOOL_SHUTTLE_ITERATIONS` (default 1000): how many schedules to explore.
     /// - `SEGPOOL_SHUTTLE_DEPTH` (default 3): PCT's bug depth (`depth - 1` priority change points per schedule).
+    /// - `SEGPOOL_SHUTTLE_SEED`: the scheduler's seed, so that a run explores the same schedules every time (CI's
+    ///   quick mutation leg sets it, to kill its mutants deterministically). Unset, each run draws a fresh seed and
+    ///   so explores new schedules.
     /// - `SEGPOOL_SHUTTLE_REPLAY`: a schedule printed by a failure (or `@file` holding one): runs exactly that
     ///   schedule instead of exploring. Set it for one test only (`--exact`): each test has its own schedules.
     ///
@@ -62,12 +65,17 @@ mod imp {
             Ok(text) => Box::new(ReplayScheduler::new_from_schedule(decode(&text))),
             Err(_) => {
                 let iterations = env_usize("SEGPOOL_SHUTTLE_ITERATIONS", 1000);
-                match std::env::var("SEGPOOL_SHUTTLE_SCHEDULER").as_deref() {
-                    Ok("pct") | Err(_) => {
-                        Box::new(PctScheduler::new(env_usize("SEGPOOL_SHUTTLE_DEPTH", 3), iterations))
-                    }
-                    Ok("random") => Box::new(RandomScheduler::new(iterations)),
-                    Ok(other) => panic!("SEGPOOL_SHUTTLE_SCHEDULER must be `pct` or `random`, got {other:?}"),
+                let seed = std::env::var("SEGPOOL_SHUTTLE_SEED").ok().map(|text| {
+                    text.parse::<u64>()
+                        .unwrap_or_else(|_| panic!("SEGPOOL_SHUTTLE_SEED must be a 64-bit integer, got {text:?}"))
+                });
+                let depth = env_usize("SEGPOOL_SHUTTLE_DEPTH", 3);
+                match (std::env::var("SEGPOOL_SHUTTLE_SCHEDULER").as_deref(), seed) {
+                    (Ok("pct") | Err(_), None) => Box::new(PctScheduler::new(depth, iterations)),
+                    (Ok("pct") | Err(_), Some(seed)) => Box::new(PctScheduler::new_from_seed(seed, depth, iterations)),
+                    (Ok("random"), None) => Box::new(RandomScheduler::new(iterations)),
+                    (Ok("random"), Some(seed)) => Box::new(RandomScheduler::new_from_seed(seed, iterations)),
+                    (Ok(other), _) => panic!("SEGPOOL_SHUTTLE_SCHEDULER must be `pct` or `random`, got {other:?}"),
                 }
             }
         };
