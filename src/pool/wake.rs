@@ -70,7 +70,9 @@ impl Sleep {
 impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
     /// After a push: wake a sleeping worker, if any (module docs, "The wake-up protocol").
     pub(super) fn wake_one(&self) {
-        fence(Ordering::SeqCst);
+        // The mutant: a `Release` fence, as if the fence only had to publish the job; it does not order the push
+        // before the read of `idle`, so both may miss each other (a store-load reordering, visible only to loom).
+        fence(if cfg!(segpool_mutant = "pool_wake_fence_relaxed") { Ordering::Release } else { Ordering::SeqCst });
         let idle = self.idle.load(Ordering::SeqCst);
         if idle > 0 && !cfg!(segpool_mutant = "pool_lost_wakeup") {
             self.pass_on_wakeup(&mut lock(&self.sleep), idle);
