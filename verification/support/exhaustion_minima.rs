@@ -1,0 +1,50 @@
+//! The exact exhaustion minima at SegmentSize 1 (`Fail`, `limbo_len` 1, k push/pop pairs per thread): the smallest
+//! `segment_count` that no interleaving within the bound exhausts. Shared by the loom search
+//! (`verification/loom/exhaustion.rs`) and the explicit schedule search of the real strategies
+//! (`verification/explore/exhaustion.rs`), which both assert the cells they compute against these tables, so the
+//! two searches are cross-checked wherever both reach, and a change in any strategy's reclamation shows as a
+//! changed cell.
+//!
+//! Rows are in the order of [`STRATEGIES`]; column `i` is k = i + 1.
+#![allow(dead_code)] // each search uses its own subset
+
+/// The row order of every table.
+pub const STRATEGIES: [&str; 4] = ["limbo", "hazard", "epoch", "leak"];
+
+/// Loom, 2 threads, 1 preemption, k = 1..=5 (k = 4, 5 with `SEGPOOL_LOOM_MAX_PAIRS=5`).
+pub const LOOM_2_THREADS_1_PREEMPTION: [[usize; 5]; 4] =
+    [[2, 4, 6, 7, 8], [2, 4, 6, 7, 9], [2, 4, 6, 8, 10], [2, 4, 6, 8, 10]];
+
+/// Loom, 2 threads, 2 preemptions (`LOOM_MAX_PREEMPTIONS=2`), k = 1, 2. Leak's 5 at k = 2 is a weak-memory
+/// outcome: a `try_take` whose load of the free-list head reads the value from before another thread gave back
+/// its spare segment, so it sees the list empty (twice, before and after `collect`). The explicit search runs every
+/// step sequentially consistent, cannot produce that read, and finds 4 (see [`EXPLORE_2_THREADS_2_PREEMPTIONS`]).
+pub const LOOM_2_THREADS_2_PREEMPTIONS: [[usize; 2]; 4] = [[2, 4], [2, 4], [2, 4], [2, 5]];
+
+/// Loom, 3 threads (`SEGPOOL_LOOM_THREADS=3`), 1 preemption, k = 1, 2.
+pub const LOOM_3_THREADS_1_PREEMPTION: [[usize; 0]; 4] = [[], [], [], []];
+
+/// The explicit search, 2 threads, 1 preemption, k = 1..=12. Equal to [`LOOM_2_THREADS_1_PREEMPTION`] on k ≤ 5.
+pub const EXPLORE_2_THREADS_1_PREEMPTION: [[usize; 12]; 4] = [
+    [2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [2, 4, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18],
+    [2, 4, 6, 8, 10, 12, 13, 14, 15, 16, 17, 18],
+    [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24],
+];
+
+/// The explicit search, 3 threads, 1 preemption, k = 1..=10.
+pub const EXPLORE_3_THREADS_1_PREEMPTION: [[usize; 10]; 4] = [
+    [3, 6, 9, 11, 13, 15, 17, 19, 21, 23],
+    [3, 6, 8, 11, 14, 17, 20, 22, 24, 26],
+    [3, 6, 9, 12, 15, 18, 20, 22, 24, 26],
+    [3, 6, 9, 12, 15, 18, 21, 24, 27, 30],
+];
+
+/// The explicit search, 2 threads, 2 preemptions, k = 1..=4.
+pub const EXPLORE_2_THREADS_2_PREEMPTIONS: [[usize; 4]; 4] = [[2, 4, 6, 8], [2, 4, 6, 8], [2, 4, 6, 8], [2, 4, 6, 8]];
+
+/// The expected cell for `strategy` at `k` pairs in `table`, if the table reaches that far.
+pub fn expected<const K: usize>(table: &[[usize; K]; 4], strategy: &str, k: u32) -> Option<usize> {
+    let row = STRATEGIES.iter().position(|&name| name == strategy).expect("a strategy of the tables");
+    table[row].get(k as usize - 1).copied()
+}
