@@ -21,6 +21,8 @@
 //!   extends it: k ≤ 16 in under a second, release);
 //! - `three_threads_one_preemption`: 3 threads, k ≤ 8, 1 preemption; 3 s / 23 s (k ≤ 10: 3 s release);
 //! - `two_preemptions`: 2 threads, k ≤ 3, 2 preemptions; 1 s / 7 s (k = 4 with `SEGPOOL_EXPLORE_MAX_PAIRS=4`);
+//! - `stalled_between_operations`: 2 and 3 threads, k ≤ 10, 1 preemption taken only between two operations of a
+//!   thread; 0.3 s / 2 s;
 //! - `agrees_with_loom`: the cells loom computes, recomputed here; under 2 s.
 //!
 //! What the tables show (`verification/support/exhaustion_minima.rs` has them): the strategies separate at k = 4
@@ -32,6 +34,8 @@
 //! handle registered first, so its scan threshold is `R = 6` and it holds at most `R - 1 = 5` unscanned segments,
 //! which it retired in its first 6 pairs (the witnesses, `SEGPOOL_EXPLORE_WITNESSES=1`, show exactly that). Epoch
 //! equals Leak until k = 6 (a pinned stall blocks all reuse) and joins Hazard from k = 7 on; Leak needs `n * k`.
+//! With the stall only between operations the queue's demand stays bounded and the absolute minima stop growing:
+//! Hazard's at 8 from k = 7 (2 threads; k = 6 at 3), Limbo's at 4, Epoch's at 10.
 //!
 //! Run: `cargo test --release --test explore_exhaustion` (tables on stderr; `SEGPOOL_EXPLORE_WITNESSES=1` and
 //! `-- --nocapture` print an exhausting execution per cell).
@@ -60,12 +64,12 @@ fn env_number(name: &str) -> Option<u32> {
     Some(text.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {text:?}")))
 }
 
-fn row<R: Reclaim>(threads: usize, max_pairs: u32, preemptions: usize) -> Vec<Cell> {
+fn row<R: Reclaim>(threads: usize, max_pairs: u32, preemptions: usize, between_operations: bool) -> Vec<Cell> {
     let witnesses = std::env::var_os("SEGPOOL_EXPLORE_WITNESSES").is_some();
     (1..=max_pairs)
         .map(|k| {
             let started = Instant::now();
-            let scenario = Scenario { pairs: vec![k; threads], limbo_len: 1, preemptions };
+            let scenario = Scenario { pairs: vec![k; threads], limbo_len: 1, preemptions, between_operations };
             let found = minimum::<R>(&scenario);
             let seconds = started.elapsed().as_secs_f64();
             if witnesses {
@@ -80,20 +84,21 @@ fn row<R: Reclaim>(threads: usize, max_pairs: u32, preemptions: usize) -> Vec<Ce
 
 /// Searches every strategy (one OS thread each), prints the table and returns its minima, in
 /// [`minima::STRATEGIES`] order.
-fn table(threads: usize, max_pairs: u32, preemptions: usize) -> [Vec<usize>; 4] {
+fn table(threads: usize, max_pairs: u32, preemptions: usize, between_operations: bool) -> [Vec<usize>; 4] {
     let started = Instant::now();
     let rows = std::thread::scope(|s| {
         [
-            s.spawn(|| row::<segpool::Limbo>(threads, max_pairs, preemptions)),
-            s.spawn(|| row::<segpool::Hazard>(threads, max_pairs, preemptions)),
-            s.spawn(|| row::<segpool::Epoch>(threads, max_pairs, preemptions)),
-            s.spawn(|| row::<segpool::Leak>(threads, max_pairs, preemptions)),
+            s.spawn(|| row::<segpool::Limbo>(threads, max_pairs, preemptions, between_operations)),
+            s.spawn(|| row::<segpool::Hazard>(threads, max_pairs, preemptions, between_operations)),
+            s.spawn(|| row::<segpool::Epoch>(threads, max_pairs, preemptions, between_operations)),
+            s.spawn(|| row::<segpool::Leak>(threads, max_pairs, preemptions, between_operations)),
         ]
         .map(|search| search.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     let mut text = format!(
         "\nminimal segment_count for no exhaustion (explicit search of the real strategies; SegmentSize 1, Fail, \
-         {threads} threads x k push/pop pairs, limbo_len 1, {preemptions} preemption(s); {:.1} s)\n| strategy |",
+         {threads} threads x k push/pop pairs, limbo_len 1, {preemptions} preemption(s){}; {:.1} s)\n| strategy |",
+        if between_operations { " between operations only" } else { "" },
         started.elapsed().as_secs_f64()
     );
     for k in 1..=max_pairs {
@@ -128,21 +133,21 @@ fn assert_table<const K: usize>(found: &[Vec<usize>; 4], expected: &[[usize; K];
 #[test]
 fn two_threads_one_preemption() {
     let max_pairs = env_number("SEGPOOL_EXPLORE_MAX_PAIRS").unwrap_or(10);
-    let found = table(2, max_pairs, 1);
+    let found = table(2, max_pairs, 1, false);
     assert_table(&found, &minima::EXPLORE_2_THREADS_1_PREEMPTION, "2 threads, 1 preemption");
 }
 
 #[test]
 fn three_threads_one_preemption() {
     let max_pairs = env_number("SEGPOOL_EXPLORE_MAX_PAIRS").unwrap_or(8);
-    let found = table(3, max_pairs, 1);
+    let found = table(3, max_pairs, 1, false);
     assert_table(&found, &minima::EXPLORE_3_THREADS_1_PREEMPTION, "3 threads, 1 preemption");
 }
 
 #[test]
 fn two_preemptions() {
     let max_pairs = env_number("SEGPOOL_EXPLORE_MAX_PAIRS").map_or(3, |k| k.min(4));
-    let found = table(2, max_pairs, 2);
+    let found = table(2, max_pairs, 2, false);
     assert_table(&found, &minima::EXPLORE_2_THREADS_2_PREEMPTIONS, "2 threads, 2 preemptions");
 }
 
@@ -150,13 +155,24 @@ fn two_preemptions() {
 /// and requires the same minimum, but for the one weak-memory cell, which must differ exactly as documented.
 #[test]
 fn agrees_with_loom() {
-    let one = table(2, 5, 1);
+    let one = table(2, 5, 1, false);
     assert_table(&one, &minima::LOOM_2_THREADS_1_PREEMPTION, "loom's 2 threads, 1 preemption");
-    let three = table(3, minima::LOOM_3_THREADS_1_PREEMPTION[0].len() as u32, 1);
+    let three = table(3, minima::LOOM_3_THREADS_1_PREEMPTION[0].len() as u32, 1, false);
     assert_table(&three, &minima::LOOM_3_THREADS_1_PREEMPTION, "loom's 3 threads, 1 preemption");
-    let mut two = table(2, 2, 2);
+    let mut two = table(2, 2, 2, false);
     let leak = minima::STRATEGIES.iter().position(|&name| name == "leak").expect("leak");
     assert_eq!(two[leak][1], 4, "Leak at k=2, 2 preemptions, sequentially consistent");
     two[leak][1] = 5; // loom's 5: a stale read of the free-list head (see LOOM_2_THREADS_2_PREEMPTIONS)
     assert_table(&two, &minima::LOOM_2_THREADS_2_PREEMPTIONS, "loom's 2 threads, 2 preemptions");
+}
+
+/// A stall only between operations (the stalled thread holds no slot reservation, so it blocks no consumer and
+/// the queue's own demand stays bounded): where each strategy's minimum stops growing.
+#[test]
+fn stalled_between_operations() {
+    let max_pairs = env_number("SEGPOOL_EXPLORE_MAX_PAIRS").unwrap_or(10);
+    let two = table(2, max_pairs, 1, true);
+    assert_table(&two, &minima::EXPLORE_2_THREADS_BETWEEN_OPERATIONS, "2 threads, stalled between operations");
+    let three = table(3, max_pairs, 1, true);
+    assert_table(&three, &minima::EXPLORE_3_THREADS_BETWEEN_OPERATIONS, "3 threads, stalled between operations");
 }

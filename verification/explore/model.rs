@@ -186,6 +186,12 @@ impl<R: Reclaim> Worker<R> {
         self.pc == Pc::Done
     }
 
+    /// Between two operations: holding no protection, reservation or spare segment, only what the strategy keeps
+    /// in the handle.
+    pub fn between_operations(&self) -> bool {
+        matches!(self.pc, Pc::PushEnter | Pc::PopEnter)
+    }
+
     pub fn value(id: u32, pair: u32) -> u32 {
         id * 100 + pair
     }

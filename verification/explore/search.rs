@@ -15,6 +15,8 @@ pub struct Scenario {
     /// Switches away from a thread that could have gone on (a switch after a yield, a finished thread, or at the
     /// start is free, as under loom).
     pub preemptions: usize,
+    /// Preempt a thread only between two of its operations (loom preempts anywhere).
+    pub between_operations: bool,
 }
 
 /// The choices of one execution: at each point with more than one option, (option taken, options there).
@@ -97,7 +99,9 @@ fn execute<R: Reclaim>(scenario: &Scenario, segment_count: usize, dfs: &mut Dfs,
             // The running thread goes on, or (a preemption) another one runs.
             Some(t) => {
                 options.push(t);
-                if preemptions < scenario.preemptions {
+                if preemptions < scenario.preemptions
+                    && (!scenario.between_operations || workers[t].between_operations())
+                {
                     options.extend((0..workers.len()).filter(|&u| u != t && !workers[u].finished()));
                 }
             }

@@ -43,6 +43,25 @@ pub const EXPLORE_3_THREADS_1_PREEMPTION: [[usize; 10]; 4] = [
 /// The explicit search, 2 threads, 2 preemptions, k = 1..=4.
 pub const EXPLORE_2_THREADS_2_PREEMPTIONS: [[usize; 4]; 4] = [[2, 4, 6, 8], [2, 4, 6, 8], [2, 4, 6, 8], [2, 4, 6, 8]];
 
+/// The explicit search, 2 threads, 1 preemption taken only between two operations of a thread, k = 1..=10. With no
+/// reservation held by the stalled thread, the queue's own demand stays bounded and the minima stop growing:
+/// Hazard's at 8 from k = 7, once the stalled handle (registered first, scan threshold 6) holds its 5 unscanned
+/// segments; Limbo's at 4, Epoch's at 10.
+pub const EXPLORE_2_THREADS_BETWEEN_OPERATIONS: [[usize; 10]; 4] = [
+    [2, 4, 4, 4, 4, 4, 4, 4, 4, 4],
+    [2, 3, 4, 5, 6, 7, 8, 8, 8, 8],
+    [2, 4, 6, 8, 9, 10, 10, 10, 10, 10],
+    [2, 4, 6, 8, 10, 12, 14, 16, 18, 20],
+];
+
+/// As [`EXPLORE_2_THREADS_BETWEEN_OPERATIONS`], 3 threads: the same plateaus (Hazard's from k = 6).
+pub const EXPLORE_3_THREADS_BETWEEN_OPERATIONS: [[usize; 10]; 4] = [
+    [3, 4, 4, 4, 4, 4, 4, 4, 4, 4],
+    [3, 4, 5, 6, 7, 8, 8, 8, 8, 8],
+    [3, 5, 7, 9, 10, 10, 10, 10, 10, 10],
+    [3, 6, 9, 12, 15, 18, 21, 24, 27, 30],
+];
+
 /// The expected cell for `strategy` at `k` pairs in `table`, if the table reaches that far.
 pub fn expected<const K: usize>(table: &[[usize; K]; 4], strategy: &str, k: u32) -> Option<usize> {
     let row = STRATEGIES.iter().position(|&name| name == strategy).expect("a strategy of the tables");
