@@ -194,8 +194,27 @@ fn report<R: Reclaim>(pairs: u32, minimum: &Minimum, started: Instant) {
 }
 
 /// The minimal counts for k = 1 ..= `max_pairs`.
+/// Each cell is checked against its expectation as soon as it is known, so that a changed minimum fails the test
+/// within that strategy's search; the other searches then stop at their next cell.
 fn minimums<R: Reclaim>(max_pairs: u32) -> Vec<usize> {
-    (1..=max_pairs).map(|pairs| minimal_segment_count::<R>(pairs).segment_count).collect()
+    static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let preemptions = env_number("LOOM_MAX_PREEMPTIONS").unwrap_or(PREEMPTIONS);
+    let name = R::NAME;
+    let mut row = Vec::new();
+    for pairs in 1..=max_pairs {
+        if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+            break; // another strategy's minimum changed: its panic fails the test
+        }
+        let minimum = minimal_segment_count::<R>(pairs).segment_count;
+        if let Some(expected) = expectations(threads(), preemptions, name, pairs)
+            && minimum != expected
+        {
+            FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+            panic!("{name} at k={pairs}: the exhaustive minimum changed: {minimum} segments, expected {expected}");
+        }
+        row.push(minimum);
+    }
+    row
 }
 
 /// Pairs searched by default per strategy, in `EXHAUSTION` order: k = 4 separates Limbo and Hazard (7) from
