@@ -153,12 +153,14 @@ fn two_preemptions() {
 
 /// The cross-check: recomputes every cell that loom computes (`loom_exhaustion`, which asserts the same tables)
 /// and requires the same minimum, but for the one weak-memory cell, which must differ exactly as documented.
+/// Every step boundary of this search is a point where loom may switch threads too, so loom's schedules include
+/// these and its minima can only be larger; equality says that preempting inside a strategy call and reading older
+/// values add no exhaustion at these bounds. Loom at 3 threads did not finish even k = 1 (in 2 CPU-minutes here), so
+/// the 3-thread tables have no loom cells.
 #[test]
 fn agrees_with_loom() {
     let one = table(2, 5, 1, false);
     assert_table(&one, &minima::LOOM_2_THREADS_1_PREEMPTION, "loom's 2 threads, 1 preemption");
-    let three = table(3, minima::LOOM_3_THREADS_1_PREEMPTION[0].len() as u32, 1, false);
-    assert_table(&three, &minima::LOOM_3_THREADS_1_PREEMPTION, "loom's 3 threads, 1 preemption");
     let mut two = table(2, 2, 2, false);
     let leak = minima::STRATEGIES.iter().position(|&name| name == "leak").expect("leak");
     assert_eq!(two[leak][1], 4, "Leak at k=2, 2 preemptions, sequentially consistent");

@@ -232,7 +232,6 @@ fn expectations(threads: u32, preemptions: usize, strategy: &str, k: u32) -> Opt
     match (threads, preemptions) {
         (2, 1) => minima::expected(&minima::LOOM_2_THREADS_1_PREEMPTION, strategy, k),
         (2, 2) => minima::expected(&minima::LOOM_2_THREADS_2_PREEMPTIONS, strategy, k),
-        (3, 1) => minima::expected(&minima::LOOM_3_THREADS_1_PREEMPTION, strategy, k),
         _ => None,
     }
 }

@@ -21,9 +21,6 @@ pub const LOOM_2_THREADS_1_PREEMPTION: [[usize; 5]; 4] =
 /// step sequentially consistent, cannot produce that read, and finds 4 (see [`EXPLORE_2_THREADS_2_PREEMPTIONS`]).
 pub const LOOM_2_THREADS_2_PREEMPTIONS: [[usize; 2]; 4] = [[2, 4], [2, 4], [2, 4], [2, 5]];
 
-/// Loom, 3 threads (`SEGPOOL_LOOM_THREADS=3`), 1 preemption, k = 1, 2.
-pub const LOOM_3_THREADS_1_PREEMPTION: [[usize; 0]; 4] = [[], [], [], []];
-
 /// The explicit search, 2 threads, 1 preemption, k = 1..=12. Equal to [`LOOM_2_THREADS_1_PREEMPTION`] on k ≤ 5.
 pub const EXPLORE_2_THREADS_1_PREEMPTION: [[usize; 12]; 4] = [
     [2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
