@@ -28,12 +28,13 @@
 //! What the tables show (`verification/support/exhaustion_minima.rs` has them): the strategies separate at k = 4
 //! (2 threads) and k = 3 (3 threads), and no minimum ever stops growing, because the one preemption can stop a
 //! producer between reserving its slot and publishing it: every pop then returns `None` at that slot, so each
-//! value the other threads push needs a segment of its own, and every strategy needs `(n - 1) * k` segments plus a
-//! constant. That constant is the strategy's: Limbo's is 3 at 2 threads (its one-entry ring, the stalled slot's
-//! segment, the head), and **Hazard's stops growing at k = 7**, three above Limbo at 2 and at 3 threads: the stalled
-//! handle registered first, so its scan threshold is `R = 6` and it holds at most `R - 1 = 5` unscanned segments,
-//! which it retired in its first 6 pairs (the witnesses, `SEGPOOL_EXPLORE_WITNESSES=1`, show exactly that). Epoch
-//! equals Leak until k = 6 (a pinned stall blocks all reuse) and joins Hazard from k = 7 on; Leak needs `n * k`.
+//! value the other threads push needs a segment of its own. Past a point every strategy but Leak needs
+//! `(n - 1) * k` segments plus a constant of its own: Limbo's is 3 (its one-entry ring, the stalled slot's segment,
+//! the head's); **Hazard's is 6, reached at k = 7** at 2 and at 3 threads (before that it grows by n per pair): the
+//! stalled handle registered first, so its scan threshold is `R = 6` and it holds at most `R - 1 = 5` unscanned
+//! segments, which it retired in its first 6 pairs (the witnesses, `SEGPOOL_EXPLORE_WITNESSES=1`, show exactly
+//! that). Epoch equals Leak until k = 6 (a pinned stall blocks all reuse) and has Hazard's constant from k = 7 on;
+//! Leak needs `n * k`.
 //! With the stall only between operations the queue's demand stays bounded and the absolute minima stop growing:
 //! Hazard's at 8 from k = 7 (2 threads; k = 6 at 3), Limbo's at 4, Epoch's at 10.
 //!
