@@ -12,14 +12,14 @@
 //!
 //! What it gives up against loom: every step runs atomically and sequentially consistent, so it sees neither a
 //! preemption inside a strategy call nor a load that reads an older value. What it gains: an execution costs
-//! microseconds instead of loom's milliseconds, and the search reaches k = 12 at 2 threads and 3 threads at all.
+//! microseconds instead of loom's milliseconds, and the search reaches k = 14 at 2 and at 3 threads, where loom stops at k = 5 and 2 threads.
 //! Where both reach, the tables must agree, and do (`agrees_with_loom`) but for one cell at 2 preemptions that
 //! only weak memory produces (`verification/support/exhaustion_minima.rs` says which and why).
 //!
 //! Bounds and times (here, on a loaded machine: release / debug, which `cargo test` runs, wall clock):
 //! - `two_threads_one_preemption`: 2 threads, k ≤ 10, 1 preemption; 0.6 s / 3 s (`SEGPOOL_EXPLORE_MAX_PAIRS`
-//!   extends it: k ≤ 16 in under a second, release);
-//! - `three_threads_one_preemption`: 3 threads, k ≤ 8, 1 preemption; 3 s / 23 s (k ≤ 10: 3 s release);
+//!   extends every test: tables asserted to k = 14, 1 s release);
+//! - `three_threads_one_preemption`: 3 threads, k ≤ 8, 1 preemption; 3 s / 23 s (k ≤ 14: 14 s release);
 //! - `two_preemptions`: 2 threads, k ≤ 3, 2 preemptions; 1 s / 7 s (k = 4 with `SEGPOOL_EXPLORE_MAX_PAIRS=4`);
 //! - `stalled_between_operations`: 2 and 3 threads, k ≤ 10, 1 preemption taken only between two operations of a
 //!   thread; 0.3 s / 2 s;

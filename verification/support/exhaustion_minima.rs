@@ -21,20 +21,20 @@ pub const LOOM_2_THREADS_1_PREEMPTION: [[usize; 5]; 4] =
 /// step sequentially consistent, cannot produce that read, and finds 4 (see [`EXPLORE_2_THREADS_2_PREEMPTIONS`]).
 pub const LOOM_2_THREADS_2_PREEMPTIONS: [[usize; 2]; 4] = [[2, 4], [2, 4], [2, 4], [2, 5]];
 
-/// The explicit search, 2 threads, 1 preemption, k = 1..=12. Equal to [`LOOM_2_THREADS_1_PREEMPTION`] on k ≤ 5.
-pub const EXPLORE_2_THREADS_1_PREEMPTION: [[usize; 12]; 4] = [
-    [2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-    [2, 4, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18],
-    [2, 4, 6, 8, 10, 12, 13, 14, 15, 16, 17, 18],
-    [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24],
+/// The explicit search, 2 threads, 1 preemption, k = 1..=14. Equal to [`LOOM_2_THREADS_1_PREEMPTION`] on k ≤ 5.
+pub const EXPLORE_2_THREADS_1_PREEMPTION: [[usize; 14]; 4] = [
+    [2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+    [2, 4, 6, 7, 9, 11, 13, 14, 15, 16, 17, 18, 19, 20],
+    [2, 4, 6, 8, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+    [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28],
 ];
 
-/// The explicit search, 3 threads, 1 preemption, k = 1..=10.
-pub const EXPLORE_3_THREADS_1_PREEMPTION: [[usize; 10]; 4] = [
-    [3, 6, 9, 11, 13, 15, 17, 19, 21, 23],
-    [3, 6, 8, 11, 14, 17, 20, 22, 24, 26],
-    [3, 6, 9, 12, 15, 18, 20, 22, 24, 26],
-    [3, 6, 9, 12, 15, 18, 21, 24, 27, 30],
+/// The explicit search, 3 threads, 1 preemption, k = 1..=14.
+pub const EXPLORE_3_THREADS_1_PREEMPTION: [[usize; 14]; 4] = [
+    [3, 6, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31],
+    [3, 6, 8, 11, 14, 17, 20, 22, 24, 26, 28, 30, 32, 34],
+    [3, 6, 9, 12, 15, 18, 20, 22, 24, 26, 28, 30, 32, 34],
+    [3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42],
 ];
 
 /// The explicit search, 2 threads, 2 preemptions, k = 1..=4.
