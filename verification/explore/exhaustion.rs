@@ -12,7 +12,8 @@
 //!
 //! What it gives up against loom: every step runs atomically and sequentially consistent, so it sees neither a
 //! preemption inside a strategy call nor a load that reads an older value. What it gains: an execution costs
-//! microseconds instead of loom's milliseconds, and the search reaches k = 14 at 2 and at 3 threads, where loom stops at k = 5 and 2 threads.
+//! microseconds instead of loom's milliseconds, and the search reaches k = 14 at 2 and at 3 threads, where loom
+//! stops at k = 5 and 2 threads.
 //! Where both reach, the tables must agree, and do (`agrees_with_loom`) but for one cell at 2 preemptions that
 //! only weak memory produces (`verification/support/exhaustion_minima.rs` says which and why).
 //!
