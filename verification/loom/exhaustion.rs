@@ -21,9 +21,10 @@
 //! preemption** (`LOOM_MAX_PREEMPTIONS` overrides it): a thread stalled once, anywhere, while the other runs on,
 //! which is the stall the strategies differ on. "No interleaving exhausts" means none within that bound. k = 4 is
 //! the first column where the strategies differ (Limbo and Hazard 7, Epoch 8); Leak needs `2k` by counting alone
-//! and its k = 4 costs 80 s more. Time here: 63 s wall, 16 s CPU (release, on a loaded machine; Epoch's k = 4 is
-//! most of it); `SEGPOOL_LOOM_MAX_PAIRS=5` took 8 minutes, bound 2 at k ≤ 2 about 3 minutes (20 s CPU). Run (the
-//! table is printed even without `--nocapture`; the witnesses need it):
+//! and its k = 4 costs 80 s more. Time here, on a loaded machine: release 63 s wall, 16 s CPU; debug (as `cargo
+//! test --features loom` runs it) 177 s wall, 21 s CPU; Epoch's k = 4 is most of it. `SEGPOOL_LOOM_MAX_PAIRS=5`
+//! took 8 minutes on a quiet machine; bound 2 at k ≤ 2 took 166 s wall, 20 s CPU. Run (the table is printed even
+//! without `--nocapture`; the witnesses need it):
 //! `cargo test --release --features loom --test loom_exhaustion -- --nocapture`.
 #![cfg(feature = "loom")]
 
