@@ -195,6 +195,11 @@ fn report<R: Reclaim>(pairs: u32, minimum: &Minimum, started: Instant) {
 }
 
 /// The minimal counts for k = 1 ..= `max_pairs`.
+/// Whether `SEGPOOL_LOOM_STRATEGIES` (a comma-separated list of names; all if unset) selects strategy `R`.
+fn selected<R: Reclaim>() -> bool {
+    std::env::var("SEGPOOL_LOOM_STRATEGIES").map_or(true, |names| names.split(',').any(|name| name.trim() == R::NAME))
+}
+
 /// Each cell is checked against its expectation as soon as it is known, so that a changed minimum fails the test
 /// within that strategy's search; the other searches then stop at their next cell.
 fn minimums<R: Reclaim>(max_pairs: u32) -> Vec<usize> {
@@ -202,7 +207,7 @@ fn minimums<R: Reclaim>(max_pairs: u32) -> Vec<usize> {
     let preemptions = env_number("LOOM_MAX_PREEMPTIONS").unwrap_or(PREEMPTIONS);
     let name = R::NAME;
     let mut row = Vec::new();
-    for pairs in 1..=max_pairs {
+    for pairs in (1..=max_pairs).filter(|_| selected::<R>()) {
         if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
             break; // another strategy's minimum changed: its panic fails the test
         }
@@ -233,6 +238,10 @@ fn expectations(threads: u32, preemptions: usize, strategy: &str, k: u32) -> Opt
     match (threads, preemptions) {
         (2, 1) => minima::expected(&minima::LOOM_2_THREADS_1_PREEMPTION, strategy, k),
         (2, 2) => minima::expected(&minima::LOOM_2_THREADS_2_PREEMPTIONS, strategy, k),
+        (3, 1) => minima::LOOM_3_THREADS_1_PREEMPTION
+            .iter()
+            .find(|&&(name, pairs, _)| name == strategy && pairs == k)
+            .map(|&(_, _, minimum)| minimum),
         _ => None,
     }
 }
