@@ -154,10 +154,11 @@ fn two_preemptions() {
 }
 
 /// The cross-check: recomputes every cell that loom computes (`loom_exhaustion`, which asserts the same tables)
-/// and requires the same minimum. Every step boundary of this search is a point where loom may switch threads too, so loom's schedules include
-/// these and its minima can only be larger; equality says that preempting inside a strategy call and reading older
-/// values add no exhaustion at these bounds, but for the two cells where loom's weak memory adds one (Leak at 2
-/// preemptions, k = 2; Leak at 3 threads, k = 1), which must differ exactly as documented.
+/// and requires the same minimum. Every step boundary of this search is a point where loom may switch threads
+/// too, so loom's schedules include these and its minima can only be larger; equality says that preempting inside
+/// a strategy call and reading older values add no exhaustion at these bounds, but for the two cells where loom's
+/// weak memory adds one (Leak at 2 preemptions, k = 2; Leak at 3 threads, k = 1), which must differ exactly as
+/// documented.
 #[test]
 fn agrees_with_loom() {
     let one = table(2, 5, 1, false);
