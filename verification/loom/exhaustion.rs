@@ -2,12 +2,12 @@
 //! and k push/pop pairs per thread, the smallest `segment_count` for which **no** interleaving exhausts a
 //! `OnExhausted::Fail` pool, together with an exhausting interleaving at one segment fewer.
 //!
-//! Scenario: 2 threads (`SEGPOOL_LOOM_THREADS` sets another number), each with one long-lived handle, each doing k
-//! times "push its own next value, then pop one value". SegmentSize 1 makes every push past the first need a fresh
-//! segment, and every pop retire one, so the pool is exercised as hard as it can be. A refused push hands its value
-//! back; the thread records it and goes on with its pop. In every interleaving, every value must be popped or
-//! handed back exactly once, and no protected segment may be seen in a later generation (`stale_views == 0`).
-//! Limbo runs with `limbo_len = 1`.
+//! Scenario: 2 threads (`SEGPOOL_LOOM_THREADS` sets another number; `SEGPOOL_LOOM_STRATEGIES=limbo,leak` searches
+//! only those), each with one long-lived handle, each doing k times "push its own next value, then pop one value".
+//! SegmentSize 1 makes every push past the first need a fresh segment, and every pop retire one, so the pool is
+//! exercised as hard as it can be. A refused push hands its value back; the thread records it and goes on with its
+//! pop. In every interleaving, every value must be popped or handed back exactly once, and no protected segment may
+//! be seen in a later generation (`stale_views == 0`). Limbo runs with `limbo_len = 1`.
 //!
 //! The search runs the model at `segment_count = 1, 2, ...`. An execution that sees a refused push records its
 //! event log as the witness (the log is kept outside loom, in execution order, since loom runs one thread at a
