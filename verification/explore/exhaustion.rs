@@ -14,7 +14,7 @@
 //! preemption inside a strategy call nor a load that reads an older value. What it gains: an execution costs
 //! microseconds instead of loom's milliseconds, and the search reaches k = 14 at 2 and at 3 threads, where loom
 //! stops at k = 5 (2 threads) and k = 1 or 2 (3 threads). Where both reach, the tables must agree, and do
-//! (`agrees_with_loom`: 24 cells) but for two Leak cells that only weak memory produces, one at 2 preemptions and
+//! (`agrees_with_loom`: 33 cells) but for two Leak cells that only weak memory produces, one at 2 preemptions and
 //! one at 3 threads (`verification/support/exhaustion_minima.rs` says which and why).
 //!
 //! Bounds and times (here, on a loaded machine: release / debug, which `cargo test` runs, wall clock):
