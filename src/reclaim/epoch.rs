@@ -439,6 +439,11 @@ impl Reclaim for Epoch {
 
     fn collect<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
+        if cfg!(segpool_mutant = "epoch_no_shortage") {
+            // Models answering a dry free list with the bag threshold alone (crossbeam's scheme has no shortage
+            // step): no signal raised and no step now, so retired segments wait for the next threshold step.
+            return;
+        }
         // Ask every handle to step at the end of its current operation (this one included: the answer `raise`
         // returns is dropped on purpose, so our own `leave` steps again once we are unpinned), then step now.
         let _ = self.shortage.raise();

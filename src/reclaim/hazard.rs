@@ -375,6 +375,11 @@ impl Reclaim for Hazard {
 
     fn collect<S: SegmentStore<Meta = ()>>(&self, handle: &mut HazardHandle, store: &S) {
         debug_assert!(!handle.released, "Hazard handle used after unregister");
+        if cfg!(segpool_mutant = "hazard_no_shortage") {
+            // Models the bug of answering a dry free list with Michael's scheme alone, which has no shortage step:
+            // no signal raised and no scan of our own, so retired segments wait for the threshold scan.
+            return;
+        }
         // Ask every other handle to scan at the end of its current operation, then scan ourselves.
         handle.seen_shortage = self.shortage.raise();
         self.scan(handle, store);

@@ -1,35 +1,48 @@
 //! SegmentSize=1 pool exhaustion, searched exhaustively with loom: for each strategy written against the facade
-//! and k = 1, 2, 3 push/pop pairs per thread, the smallest `segment_count` for which **no** interleaving exhausts a
+//! and k push/pop pairs per thread, the smallest `segment_count` for which **no** interleaving exhausts a
 //! `OnExhausted::Fail` pool, together with an exhausting interleaving at one segment fewer.
 //!
-//! Scenario: `THREADS` threads, each with one long-lived handle, each doing k times "push its own next value, then
-//! pop one value". SegmentSize 1 makes every push past the first need a fresh segment, and every pop retire one, so
-//! the pool is exercised as hard as it can be. A refused push hands its value back; the thread records it and goes
-//! on with its pop. In every interleaving, every value must be popped or handed back exactly once, and no protected
-//! segment may be seen in a later generation (`stale_views == 0`). Limbo runs with `limbo_len = 1`.
+//! Scenario: 2 threads (`SEGPOOL_LOOM_THREADS` sets another number; `SEGPOOL_LOOM_STRATEGIES=limbo,leak` searches
+//! only those), each with one long-lived handle, each doing k times "push its own next value, then pop one value".
+//! SegmentSize 1 makes every push past the first need a fresh segment, and every pop retire one, so the pool is
+//! exercised as hard as it can be. A refused push hands its value back; the thread records it and goes on with its
+//! pop. In every interleaving, every value must be popped or handed back exactly once, and no protected segment may
+//! be seen in a later generation (`stale_views == 0`). Limbo runs with `limbo_len = 1`.
 //!
 //! The search runs the model at `segment_count = 1, 2, ...`. An execution that sees a refused push records its
 //! event log as the witness (the log is kept outside loom, in execution order, since loom runs one thread at a
 //! time). The first count without a witness is the minimum; the test asserts that the count below it had one,
-//! prints both, and asserts the shape that the strategy guarantees (see each test).
+//! prints both, and asserts every minimum that was established before **exactly**
+//! (`verification/support/exhaustion_minima.rs`, shared with the explicit search of `explore_exhaustion`, which
+//! must agree with these cells): a strategy that reclaims later or less than before changes a cell and fails.
 //!
-//! Bounds: 2 threads (plus the main thread, which only builds the queue and checks the outcome), k ≤ 3 pairs each
-//! (`SEGPOOL_LOOM_MAX_PAIRS` raises it), and **one preemption** (`LOOM_MAX_PREEMPTIONS` overrides it): a thread
-//! stalled once, anywhere, while the other runs on, which is the stall the strategies differ on. "No interleaving
-//! exhausts" means none within that bound. Bound 2 multiplies the cost by ~50 at k = 2. Run (the table is printed
-//! even without `--nocapture`; the witnesses need it):
-//! `cargo test --release --features loom --test loom_exhaustion -- --nocapture`. The table and the search times
-//! are in `docs/verification.md` and the paper's section 6.
+//! Bounds: 2 threads (plus the main thread, which only builds the queue and checks the outcome), k ≤ 4 pairs each
+//! for Limbo, Hazard and Epoch and k ≤ 3 for Leak (`SEGPOOL_LOOM_MAX_PAIRS` sets every range), and **one
+//! preemption** (`LOOM_MAX_PREEMPTIONS` overrides it): a thread stalled once, anywhere, while the other runs on,
+//! which is the stall the strategies differ on. "No interleaving exhausts" means none within that bound. k = 4 is
+//! the first column where the strategies differ (Limbo and Hazard 7, Epoch 8); Leak needs `2k` by counting alone
+//! and its k = 4 costs 80 s more. Time here, on a loaded machine: release 63 s wall, 16 s CPU; debug (as `cargo
+//! test --features loom` runs it) 177 s wall, 21 s CPU; Epoch's k = 4 is most of it. `SEGPOOL_LOOM_MAX_PAIRS=5`
+//! took 8 minutes on a quiet machine; bound 2 at k ≤ 2 took 166 s wall, 20 s CPU. Run (the table is printed even
+//! without `--nocapture`; the witnesses need it):
+//! `cargo test --release --features loom --test loom_exhaustion -- --nocapture`.
 #![cfg(feature = "loom")]
 
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
+#[path = "../support/exhaustion_minima.rs"]
+mod minima;
+
 use segpool::sync::{Arc, thread};
 use segpool::{Config, OnExhausted, Reclaim, SegQueue};
 
-const THREADS: u32 = 2;
+/// Worker threads of the scenario: 2, or `SEGPOOL_LOOM_THREADS`.
+fn threads() -> u32 {
+    static THREADS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| env_number("SEGPOOL_LOOM_THREADS").map_or(2, |n| n as u32))
+}
 /// Give up the search past this many segments: a strategy that still exhausts there is not bounded at all.
 const MAX_SEGMENT_COUNT: usize = 16;
 /// Default preemption bound of the search (see the module docs).
@@ -81,7 +94,8 @@ fn scenario<R: Reclaim>(pairs: u32, segment_count: usize) {
     // so that overlapping operations show.
     let log = std::sync::Arc::new(Mutex::new(Vec::new()));
     let note = |log: &Mutex<Vec<String>>, line: String| log.lock().unwrap().push(line);
-    let workers: Vec<_> = (0..THREADS)
+    let threads = threads();
+    let workers: Vec<_> = (0..threads)
         .map(|t| {
             let (q, log) = (q.clone(), log.clone());
             thread::spawn(move || {
@@ -130,7 +144,7 @@ fn scenario<R: Reclaim>(pairs: u32, segment_count: usize) {
         seen.push(v);
     }
     seen.sort_unstable();
-    let expected: Vec<u32> = (0..THREADS).flat_map(|t| (0..pairs).map(move |i| t * 100 + i)).collect();
+    let expected: Vec<u32> = (0..threads).flat_map(|t| (0..pairs).map(move |i| t * 100 + i)).collect();
     assert_eq!(seen, expected, "every value must be popped or handed back exactly once");
     assert_eq!(q.stats().stale_views, 0, "{}: a protected segment was seen in a later generation", R::NAME);
     if refused {
@@ -181,53 +195,111 @@ fn report<R: Reclaim>(pairs: u32, minimum: &Minimum, started: Instant) {
 }
 
 /// The minimal counts for k = 1 ..= `max_pairs`.
+/// Whether `SEGPOOL_LOOM_STRATEGIES` (a comma-separated list of names; all if unset) selects strategy `R`.
+fn selected<R: Reclaim>() -> bool {
+    std::env::var("SEGPOOL_LOOM_STRATEGIES").map_or(true, |names| names.split(',').any(|name| name.trim() == R::NAME))
+}
+
+/// Each cell is checked against its expectation as soon as it is known, so that a changed minimum fails the test
+/// within that strategy's search; the other searches then stop at their next cell.
 fn minimums<R: Reclaim>(max_pairs: u32) -> Vec<usize> {
-    (1..=max_pairs).map(|pairs| minimal_segment_count::<R>(pairs).segment_count).collect()
+    static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let preemptions = env_number("LOOM_MAX_PREEMPTIONS").unwrap_or(PREEMPTIONS);
+    let name = R::NAME;
+    let mut row = Vec::new();
+    for pairs in (1..=max_pairs).filter(|_| selected::<R>()) {
+        if FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+            break; // another strategy's minimum changed: its panic fails the test
+        }
+        let minimum = minimal_segment_count::<R>(pairs).segment_count;
+        if let Some(expected) = expectations(threads(), preemptions, name, pairs)
+            && minimum != expected
+        {
+            FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+            panic!("{name} at k={pairs}: the exhaustive minimum changed: {minimum} segments, expected {expected}");
+        }
+        row.push(minimum);
+    }
+    row
+}
+
+/// Pairs searched by default per strategy, in `EXHAUSTION` order: k = 4 separates Limbo and Hazard (7) from
+/// Epoch (8) within a default run; Leak needs `THREADS * k` by counting alone and costs the most to search, so it
+/// stops at 3 (k = 4 adds 80 s here). `SEGPOOL_LOOM_MAX_PAIRS` sets every strategy's range.
+const DEFAULT_MAX_PAIRS: [u32; 4] = [4, 4, 4, 3];
+
+fn env_number(name: &str) -> Option<usize> {
+    let text = std::env::var(name).ok()?;
+    Some(text.parse().unwrap_or_else(|_| panic!("{name} must be a number, got {text:?}")))
+}
+
+/// The expected minima for the bounds of this run, if they were established (exhaustively) before.
+fn expectations(threads: u32, preemptions: usize, strategy: &str, k: u32) -> Option<usize> {
+    match (threads, preemptions) {
+        (2, 1) => minima::expected(&minima::LOOM_2_THREADS_1_PREEMPTION, strategy, k),
+        (2, 2) => minima::expected(&minima::LOOM_2_THREADS_2_PREEMPTIONS, strategy, k),
+        (3, 1) => minima::LOOM_3_THREADS_1_PREEMPTION
+            .iter()
+            .find(|&&(name, pairs, _)| name == strategy && pairs == k)
+            .map(|&(_, _, minimum)| minimum),
+        _ => None,
+    }
 }
 
 /// Searches every strategy (one OS thread each: the searches are independent loom runs), prints the table and
-/// checks what holds whatever the bound: without reuse every value needs a segment of its own, so Leak needs at
-/// least 2k; and no strategy needs more segments than Leak, which reuses nothing.
+/// asserts every cell that was established before (`verification/support/exhaustion_minima.rs`) exactly, so that
+/// a strategy that reclaims later or less than it did shows at once; and checks what holds whatever the bound:
+/// without reuse every value needs a segment of its own, so Leak needs at least `THREADS * k`, and no strategy
+/// needs more segments than Leak, which reuses nothing.
 #[test]
 fn minimal_segment_count_table() {
-    let max_pairs: u32 = match std::env::var("SEGPOOL_LOOM_MAX_PAIRS") {
-        Ok(text) => text.parse().unwrap_or_else(|_| panic!("SEGPOOL_LOOM_MAX_PAIRS must be a number, got {text:?}")),
-        Err(_) => 3,
-    };
+    let threads = threads();
+    let max_pairs = env_number("SEGPOOL_LOOM_MAX_PAIRS").map(|k| [k as u32; 4]).unwrap_or(DEFAULT_MAX_PAIRS);
     let started = Instant::now();
-    let [limbo, hazard, epoch, leak] = std::thread::scope(|s| {
+    let rows = std::thread::scope(|s| {
         [
-            s.spawn(|| minimums::<segpool::Limbo>(max_pairs)),
-            s.spawn(|| minimums::<segpool::Hazard>(max_pairs)),
-            s.spawn(|| minimums::<segpool::Epoch>(max_pairs)),
-            s.spawn(|| minimums::<segpool::Leak>(max_pairs)),
+            s.spawn(|| minimums::<segpool::Limbo>(max_pairs[0])),
+            s.spawn(|| minimums::<segpool::Hazard>(max_pairs[1])),
+            s.spawn(|| minimums::<segpool::Epoch>(max_pairs[2])),
+            s.spawn(|| minimums::<segpool::Leak>(max_pairs[3])),
         ]
         .map(|search| search.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
-    let bound = std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| PREEMPTIONS.to_string());
+    let preemptions = env_number("LOOM_MAX_PREEMPTIONS").unwrap_or(PREEMPTIONS);
+    let widest = *max_pairs.iter().max().expect("four strategies");
     let mut table = format!(
-        "\nminimal segment_count for no exhaustion (SegmentSize 1, Fail, 2 threads x k push/pop pairs, limbo_len 1, \
-         {bound} preemption(s); {:.0} s)\n| strategy |",
+        "\nminimal segment_count for no exhaustion (loom; SegmentSize 1, Fail, {threads} threads x k push/pop pairs, \
+         limbo_len 1, {preemptions} preemption(s); {:.0} s; - = not searched)\n| strategy |",
         started.elapsed().as_secs_f64()
     );
-    for k in 1..=max_pairs {
+    for k in 1..=widest {
         table.push_str(&format!(" k={k} |"));
     }
-    table.push_str(&format!("\n|---|{}\n", "---|".repeat(max_pairs as usize)));
-    for (name, row) in [("Limbo", &limbo), ("Hazard", &hazard), ("Epoch", &epoch), ("Leak", &leak)] {
-        let cells: String = row.iter().map(|count| format!(" {count} |")).collect();
+    table.push_str(&format!("\n|---|{}\n", "---|".repeat(widest as usize)));
+    for (name, row) in minima::STRATEGIES.iter().zip(&rows) {
+        let cells: String = (0..widest as usize)
+            .map(|i| row.get(i).map_or(" - |".to_string(), |count| format!(" {count} |")))
+            .collect();
         table.push_str(&format!("| {name} |{cells}\n"));
     }
     // Straight to the stderr handle, which the test harness does not capture: the table is the point of the run.
     std::io::stderr().lock().write_all(table.as_bytes()).unwrap();
-    for (k, &leak_minimum) in (1..).zip(&leak) {
-        assert!(leak_minimum >= 2 * k, "Leak cannot serve {} values with {leak_minimum} segments", 2 * k);
-        for (name, row) in [("Limbo", &limbo), ("Hazard", &hazard), ("Epoch", &epoch)] {
-            let minimum = row[k - 1];
-            assert!(
-                minimum <= leak_minimum,
-                "{name} needs {minimum} segments at k={k}, more than Leak's {leak_minimum}"
-            );
+    let leak = &rows[3];
+    for (name, row) in minima::STRATEGIES.iter().zip(&rows) {
+        for (k, &minimum) in (1..).zip(row) {
+            if let Some(expected) = expectations(threads, preemptions, name, k) {
+                assert_eq!(minimum, expected, "{name} at k={k}: the exhaustive minimum changed");
+            }
+            if let Some(&leak_minimum) = leak.get(k as usize - 1) {
+                assert!(
+                    minimum <= leak_minimum,
+                    "{name} needs {minimum} segments at k={k}, more than Leak's {leak_minimum}"
+                );
+            }
         }
+    }
+    for (k, &leak_minimum) in (1..).zip(leak) {
+        let values = (threads * k) as usize;
+        assert!(leak_minimum >= values, "Leak cannot serve {values} values with {leak_minimum} segments");
     }
 }
