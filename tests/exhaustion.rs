@@ -196,57 +196,59 @@ fn grow_with_default_limbo_needs_limbo_len_plus_two_segments() {
 /// unlinks and retires the second segment, which evicts the first: the waiting push takes it and succeeds.
 #[test]
 fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
-    let q = Arc::new(limbo_queue(2, 3, 1, OnExhausted::Wait(Duration::from_secs(60))));
-    {
-        let mut h = q.handle();
-        for value in 0..6 {
-            h.push(value).unwrap();
-        }
-    }
-    assert_eq!(q.stats().exhaustion_events, 0);
-    let producer = {
-        let q = q.clone();
-        thread::spawn(move || q.handle().push(6).map_err(|e| (e.kind(), e.into_inner())))
-    };
-    // The push cannot find a segment (none was retired yet), so it must have counted its wait before it blocks.
-    wait_until("the producer waits", || q.stats().waits == 1);
-    assert_eq!(q.stats().exhaustion_events, 1);
-
-    let consumer = {
-        let q = q.clone();
-        thread::spawn(move || {
+    support::bounded(|| {
+        let q = Arc::new(limbo_queue(2, 3, 1, OnExhausted::Wait(Duration::from_secs(60))));
+        {
             let mut h = q.handle();
-            let mut popped = Vec::new();
-            for _ in 0..4 {
-                popped.push(h.pop().expect("six values were pushed"));
+            for value in 0..6 {
+                h.push(value).unwrap();
             }
-            popped
-        })
-    };
-    assert_eq!(consumer.join().unwrap(), [0, 1, 2, 3]);
-    let stats = q.stats();
-    assert_eq!((stats.segments_retired, stats.retired_pending, stats.segments_recycled), (1, 1, 0), "{stats:?}");
-    // The only retired segment is still in the ring, so the producer cannot have a segment. (Giving it time to go
-    // wrong is not a timing assertion: nothing it could legally observe lets it finish.)
-    thread::sleep(Duration::from_millis(50));
-    assert!(!producer.is_finished(), "the producer got a segment while every retired one was still in limbo");
+        }
+        assert_eq!(q.stats().exhaustion_events, 0);
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || q.handle().push(6).map_err(|e| (e.kind(), e.into_inner())))
+        };
+        // The push cannot find a segment (none was retired yet), so it must have counted its wait before it blocks.
+        wait_until("the producer waits", || q.stats().waits == 1);
+        assert_eq!(q.stats().exhaustion_events, 1);
 
-    let consumer = {
-        let q = q.clone();
-        thread::spawn(move || q.handle().pop())
-    };
-    assert_eq!(consumer.join().unwrap(), Some(4));
-    assert_eq!(producer.join().unwrap(), Ok(()), "the waiting push must succeed once a segment is reusable");
-    let stats = q.stats();
-    println!("Wait, SegmentSize=2, segment_count=3, limbo_len=1: {stats:#?}");
-    assert_eq!(stats.waits, 1, "{stats:?}");
-    assert_eq!(stats.wait_timeouts, 0);
-    assert_eq!(stats.exhaustion_events, 1);
-    assert_eq!(stats.segments_recycled, 1, "the waiter took the evicted segment");
-    assert_eq!(stats.segments_allocated, 3);
-    assert_eq!(stats.stale_views, 0);
-    let mut h = q.handle();
-    assert_eq!((h.pop(), h.pop(), h.pop()), (Some(5), Some(6), None));
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut h = q.handle();
+                let mut popped = Vec::new();
+                for _ in 0..4 {
+                    popped.push(h.pop().expect("six values were pushed"));
+                }
+                popped
+            })
+        };
+        assert_eq!(consumer.join().unwrap(), [0, 1, 2, 3]);
+        let stats = q.stats();
+        assert_eq!((stats.segments_retired, stats.retired_pending, stats.segments_recycled), (1, 1, 0), "{stats:?}");
+        // The only retired segment is still in the ring, so the producer cannot have a segment. (Giving it time to go
+        // wrong is not a timing assertion: nothing it could legally observe lets it finish.)
+        thread::sleep(Duration::from_millis(50));
+        assert!(!producer.is_finished(), "the producer got a segment while every retired one was still in limbo");
+
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || q.handle().pop())
+        };
+        assert_eq!(consumer.join().unwrap(), Some(4));
+        assert_eq!(producer.join().unwrap(), Ok(()), "the waiting push must succeed once a segment is reusable");
+        let stats = q.stats();
+        println!("Wait, SegmentSize=2, segment_count=3, limbo_len=1: {stats:#?}");
+        assert_eq!(stats.waits, 1, "{stats:?}");
+        assert_eq!(stats.wait_timeouts, 0);
+        assert_eq!(stats.exhaustion_events, 1);
+        assert_eq!(stats.segments_recycled, 1, "the waiter took the evicted segment");
+        assert_eq!(stats.segments_allocated, 3);
+        assert_eq!(stats.stale_views, 0);
+        let mut h = q.handle();
+        assert_eq!((h.pop(), h.pop(), h.pop()), (Some(5), Some(6), None));
+    })
 }
 
 /// Fills every segment without consuming, so no segment is ever retired and no strategy can make one reusable.

@@ -317,81 +317,84 @@ fn unregister_clears_the_slots() {
 /// probabilistically: measured on 2 cores, each mutant was caught in every one of 6+ runs, with tens of violations.
 #[test]
 fn racing_protectors_never_hold_a_reclaimed_segment() {
-    const SEGMENTS: usize = 16;
-    // Under Miri (about 1000 times slower, on a virtual clock) the race is bounded by moves instead of time.
-    let run_for = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(1_500) };
-    let (min_moves, min_race) = if cfg!(miri) { (60, 40) } else { (0, 1_000) };
-    let hz = Arc::new(hazard());
-    let store = Arc::new(RaceStore::new(SEGMENTS));
-    let src = Arc::new(word(0, 1));
-    let stop = Arc::new(AtomicBool::new(false));
-    // One protector per core, plus the retirer: a little oversubscribed, so protectors are also preempted.
-    let protectors = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-    let start = Arc::new(Barrier::new(protectors + 1));
+    support::bounded(|| {
+        const SEGMENTS: usize = 16;
+        // Under Miri (about 1000 times slower, on a virtual clock) the race is bounded by moves instead of time.
+        let run_for = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(1_500) };
+        let (min_moves, min_race) = if cfg!(miri) { (60, 40) } else { (0, 1_000) };
+        let hz = Arc::new(hazard());
+        let store = Arc::new(RaceStore::new(SEGMENTS));
+        let src = Arc::new(word(0, 1));
+        let stop = Arc::new(AtomicBool::new(false));
+        // One protector per core, plus the retirer: a little oversubscribed, so protectors are also preempted.
+        let protectors = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        let start = Arc::new(Barrier::new(protectors + 1));
 
-    let protector_threads: Vec<_> = (0..protectors)
-        .map(|_| {
-            let (hz, store, src, stop, start) = (hz.clone(), store.clone(), src.clone(), stop.clone(), start.clone());
-            thread::spawn(move || {
-                let mut h = hz.register();
-                // Stores to cold cache lines queue up in the store buffer ahead of the hazard store, widening the
-                // window in which a missing fence lets the re-read overtake it.
-                let mut cold = vec![0u64; 1 << 17];
-                let mut line = 0;
-                start.wait();
-                let (mut checks, mut violations) = (0u64, 0u64);
-                while !stop.load(Ordering::Relaxed) {
-                    for _ in 0..16 {
-                        line = (line + 8 * 67) % cold.len();
-                        std::hint::black_box(&mut cold)[line] = checks;
-                    }
-                    hz.enter(&mut h);
-                    let seen = SegRef::from_bits(hz.protect(&mut h, 0, &src, &*store));
-                    for _ in 0..2 {
-                        checks += 1;
-                        if store.reclaimed[seen.index() as usize].load(Ordering::SeqCst) >= seen.generation() {
-                            violations += 1;
+        let protector_threads: Vec<_> = (0..protectors)
+            .map(|_| {
+                let (hz, store, src, stop, start) =
+                    (hz.clone(), store.clone(), src.clone(), stop.clone(), start.clone());
+                thread::spawn(move || {
+                    let mut h = hz.register();
+                    // Stores to cold cache lines queue up in the store buffer ahead of the hazard store, widening the
+                    // window in which a missing fence lets the re-read overtake it.
+                    let mut cold = vec![0u64; 1 << 17];
+                    let mut line = 0;
+                    start.wait();
+                    let (mut checks, mut violations) = (0u64, 0u64);
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..16 {
+                            line = (line + 8 * 67) % cold.len();
+                            std::hint::black_box(&mut cold)[line] = checks;
                         }
-                        std::hint::spin_loop();
+                        hz.enter(&mut h);
+                        let seen = SegRef::from_bits(hz.protect(&mut h, 0, &src, &*store));
+                        for _ in 0..2 {
+                            checks += 1;
+                            if store.reclaimed[seen.index() as usize].load(Ordering::SeqCst) >= seen.generation() {
+                                violations += 1;
+                            }
+                            std::hint::spin_loop();
+                        }
+                        hz.leave(&mut h, &*store);
                     }
-                    hz.leave(&mut h, &*store);
-                }
-                hz.unregister(&mut h, &*store);
-                (checks, violations)
+                    hz.unregister(&mut h, &*store);
+                    (checks, violations)
+                })
             })
-        })
-        .collect();
+            .collect();
 
-    let mut retirer = hz.register();
-    start.wait();
-    let deadline = Instant::now() + run_for;
-    let mut moves = 0u64;
-    while Instant::now() < deadline || moves < min_moves {
-        let next = loop {
-            if let Some(id) = store.free.lock().unwrap().pop() {
-                break id;
-            }
+        let mut retirer = hz.register();
+        start.wait();
+        let deadline = Instant::now() + run_for;
+        let mut moves = 0u64;
+        while Instant::now() < deadline || moves < min_moves {
+            let next = loop {
+                if let Some(id) = store.free.lock().unwrap().pop() {
+                    break id;
+                }
+                hz.enter(&mut retirer);
+                hz.collect(&mut retirer, &*store);
+                hz.leave(&mut retirer, &*store);
+            };
+            let generation = store.generation[next as usize].fetch_add(1, Ordering::Relaxed) + 1;
+            let old = SegRef::from_bits(src.swap(SegRef::new(next, generation).bits(), Ordering::AcqRel));
             hz.enter(&mut retirer);
+            hz.retire(&mut retirer, old.index(), &*store);
             hz.collect(&mut retirer, &*store);
             hz.leave(&mut retirer, &*store);
-        };
-        let generation = store.generation[next as usize].fetch_add(1, Ordering::Relaxed) + 1;
-        let old = SegRef::from_bits(src.swap(SegRef::new(next, generation).bits(), Ordering::AcqRel));
-        hz.enter(&mut retirer);
-        hz.retire(&mut retirer, old.index(), &*store);
-        hz.collect(&mut retirer, &*store);
-        hz.leave(&mut retirer, &*store);
-        moves += 1;
-    }
-    stop.store(true, Ordering::Relaxed);
-    let (mut checks, mut violations) = (0, 0);
-    for t in protector_threads {
-        let (c, v) = t.join().expect("protector panicked");
-        checks += c;
-        violations += v;
-    }
-    hz.unregister(&mut retirer, &*store);
-    println!("{protectors} protectors: {moves} moves, {checks} checks, {violations} violations");
-    assert!(moves > min_race && checks > min_race, "the race barely ran: {moves} moves, {checks} checks");
-    assert_eq!(violations, 0, "a protected segment was made reusable while held ({checks} checks, {moves} moves)");
+            moves += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (mut checks, mut violations) = (0, 0);
+        for t in protector_threads {
+            let (c, v) = t.join().expect("protector panicked");
+            checks += c;
+            violations += v;
+        }
+        hz.unregister(&mut retirer, &*store);
+        println!("{protectors} protectors: {moves} moves, {checks} checks, {violations} violations");
+        assert!(moves > min_race && checks > min_race, "the race barely ran: {moves} moves, {checks} checks");
+        assert_eq!(violations, 0, "a protected segment was made reusable while held ({checks} checks, {moves} moves)");
+    })
 }

@@ -136,51 +136,56 @@ fn two_threads<R: Reclaim>(segment_size: usize) {
 /// race, a double free or a leak. One producer, two consumers (`pop` and `pop_batch`), SegmentSize=1, 3 segments.
 #[test]
 fn unprotected_stale_views_stay_safe() {
-    const VALUES: u64 = 30;
-    let q = queue::<Unprotected>(1, 3, OnExhausted::Fail);
-    let received = AtomicU64::new(0);
-    let got: Vec<u64> = thread::scope(|s| {
-        s.spawn(|| {
-            let mut h = q.handle();
-            for value in 0..VALUES {
-                push_retrying(&mut h, value);
-            }
-        });
-        let consumers: Vec<_> = (0..2)
-            .map(|c| {
-                let (q, received) = (&q, &received);
-                s.spawn(move || {
-                    let mut h = q.handle();
-                    let (mut got, mut batch) = (Vec::new(), Vec::new());
-                    let mut give_up = Instant::now() + WATCHDOG;
-                    while received.load(Ordering::Relaxed) < VALUES {
-                        if c == 0 {
-                            batch.extend(h.pop());
-                        } else {
-                            h.pop_batch(&mut batch, 2);
+    support::bounded(|| {
+        const VALUES: u64 = 30;
+        let q = queue::<Unprotected>(1, 3, OnExhausted::Fail);
+        let received = AtomicU64::new(0);
+        let got: Vec<u64> = thread::scope(|s| {
+            s.spawn(|| {
+                let mut h = q.handle();
+                for value in 0..VALUES {
+                    push_retrying(&mut h, value);
+                }
+            });
+            let consumers: Vec<_> = (0..2)
+                .map(|c| {
+                    let (q, received) = (&q, &received);
+                    s.spawn(move || {
+                        let mut h = q.handle();
+                        let (mut got, mut batch) = (Vec::new(), Vec::new());
+                        let mut give_up = Instant::now() + WATCHDOG;
+                        while received.load(Ordering::Relaxed) < VALUES {
+                            if c == 0 {
+                                batch.extend(h.pop());
+                            } else {
+                                h.pop_batch(&mut batch, 2);
+                            }
+                            if batch.is_empty() {
+                                assert!(Instant::now() < give_up, "no progress: {:?}", q.stats());
+                                thread::yield_now();
+                                continue;
+                            }
+                            give_up = Instant::now() + WATCHDOG;
+                            received.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            for value in batch.drain(..) {
+                                assert!(
+                                    got.last().is_none_or(|last| last < &*value),
+                                    "one producer: FIFO per consumer"
+                                );
+                                got.push(*value);
+                            }
                         }
-                        if batch.is_empty() {
-                            assert!(Instant::now() < give_up, "no progress: {:?}", q.stats());
-                            thread::yield_now();
-                            continue;
-                        }
-                        give_up = Instant::now() + WATCHDOG;
-                        received.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        for value in batch.drain(..) {
-                            assert!(got.last().is_none_or(|last| last < &*value), "one producer: FIFO per consumer");
-                            got.push(*value);
-                        }
-                    }
-                    got
+                        got
+                    })
                 })
-            })
-            .collect();
-        consumers.into_iter().flat_map(|c| c.join().unwrap()).collect()
-    });
-    let mut got = got;
-    got.sort_unstable();
-    assert_eq!(got, (0..VALUES).collect::<Vec<_>>(), "every value exactly once");
-    println!("unprotected: {:?}", q.stats());
+                .collect();
+            consumers.into_iter().flat_map(|c| c.join().unwrap()).collect()
+        });
+        let mut got = got;
+        got.sort_unstable();
+        assert_eq!(got, (0..VALUES).collect::<Vec<_>>(), "every value exactly once");
+        println!("unprotected: {:?}", q.stats());
+    })
 }
 
 /// One protected operation of `handle` on `src`, returning what it protected.
@@ -277,12 +282,12 @@ support::for_each_strategy! {
 
         #[test]
         fn two_threads_size_1() {
-            super::two_threads::<R>(1);
+            crate::support::bounded(|| super::two_threads::<R>(1));
         }
 
         #[test]
         fn two_threads_size_2() {
-            super::two_threads::<R>(2);
+            crate::support::bounded(|| super::two_threads::<R>(2));
         }
     }
 }
@@ -378,16 +383,18 @@ fn pool_grows_past_the_first_chunk_from_two_threads() {
 /// (Under Miri a lost wakeup does not hang: the virtual clock jumps to the deadline, and the last assertion fails.)
 #[test]
 fn pool_wait_take_is_woken_by_push_free() {
-    let pool: SegmentArena<Value, ()> = SegmentArena::new(1, 1);
-    let only = pool.try_take().expect("one segment");
-    assert_eq!(pool.wait_take(Some(Instant::now() + Duration::from_millis(1))), None);
-    let deadline = Instant::now() + WATCHDOG;
-    thread::scope(|s| {
-        let waiter = s.spawn(|| pool.wait_take(Some(deadline)));
-        thread::sleep(Duration::from_millis(10)); // usually the waiter is blocked by now; either way it must wake
-        pool.push_free(only);
-        assert_eq!(waiter.join().unwrap(), Some(only));
-    });
-    assert!(Instant::now() < deadline, "the waiter took the segment only at its deadline: a lost wakeup");
-    assert_eq!(pool.recycled(), 0, "never published, so not a second life");
+    support::bounded(|| {
+        let pool: SegmentArena<Value, ()> = SegmentArena::new(1, 1);
+        let only = pool.try_take().expect("one segment");
+        assert_eq!(pool.wait_take(Some(Instant::now() + Duration::from_millis(1))), None);
+        let deadline = Instant::now() + WATCHDOG;
+        thread::scope(|s| {
+            let waiter = s.spawn(|| pool.wait_take(Some(deadline)));
+            thread::sleep(Duration::from_millis(10)); // usually the waiter is blocked by now; either way it must wake
+            pool.push_free(only);
+            assert_eq!(waiter.join().unwrap(), Some(only));
+        });
+        assert!(Instant::now() < deadline, "the waiter took the segment only at its deadline: a lost wakeup");
+        assert_eq!(pool.recycled(), 0, "never published, so not a second life");
+    })
 }

@@ -272,49 +272,49 @@ macro_rules! backend_tests {
         #[test]
         #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
         fn exactly_once_segment_size_1() {
-            super::exactly_once::<$backend>(1);
+            crate::support::bounded(|| super::exactly_once::<$backend>(1));
         }
         #[test]
         #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
         fn exactly_once_segment_size_64() {
-            super::exactly_once::<$backend>(64);
+            crate::support::bounded(|| super::exactly_once::<$backend>(64));
         }
         #[test]
         #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
         fn exactly_once_segment_size_1024() {
-            super::exactly_once::<$backend>(1024);
+            crate::support::bounded(|| super::exactly_once::<$backend>(1024));
         }
         #[test]
         fn closed_pool_hands_jobs_back() {
-            super::closed_pool_hands_jobs_back::<$backend>();
+            crate::support::bounded(|| super::closed_pool_hands_jobs_back::<$backend>());
         }
         #[test]
         #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
         fn deadline_hands_back_what_did_not_run() {
-            super::deadline_hands_back_what_did_not_run::<$backend>();
+            crate::support::bounded(|| super::deadline_hands_back_what_did_not_run::<$backend>());
         }
         #[test]
         fn panics_are_counted_and_workers_survive() {
-            super::panics_are_counted_and_workers_survive::<$backend>();
+            crate::support::bounded(|| super::panics_are_counted_and_workers_survive::<$backend>());
         }
         #[test]
         fn cancelled_jobs_are_skipped_and_cleaned_up() {
-            super::cancelled_jobs_are_skipped_and_cleaned_up::<$backend>();
+            crate::support::bounded(|| super::cancelled_jobs_are_skipped_and_cleaned_up::<$backend>());
         }
         #[test]
         #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
         fn resizing_loses_nothing() {
-            super::resizing_loses_nothing::<$backend>();
+            crate::support::bounded(|| super::resizing_loses_nothing::<$backend>());
         }
         #[test]
         #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
         fn one_job_fans_out_to_20_000() {
-            super::one_job_fans_out::<$backend>(20_000);
+            crate::support::bounded(|| super::one_job_fans_out::<$backend>(20_000));
         }
         #[test]
         #[cfg_attr(miri, ignore = "thousands of jobs, or timing: too slow for Miri")]
         fn lone_jobs_wake_an_idle_pool() {
-            super::lone_jobs_wake_an_idle_pool::<$backend>();
+            crate::support::bounded(|| super::lone_jobs_wake_an_idle_pool::<$backend>());
         }
     };
 }
@@ -360,88 +360,92 @@ backend_suite! {
 /// Under `Fail`, a submit that finds the segment arena exhausted hands its job back; nothing accepted is lost.
 #[test]
 fn exhausted_segments_hand_jobs_back() {
-    let release = Arc::new(AtomicBool::new(false));
-    let ran = Arc::new(AtomicUsize::new(0));
-    let pool = {
-        let (release, ran) = (release.clone(), ran.clone());
-        Pool::builder()
-            .workers(1)
-            .segment_size(1)
-            .segment_count(4)
-            .on_exhausted(OnExhausted::Fail)
-            .handler(move |_: u64| {
-                while !release.load(Ordering::Acquire) {
-                    thread::yield_now(); // the worker is busy, so the queue fills
+    support::bounded(|| {
+        let release = Arc::new(AtomicBool::new(false));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let pool = {
+            let (release, ran) = (release.clone(), ran.clone());
+            Pool::builder()
+                .workers(1)
+                .segment_size(1)
+                .segment_count(4)
+                .on_exhausted(OnExhausted::Fail)
+                .handler(move |_: u64| {
+                    while !release.load(Ordering::Acquire) {
+                        thread::yield_now(); // the worker is busy, so the queue fills
+                    }
+                    ran.fetch_add(1, Ordering::Relaxed);
+                })
+                .strategy::<Hazard>()
+                .build()
+                .unwrap()
+        };
+        let mut accepted = 0u64;
+        let mut refused = Vec::new();
+        for value in 0..20 {
+            match pool.submit(value) {
+                Ok(()) => accepted += 1,
+                Err(error) => {
+                    assert_eq!(error.kind(), SubmitErrorKind::Exhausted);
+                    refused.push(error.into_inner());
                 }
-                ran.fetch_add(1, Ordering::Relaxed);
-            })
-            .strategy::<Hazard>()
-            .build()
-            .unwrap()
-    };
-    let mut accepted = 0u64;
-    let mut refused = Vec::new();
-    for value in 0..20 {
-        match pool.submit(value) {
-            Ok(()) => accepted += 1,
-            Err(error) => {
-                assert_eq!(error.kind(), SubmitErrorKind::Exhausted);
-                refused.push(error.into_inner());
             }
         }
-    }
-    assert!(!refused.is_empty(), "4 segments of 1 slot must run out with the only worker busy");
-    release.store(true, Ordering::Release);
-    let report = pool.shutdown(None);
-    assert_eq!(report.executed, accepted);
-    assert_eq!(accepted + refused.len() as u64, 20);
-    assert_eq!(ran.load(Ordering::Relaxed) as u64, accepted);
+        assert!(!refused.is_empty(), "4 segments of 1 slot must run out with the only worker busy");
+        release.store(true, Ordering::Release);
+        let report = pool.shutdown(None);
+        assert_eq!(report.executed, accepted);
+        assert_eq!(accepted + refused.len() as u64, 20);
+        assert_eq!(ran.load(Ordering::Relaxed) as u64, accepted);
+    })
 }
 
 /// Boxed closures: run, submit more from inside, clean up after themselves (also when cancelled).
 #[test]
 fn closures_run_submit_and_clean_up() {
-    let ran = Arc::new(AtomicUsize::new(0));
-    let cleaned = Arc::new(AtomicUsize::new(0));
-    let pool = Pool::closures().workers(2).on_exhausted(OnExhausted::Grow).build().unwrap();
-    for _ in 0..100 {
-        let (ran, cleaned) = (ran.clone(), cleaned.clone());
-        let (ran2, cleaned2) = (ran.clone(), cleaned.clone());
-        let task = Task::with_context(move |context| {
-            ran.fetch_add(1, Ordering::Relaxed);
-            context
-                .submit(Task::new(move || {
-                    ran2.fetch_add(1, Ordering::Relaxed);
-                }))
-                .unwrap();
-        })
-        .cleanup(move || {
-            cleaned.fetch_add(1, Ordering::Relaxed);
-        });
-        pool.submit(task).unwrap();
-        let _ = cleaned2;
-    }
-    let token = CancelToken::new();
-    token.cancel();
-    let cleaned_on_cancel = cleaned.clone();
-    pool.submit_cancellable(
-        Task::new(|| panic!("cancelled: must not run")).cleanup(move || {
-            cleaned_on_cancel.fetch_add(1_000, Ordering::Relaxed);
-        }),
-        &token,
-    )
-    .unwrap();
-    pool.execute({
-        let ran = ran.clone();
-        move || {
-            ran.fetch_add(1, Ordering::Relaxed);
+    support::bounded(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let cleaned = Arc::new(AtomicUsize::new(0));
+        let pool = Pool::closures().workers(2).on_exhausted(OnExhausted::Grow).build().unwrap();
+        for _ in 0..100 {
+            let (ran, cleaned) = (ran.clone(), cleaned.clone());
+            let (ran2, cleaned2) = (ran.clone(), cleaned.clone());
+            let task = Task::with_context(move |context| {
+                ran.fetch_add(1, Ordering::Relaxed);
+                context
+                    .submit(Task::new(move || {
+                        ran2.fetch_add(1, Ordering::Relaxed);
+                    }))
+                    .unwrap();
+            })
+            .cleanup(move || {
+                cleaned.fetch_add(1, Ordering::Relaxed);
+            });
+            pool.submit(task).unwrap();
+            let _ = cleaned2;
         }
+        let token = CancelToken::new();
+        token.cancel();
+        let cleaned_on_cancel = cleaned.clone();
+        pool.submit_cancellable(
+            Task::new(|| panic!("cancelled: must not run")).cleanup(move || {
+                cleaned_on_cancel.fetch_add(1_000, Ordering::Relaxed);
+            }),
+            &token,
+        )
+        .unwrap();
+        pool.execute({
+            let ran = ran.clone();
+            move || {
+                ran.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+        let report = pool.shutdown(None);
+        assert_eq!((report.executed, report.cancelled, report.panicked), (201, 1, 0), "{report:?}");
+        assert_eq!(ran.load(Ordering::Relaxed), 201);
+        assert_eq!(cleaned.load(Ordering::Relaxed), 100 + 1_000);
     })
-    .unwrap();
-    let report = pool.shutdown(None);
-    assert_eq!((report.executed, report.cancelled, report.panicked), (201, 1, 0), "{report:?}");
-    assert_eq!(ran.load(Ordering::Relaxed), 201);
-    assert_eq!(cleaned.load(Ordering::Relaxed), 100 + 1_000);
 }
 
 /// Invalid settings are rejected with the field's name.
@@ -461,22 +465,24 @@ fn invalid_settings_name_their_field() {
 #[test]
 #[cfg_attr(miri, ignore = "1,000 jobs: slow under Miri; closures_run_submit_and_clean_up drains at Miri scale")]
 fn drop_drains() {
-    let ran = Arc::new(AtomicUsize::new(0));
-    {
-        let ran = ran.clone();
-        let pool = Pool::builder()
-            .workers(2)
-            .on_exhausted(OnExhausted::Grow)
-            .handler(move |_: u64| {
-                ran.fetch_add(1, Ordering::Relaxed);
-            })
-            .build()
-            .unwrap();
-        for value in 0..1_000 {
-            pool.submit(value).unwrap();
+    support::bounded(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        {
+            let ran = ran.clone();
+            let pool = Pool::builder()
+                .workers(2)
+                .on_exhausted(OnExhausted::Grow)
+                .handler(move |_: u64| {
+                    ran.fetch_add(1, Ordering::Relaxed);
+                })
+                .build()
+                .unwrap();
+            for value in 0..1_000 {
+                pool.submit(value).unwrap();
+            }
         }
-    }
-    assert_eq!(ran.load(Ordering::Relaxed), 1_000);
+        assert_eq!(ran.load(Ordering::Relaxed), 1_000);
+    })
 }
 
 /// An idle pool's workers sleep: over 200 ms, their CPU time (read per thread from /proc) stays far below the
@@ -485,33 +491,35 @@ fn drop_drains() {
 #[test]
 #[cfg_attr(miri, ignore = "reads /proc, which Miri's isolation hides")]
 fn idle_workers_sleep() {
-    /// CPU time of this process's threads whose name starts with `prefix`.
-    fn threads_cpu(prefix: &str) -> (usize, Duration) {
-        let mut threads = 0;
-        let mut ticks = 0;
-        for task in std::fs::read_dir("/proc/self/task").unwrap() {
-            let path = task.unwrap().path();
-            let Ok(name) = std::fs::read_to_string(path.join("comm")) else { continue };
-            if !name.starts_with(prefix) {
-                continue;
+    support::bounded(|| {
+        /// CPU time of this process's threads whose name starts with `prefix`.
+        fn threads_cpu(prefix: &str) -> (usize, Duration) {
+            let mut threads = 0;
+            let mut ticks = 0;
+            for task in std::fs::read_dir("/proc/self/task").unwrap() {
+                let path = task.unwrap().path();
+                let Ok(name) = std::fs::read_to_string(path.join("comm")) else { continue };
+                if !name.starts_with(prefix) {
+                    continue;
+                }
+                let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
+                let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+                ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+                threads += 1;
             }
-            let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
-            let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-            ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-            threads += 1;
+            (threads, Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
         }
-        (threads, Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
-    }
-    let pool = Pool::builder().workers(2).thread_name("idle-check").handler(|_: u64| ()).build().unwrap();
-    pool.submit(1).unwrap();
-    thread::sleep(Duration::from_millis(20));
-    let (threads, before) = threads_cpu("idle-check");
-    assert_eq!(threads, 2, "the workers were not found by name");
-    let began = std::time::Instant::now();
-    thread::sleep(Duration::from_millis(300));
-    let used = threads_cpu("idle-check").1 - before;
-    let ratio = used.as_secs_f64() / began.elapsed().as_secs_f64();
-    assert!(ratio < 0.2, "two idle workers used {used:?} of CPU in {:?}", began.elapsed());
+        let pool = Pool::builder().workers(2).thread_name("idle-check").handler(|_: u64| ()).build().unwrap();
+        pool.submit(1).unwrap();
+        thread::sleep(Duration::from_millis(20));
+        let (threads, before) = threads_cpu("idle-check");
+        assert_eq!(threads, 2, "the workers were not found by name");
+        let began = std::time::Instant::now();
+        thread::sleep(Duration::from_millis(300));
+        let used = threads_cpu("idle-check").1 - before;
+        let ratio = used.as_secs_f64() / began.elapsed().as_secs_f64();
+        assert!(ratio < 0.2, "two idle workers used {used:?} of CPU in {:?}", began.elapsed());
+    })
 }
 
 /// The CPU sets the pool's workers run on, as each job sees its own thread's affinity.
@@ -543,7 +551,9 @@ fn worker_cpu_sets(pin: bool) -> Vec<usize> {
 #[cfg(all(feature = "affinity", target_os = "linux"))]
 #[cfg_attr(miri, ignore = "sched_getaffinity is a system call Miri does not support")]
 fn pinned_workers_run_on_one_core() {
-    let cores = core_affinity::get_core_ids().expect("Linux reports the process's cores").len();
-    assert!(worker_cpu_sets(true).iter().all(|&seen| seen == 1), "a pinned worker ran on more than one core");
-    assert!(worker_cpu_sets(false).iter().all(|&seen| seen == cores), "an unpinned worker was restricted");
+    support::bounded(|| {
+        let cores = core_affinity::get_core_ids().expect("Linux reports the process's cores").len();
+        assert!(worker_cpu_sets(true).iter().all(|&seen| seen == 1), "a pinned worker ran on more than one core");
+        assert!(worker_cpu_sets(false).iter().all(|&seen| seen == cores), "an unpinned worker was restricted");
+    })
 }

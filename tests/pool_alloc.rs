@@ -143,15 +143,17 @@ fn closure_pool_allocations() -> u64 {
 #[test]
 #[cfg_attr(miri, ignore = "80,000 jobs per backend: far too slow for Miri, and an allocation count")]
 fn typed_pool_allocates_nothing_per_job() {
-    // The counter must see the workers' allocations too, or every zero below would be vacuous.
-    let closures = closure_pool_allocations();
-    assert!(closures >= JOBS, "boxed closures: {closures} allocations for {JOBS} jobs");
+    support::bounded(|| {
+        // The counter must see the workers' allocations too, or every zero below would be vacuous.
+        let closures = closure_pool_allocations();
+        assert!(closures >= JOBS, "boxed closures: {closures} allocations for {JOBS} jobs");
 
-    // The segmented backend with every strategy whose queue allocates nothing once warm, then the mutex baseline.
-    support::for_each_strategy!(fn |R| if allocation_free {
-        let allocations = typed_pool_allocations::<Segmented<R>>();
-        assert_eq!(allocations, 0, "{}: {allocations} allocations for {JOBS} jobs", R::NAME);
-    });
-    let allocations = typed_pool_allocations::<MutexDeque>();
-    assert_eq!(allocations, 0, "mutex-deque: {allocations} allocations for {JOBS} jobs");
+        // The segmented backend with every strategy whose queue allocates nothing once warm, then the mutex baseline.
+        support::for_each_strategy!(fn |R| if allocation_free {
+            let allocations = typed_pool_allocations::<Segmented<R>>();
+            assert_eq!(allocations, 0, "{}: {allocations} allocations for {JOBS} jobs", R::NAME);
+        });
+        let allocations = typed_pool_allocations::<MutexDeque>();
+        assert_eq!(allocations, 0, "mutex-deque: {allocations} allocations for {JOBS} jobs");
+    })
 }

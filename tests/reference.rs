@@ -106,12 +106,16 @@ fn values_dropped_once<R: Reclaim>() {
 
 #[test]
 fn crossbeam_values_dropped_once() {
-    values_dropped_once::<CrossbeamEpoch>();
+    support::bounded(|| {
+        values_dropped_once::<CrossbeamEpoch>();
+    })
 }
 
 #[test]
 fn haphazard_values_dropped_once() {
-    values_dropped_once::<Haphazard>();
+    support::bounded(|| {
+        values_dropped_once::<Haphazard>();
+    })
 }
 
 /// Moves the queue after every handle dropped, while retired segments may still wait for their strategy (deferred
@@ -209,12 +213,16 @@ fn move_after_handles_dropped<R: Reclaim>() {
 
 #[test]
 fn crossbeam_move_after_handles_dropped() {
-    move_after_handles_dropped::<CrossbeamEpoch>();
+    support::bounded(|| {
+        move_after_handles_dropped::<CrossbeamEpoch>();
+    })
 }
 
 #[test]
 fn haphazard_move_after_handles_dropped() {
-    move_after_handles_dropped::<Haphazard>();
+    support::bounded(|| {
+        move_after_handles_dropped::<Haphazard>();
+    })
 }
 
 /// Values pushed and popped during the stall in `stall`, and again after it.

@@ -13,43 +13,25 @@
 //! The tests make io_uring unavailable for real, with a seccomp filter that fails its system calls the way a
 //! kernel without io_uring (`ENOSYS`) or a sandbox that forbids it (`EPERM`: `kernel.io_uring_disabled`, Docker's
 //! default profile) does. A filter cannot be removed once installed, so each test re-runs this test binary as a
-//! child process that runs only that test, with [`CHILD`] set: the child installs the filter and builds the pool;
+//! child process that runs only that test (`support::in_child_process`): the child installs the filter and builds the pool;
 //! the parent checks that the child passed.
 
-use std::process::Command;
+mod support;
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter};
 use segpool::Pool;
 use segpool::pool::Uring;
+use support::{HANG_LIMIT, in_child_process};
 
-/// Set in the child process.
-const CHILD: &str = "SEGPOOL_URING_UNAVAILABLE_CHILD";
-
-/// What the child prints when its checks pass, so that the parent knows the test ran there (a misspelt test name
-/// would run no test at all, and succeed).
-const PASSED: &str = "segpool-uring-unavailable: the child's checks passed";
-
-/// In the parent: runs `test` in a child process and asserts that it passed. In that child: fails the system
-/// calls `denied` with `errno`, then checks that building a `Uring` pool returns the promised error.
-fn with_io_uring_denied(test: &str, denied: &[i64], errno: i32) {
-    if std::env::var_os(CHILD).is_some() {
+/// In the parent: runs `test` in a child process (`support::in_child_process`, which kills it past
+/// [`HANG_LIMIT`]: a build that hung would otherwise hang the parent's wait) and asserts that it passed. In that
+/// child: fails the system calls `denied` with `errno`, then checks that building a `Uring` pool returns the
+/// promised error.
+fn with_io_uring_denied(test: &str, denied: &'static [i64], errno: i32) {
+    in_child_process(test, HANG_LIMIT, move || {
         deny(denied, errno);
         check_build_fails(errno);
-        println!("{PASSED}");
-        return;
-    }
-    let output = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .expect("the test binary runs again");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains(PASSED),
-        "the child running `{test}` failed ({})\n--- stdout\n{stdout}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-    );
+    });
 }
 
 /// Installs a seccomp filter on this thread (the one that builds the pool) that fails the system calls `denied`

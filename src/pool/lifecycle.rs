@@ -191,8 +191,14 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Pool<J, B, M> {
         let mut not_run: Vec<J> = lock(&shared.leftovers).drain(..).map(|envelope| envelope.job).collect();
         let mut local = shared.backend.local();
         let mut batch = Vec::new();
+        // A loop: one pop is not "everything" (the segmented backend hands out one segment's run per batch).
         while shared.backend.pop_batch(&mut local, &mut batch, usize::MAX) > 0 {
             not_run.extend(batch.drain(..).map(|envelope| envelope.job));
+            if cfg!(segpool_mutant = "pool_shutdown_hands_back_one_batch") {
+                // Mutant: the hand-back takes one batch, as if a pop of `usize::MAX` emptied the backend; the jobs
+                // of the other segments stay behind and are dropped with the pool, never handed back.
+                break;
+            }
         }
         if already {
             return ShutdownReport { executed: 0, panicked: 0, cancelled: 0, hook_panics: 0, not_run, deadline_passed };

@@ -83,6 +83,11 @@ impl Task {
     /// Discards the task without running it; its cleanup runs (a panic in the cleanup continues to the caller).
     pub fn cancel(mut self) {
         self.body = None;
+        if cfg!(segpool_mutant = "pool_cancel_skips_cleanup") {
+            // Mutant: cancelling discards the cleanup with the body, as if a cancelled task had never been (wpool
+            // skips the cleanup of a cancelled task so).
+            self.cleanup = None;
+        }
         if let Some(cleanup) = self.cleanup.take() {
             cleanup();
         }

@@ -1,7 +1,8 @@
 //! Test support shared by the integration tests, one module per concept. Include it with `mod support;` at the
 //! root of a test file (the strategy list's macro names itself by the path `crate::support`).
 //!
-//! - [`watchdog`]: bounds for checks that would hang ([`within`], [`wait_until`], [`HANG_LIMIT`], [`WATCHDOG`]);
+//! - [`watchdog`]: bounds for checks that would hang ([`bounded`], [`within`], [`wait_until`], [`HANG_LIMIT`],
+//!   [`WATCHDOG`]);
 //! - [`child`]: checks that would abort the process, run in a child process ([`in_child_process`]);
 //! - [`values`]: the `(producer, seq)` encoding of the values that multi-threaded tests push ([`encode`],
 //!   [`decode`]);
@@ -22,4 +23,4 @@ pub use stores::{RaceStore, RecordingStore, word};
 pub(crate) use strategies::for_each_strategy;
 pub use stress::{Stress, StressRun, wedged};
 pub use values::{decode, encode};
-pub use watchdog::{HANG_LIMIT, WATCHDOG, wait_until, within};
+pub use watchdog::{HANG_LIMIT, WATCHDOG, bounded, wait_until, within};

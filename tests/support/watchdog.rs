@@ -37,6 +37,14 @@ pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -
     }
 }
 
+/// A whole test under [`within`] with [`HANG_LIMIT`], named after the test (libtest runs each test on a thread
+/// named after it): for a test that waits on another thread (a pool's shutdown or drop, a join, a channel, a spin
+/// until another thread acts), so that a broken property fails it instead of hanging the test binary.
+pub fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let test = thread::current().name().unwrap_or("the test").to_owned();
+    within(HANG_LIMIT, &test, f)
+}
+
 /// Yields until `done()` holds; panics, naming `what`, if it still does not after [`WATCHDOG`].
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let give_up = Instant::now() + WATCHDOG;

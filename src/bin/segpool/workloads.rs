@@ -259,9 +259,18 @@ fn produce(
     (sent, handed_back)
 }
 
+/// The std tests' watchdog, for the tests below: every run there starts a pool or threads and joins them, so a
+/// lost wake-up or a stuck drain fails the test instead of hanging it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../tests/support/watchdog.rs"]
+mod watchdog;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use super::watchdog;
 
     fn cell(workload: Workload, segment_size: usize) -> Cell {
         Cell {
@@ -279,20 +288,22 @@ mod tests {
     /// subject goes through both kinds of run and produces latency samples.
     #[test]
     fn every_subject_runs_the_queue_and_the_empty_job() {
-        let clock = Clock::new();
-        for workload in [Workload::Queue, Workload::Empty] {
-            for subject in Subject::all_available().into_iter().filter(|&subject| workload.admits(subject)) {
-                let outcome = run(subject, cell(workload, 4), Mode::Throughput, clock)
-                    .unwrap_or_else(|error| panic!("{workload:?} on {subject:?}: {error}"));
-                assert!(outcome.jobs > 0, "{workload:?} on {subject:?}: no job ran");
-                assert!(!outcome.latencies.is_empty(), "{workload:?} on {subject:?}: no latency sample");
-                assert_eq!(outcome.stats.is_some(), subject.is_strategy(), "segment stats for strategies only");
+        watchdog::bounded(|| {
+            let clock = Clock::new();
+            for workload in [Workload::Queue, Workload::Empty] {
+                for subject in Subject::all_available().into_iter().filter(|&subject| workload.admits(subject)) {
+                    let outcome = run(subject, cell(workload, 4), Mode::Throughput, clock)
+                        .unwrap_or_else(|error| panic!("{workload:?} on {subject:?}: {error}"));
+                    assert!(outcome.jobs > 0, "{workload:?} on {subject:?}: no job ran");
+                    assert!(!outcome.latencies.is_empty(), "{workload:?} on {subject:?}: no latency sample");
+                    assert_eq!(outcome.stats.is_some(), subject.is_strategy(), "segment stats for strategies only");
+                }
             }
-        }
-        for workload in [Workload::Sha256, Workload::Cpu] {
-            let outcome = run(Subject::Hazard, cell(workload, 64), Mode::Throughput, clock).expect("runs");
-            assert!(outcome.jobs > 0, "{workload:?}: no job ran");
-        }
+            for workload in [Workload::Sha256, Workload::Cpu] {
+                let outcome = run(Subject::Hazard, cell(workload, 64), Mode::Throughput, clock).expect("runs");
+                assert!(outcome.jobs > 0, "{workload:?}: no job ran");
+            }
+        })
     }
 
     /// The memory run sees what the strategies promise: a handle stalled on the head segment holds back every
@@ -300,19 +311,25 @@ mod tests {
     /// at SegmentSize 1 once the up-front ones are used.
     #[test]
     fn memory_runs_show_the_cost_of_a_stalled_handle() {
-        let clock = Clock::new();
-        let stall = Cell { duration: Duration::from_millis(60), ..cell(Workload::Stall, 1) };
-        let stalled = |subject| run(subject, stall, Mode::Memory, clock).expect("runs");
-        let (epoch, hazard, leak) = (stalled(Subject::Epoch), stalled(Subject::Hazard), stalled(Subject::Leak));
-        let (epoch_peak, hazard_peak) = (epoch.peak_unreclaimed.unwrap(), hazard.peak_unreclaimed.unwrap());
-        assert!(
-            epoch.jobs > 1_000 && hazard.jobs > 1_000,
-            "runs too short to tell: {} and {}",
-            epoch.jobs,
-            hazard.jobs
-        );
-        assert!(epoch_peak > 500, "Epoch reclaims past a stalled handle? peak {epoch_peak} of {} values", epoch.jobs);
-        assert!(hazard_peak < 64, "Hazard's unreclaimed segments are bounded; peak {hazard_peak}");
-        assert!(leak.allocations.unwrap().0 > 0, "Leak must allocate segments once the up-front ones are used");
+        watchdog::bounded(|| {
+            let clock = Clock::new();
+            let stall = Cell { duration: Duration::from_millis(60), ..cell(Workload::Stall, 1) };
+            let stalled = |subject| run(subject, stall, Mode::Memory, clock).expect("runs");
+            let (epoch, hazard, leak) = (stalled(Subject::Epoch), stalled(Subject::Hazard), stalled(Subject::Leak));
+            let (epoch_peak, hazard_peak) = (epoch.peak_unreclaimed.unwrap(), hazard.peak_unreclaimed.unwrap());
+            assert!(
+                epoch.jobs > 1_000 && hazard.jobs > 1_000,
+                "runs too short to tell: {} and {}",
+                epoch.jobs,
+                hazard.jobs
+            );
+            assert!(
+                epoch_peak > 500,
+                "Epoch reclaims past a stalled handle? peak {epoch_peak} of {} values",
+                epoch.jobs
+            );
+            assert!(hazard_peak < 64, "Hazard's unreclaimed segments are bounded; peak {hazard_peak}");
+            assert!(leak.allocations.unwrap().0 > 0, "Leak must allocate segments once the up-front ones are used");
+        })
     }
 }
