@@ -31,8 +31,17 @@
 //! file. Run: `cargo test --release --features loom --test loom_batch`, 55 s here with the machine shared (load
 //! 4 to 8), whether the harness runs one test at a time or two.
 //!
-//! Teeth: `batch_claims_unpublished` and `batch_skips_gap` (`src/queue/mod.rs`) and `relaxed_publish` are killed
-//! by every strategy's `batch_stops_at_gap`, in at most 0.1 s each; see each model for the rest.
+//! Teeth (mutants in `src/queue/mod.rs` and `src/segment.rs`, each model run alone here):
+//! - `batch_claims_unpublished` (a run bounded by the reserve count once its first slot is published): killed by
+//!   every strategy's `batch_stops_at_gap`, `batch_consumers_race_at_gap` (0.1 s or less),
+//!   `batch_ends_at_segment_boundary` (0.3 s or less) and `batch_fifo_two_producers` (1.4 s or less), and by
+//!   Limbo's and Leak's `batch_fifo_two_consumers`;
+//! - `batch_skips_gap` (a run as long as the count of published slots): killed by every strategy's
+//!   `batch_stops_at_gap` (0.1 s or less) and `batch_fifo_two_producers` (1.9 s or less), the two models with a
+//!   published slot behind the gap;
+//! - `relaxed_publish`: killed by all twenty (0.8 s or less);
+//! - `untagged_claim`, `unprotected_load`: not killed (no model here recycles a segment under a stale reference;
+//!   `loom_queue`'s ABA models and `loom_exhaustion` kill them).
 #![cfg(feature = "loom")]
 
 #[path = "../support/mod.rs"]
