@@ -306,6 +306,16 @@ impl<T, R: Reclaim> SegQueue<T, R> {
             if start < size {
                 let limit = size.min(start.saturating_add(max));
                 let mut end = start;
+                if cfg!(segpool_mutant = "batch_claims_unpublished") && segment.is_published(start, generation) {
+                    // Mutant: once the run's first slot is published, the run is bounded by the reserve count, as
+                    // if producers published in reservation order; a batch claims across a slot still being written.
+                    let reserved = StateWord(segment.word.load(Ordering::Acquire)).reserved();
+                    end = limit.min(reserved.max(start + 1));
+                } else if cfg!(segpool_mutant = "batch_skips_gap") {
+                    // Mutant: the run's length is the number of published slots up to the limit, not the length of
+                    // the published prefix; a batch claims across a gap that a later published slot makes up for.
+                    end = start + (start..limit).filter(|&index| segment.is_published(index, generation)).count();
+                }
                 while end < limit && segment.is_published(end, generation) {
                     end += 1;
                 }
