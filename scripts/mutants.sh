@@ -73,15 +73,40 @@ exec "$rustc" "$@"
 EOF
 chmod +x "$wrapper"
 
+# The model binaries in order of cost, cheapest first: a checker runs them one at a time and stops at the first
+# that fails, so a mutant that a cheap model kills does not wait for the expensive ones. A binary missing here runs
+# last (every [[test]] of Cargo.toml whose name starts with the checker's name is run).
+loom_order=(loom_arena loom_strategies loom_pool loom_batch loom_exhaustion loom_queue)
+shuttle_order=(shuttle_pool_faults shuttle_pool shuttle_arena shuttle_queue)
+
+model_binaries() { # model_binaries CHECKER: the checker's test binaries, cheapest first
+    local checker=$1 order name
+    if [ "$checker" = loom ]; then order=("${loom_order[@]}"); else order=("${shuttle_order[@]}"); fi
+    local declared
+    declared=$(grep -oE "^name = \"${checker}_[a-z_]+\"" Cargo.toml | sed -E 's/.*"(.*)"/\1/')
+    for name in "${order[@]}"; do
+        grep -qx "$name" <<<"$declared" && echo "$name"
+    done
+    for name in $declared; do
+        printf '%s\n' "${order[@]}" | grep -qx "$name" || echo "$name"
+    done
+}
+
 run_checker() { # run_checker NAME MUTANT LOG
     local name=$1 mutant=$2 log=$3
     # The wrapper's input is invisible to cargo's fingerprints: make segpool stale so that it is rebuilt.
     touch src/lib.rs
     case "$name" in
-        loom) SEGPOOL_MUTANT=$mutant RUSTC_WRAPPER=$wrapper timeout 1200 \
-            cargo test --release --features loom --target-dir "$out/build" >"$log" 2>&1 ;;
-        shuttle) SEGPOOL_MUTANT=$mutant RUSTC_WRAPPER=$wrapper timeout 1200 \
-            cargo test --release --features shuttle --target-dir "$out/build" >"$log" 2>&1 ;;
+        loom | shuttle)
+            : >"$log"
+            local binary status=0
+            for binary in $(model_binaries "$name"); do
+                SEGPOOL_MUTANT=$mutant RUSTC_WRAPPER=$wrapper timeout 1200 \
+                    cargo test --release --features "$name" --target-dir "$out/build" --test "$binary" \
+                    >>"$log" 2>&1 || status=$?
+                [ "$status" -eq 0 ] || return "$status"
+            done
+            ;;
         tests) SEGPOOL_MUTANT=$mutant RUSTC_WRAPPER=$wrapper timeout 1200 \
             cargo test --release --target-dir "$out/build" >"$log" 2>&1 ;;
         # cargo-miri drives rustc itself, so the mutant goes in through RUSTFLAGS (its own target dir).
