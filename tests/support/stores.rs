@@ -1,6 +1,8 @@
 //! Segment stores for calling a strategy directly, without a queue: the strategy is handed plain source words
 //! ([`word`]) and a store that records what it made reusable. The records are std types on purpose, also in the
-//! loom models that include this file: test bookkeeping, not part of the protocol under test.
+//! loom models that include this file: test bookkeeping, not part of the protocol under test. Under loom,
+//! [`PayloadStore`] adds a loom-tracked payload per segment, so that a model checks the order of a protector's
+//! accesses and the reuse, not only the moment of the reuse (`verification/loom/strategies.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -129,6 +131,8 @@ impl SegmentStore for RaceStore {
 pub struct PayloadStore<M = ()> {
     records: RecordingStore<M>,
     payloads: Vec<segpool::sync::UnsafeCell<u64>>,
+    /// The thread that made each segment reusable (std bookkeeping, like the records).
+    reused_by: Mutex<BTreeMap<SegmentId, segpool::sync::thread::ThreadId>>,
 }
 
 // SAFETY: the payloads are the only non-`Sync` part. Every access goes through loom's tracked cell, which checks
@@ -144,6 +148,7 @@ impl<M: Default> PayloadStore<M> {
         PayloadStore {
             records: RecordingStore::new(segments),
             payloads: (0..segments).map(|_| segpool::sync::UnsafeCell::new(0)).collect(),
+            reused_by: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -165,6 +170,11 @@ impl<M> PayloadStore<M> {
     pub fn records(&self) -> &RecordingStore<M> {
         &self.records
     }
+
+    /// Whether segment `id` was made reusable by the calling thread (rather than by another one, or not yet).
+    pub fn reused_here(&self, id: SegmentId) -> bool {
+        self.reused_by.lock().unwrap().get(&id) == Some(&segpool::sync::thread::current().id())
+    }
 }
 
 #[cfg(feature = "loom")]
@@ -178,6 +188,7 @@ impl<M> SegmentStore for PayloadStore<M> {
     /// Records the segment, then reuses it at once: the next owner's first write to the payload.
     fn make_reusable(&self, id: SegmentId) {
         self.records.make_reusable(id);
+        self.reused_by.lock().unwrap().insert(id, segpool::sync::thread::current().id());
         // SAFETY: loom checked that no conflicting access is concurrent with this one (see the `Sync` impl).
         self.payloads[id as usize].with_mut(|payload| unsafe { *payload = u64::MAX });
     }
