@@ -47,8 +47,8 @@
 //!
 //! Bounds: 2 threads; the protector runs one operation with two protections, the retirer two or three operations
 //! on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here: 15 to 25 s wall for the twelve models on the
-//! shared machine (12 s of CPU), `--release` or not, nearly all of it Epoch's (its hand-over models about 3.5 s of CPU each,
-//! `protect_vs_retire` 2 s); Hazard, Limbo and Leak take under 0.2 s each.
+//! shared machine (12 s of CPU), `--release` or not, nearly all of it Epoch's (its hand-over models about 3.5 s of
+//! CPU each, `protect_vs_retire` 2 s); Hazard, Limbo and Leak take under 0.2 s each.
 //! Run: `cargo test --release --features loom --test loom_strategies`.
 #![cfg(feature = "loom")]
 
