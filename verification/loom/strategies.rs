@@ -31,8 +31,8 @@
 //!   unregisters or parks its handle, which reclaims what it can there (Hazard's scan; Epoch's steps) and hands
 //!   the rest to the strategy's orphan list; a second handle of the retirer then runs two operations that collect
 //!   and so reclaim the orphans. The model asserts that some execution handed the segment over while it was
-//!   protected and reclaimed it on the retirer's thread before the join (not for Limbo). (Limbo has no per-handle lists; for it these add the eviction of a
-//!   referenced segment and its adoption.)
+//!   protected and reclaimed it on the retirer's thread before the join (not for Limbo, which has no per-handle
+//!   lists: for it these add the eviction of a referenced segment and its adoption).
 //!
 //! What loom cannot see: its `fence(SeqCst)` joins the causality of every earlier `SeqCst` fence, which C++ does
 //! not promise. So an edge that a strategy leaves to an `Acquire` read is checked only in the executions where no
