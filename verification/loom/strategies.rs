@@ -40,10 +40,10 @@
 //! a shortage) precedes the reclaimer's fence; loom explores those too, which is how the mutants below die.
 //!
 //! Seeded mutants: `hazard_relaxed_scan`, `epoch_relaxed_observe` and `limbo_relaxed_evict`, which the flag-only
-//! version of this file (and `loom_queue`, `loom_exhaustion`, `shuttle_queue`, the std tests) let through, die
-//! here by a causality violation in all three models of their strategy; so do `hazard_no_fence`,
-//! `epoch_ignore_pinned` (causality violations) and `hazard_no_revalidate` (the protector reads the reuser's
-//! write). Each kill takes under 0.1 s of CPU for Hazard and Limbo, 1.5 to 4 s for Epoch.
+//! version of this file (and `loom_queue`, `loom_exhaustion`, `shuttle_queue`, the std tests, `tests/miri.rs` under
+//! Miri) let through, die here by a causality violation in all three models of their strategy; so do
+//! `hazard_no_fence`, `epoch_ignore_pinned` (causality violations) and `hazard_no_revalidate` (the protector reads
+//! the reuser's write). Each kill takes under 0.1 s of CPU for Hazard and Limbo, 1.5 to 4 s for Epoch.
 //!
 //! Bounds: 2 threads; the protector runs one operation with two protections, the retirer two or three operations
 //! on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here: 15 to 25 s wall for the twelve models on the
