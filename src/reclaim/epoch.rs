@@ -246,8 +246,11 @@ impl Epoch {
     fn try_advance(&self, current: u64) -> u64 {
         for record in self.registry.iter() {
             // Acquire: pairs with the Release stores of `enter`/`leave`, so the operations of a thread seen
-            // unpinned (or pinned again later) happen before our CAS.
-            let state = record.state.load(Ordering::Acquire);
+            // unpinned (or pinned again later) happen before our CAS. (The mutant reads the records Relaxed, as if
+            // the step's fence ordered them: it comes before these loads, so it cannot.)
+            let order =
+                if cfg!(segpool_mutant = "epoch_relaxed_observe") { Ordering::Relaxed } else { Ordering::Acquire };
+            let state = record.state.load(order);
             let blocks = state & PINNED != 0 && state >> 1 != current;
             if blocks && !cfg!(segpool_mutant = "epoch_ignore_pinned") {
                 return current;

@@ -181,8 +181,11 @@ impl Hazard {
             hazards += PROTECT_SLOTS;
             for slot in &record.slots {
                 // Acquire: pairs with the Release clear (or overwrite) of a slot, so the protector's uses of a
-                // segment happen before we make it reusable.
-                let id = slot.load(Ordering::Acquire);
+                // segment happen before we make it reusable. (The fence above does not do that: it comes before
+                // the load. The mutant is a scan that trusts the fence and reads the slots Relaxed.)
+                let order =
+                    if cfg!(segpool_mutant = "hazard_relaxed_scan") { Ordering::Relaxed } else { Ordering::Acquire };
+                let id = slot.load(order);
                 if id != NO_SEGMENT {
                     scratch.push(id);
                 }

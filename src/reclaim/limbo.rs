@@ -180,7 +180,10 @@ impl Reclaim for Limbo {
         };
         let meta = store.meta(evicted);
         fence(Ordering::SeqCst);
-        if meta.refs.load(Ordering::Acquire) == 0 {
+        // Acquire: pairs with the Release decrement of the last reference, so its holder's uses of the segment
+        // happen before the reuse. (The mutant reads the count Relaxed, trusting the fence before the load.)
+        let order = if cfg!(segpool_mutant = "limbo_relaxed_evict") { Ordering::Relaxed } else { Ordering::Acquire };
+        if meta.refs.load(order) == 0 {
             store.make_reusable(evicted);
         } else {
             // Still referenced: the last release (or we, if it already happened) makes it reusable.

@@ -1,6 +1,8 @@
 //! Segment stores for calling a strategy directly, without a queue: the strategy is handed plain source words
 //! ([`word`]) and a store that records what it made reusable. The records are std types on purpose, also in the
-//! loom models that include this file: test bookkeeping, not part of the protocol under test.
+//! loom models that include this file: test bookkeeping, not part of the protocol under test. Under loom,
+//! [`PayloadStore`] adds a loom-tracked payload per segment, so that a model checks the order of a protector's
+//! accesses and the reuse, not only the moment of the reuse (`verification/loom/strategies.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -112,5 +114,82 @@ impl SegmentStore for RaceStore {
         let generation = self.generation[id as usize].load(Ordering::Relaxed);
         self.reclaimed[id as usize].fetch_max(generation, Ordering::SeqCst);
         self.free.lock().unwrap().push(id);
+    }
+}
+
+/// A [`RecordingStore`] whose segments each carry a non-atomic payload, for checking that a strategy orders what a
+/// protector did with a segment before the segment's reuse, not only that it flags the segment at the right time.
+///
+/// Whoever calls [`SegmentStore::make_reusable`] writes the segment's payload there and then, as the next owner of
+/// the segment would (a real pool's free list adds a `Release`/`Acquire` pair between that thread and the next
+/// owner, which only extends the edge the strategy must provide). A protector reads and writes the payload while it
+/// protects the segment ([`PayloadStore::use_payload`]). The two sides share no synchronisation but the strategy's:
+/// the records are std types, invisible to loom. So loom reports a causality violation when the strategy decides a
+/// segment is free without its decision happening after the protector's accesses. Loom builds only: elsewhere the
+/// payload would be a plain cell that nothing checks.
+#[cfg(feature = "loom")]
+pub struct PayloadStore<M = ()> {
+    records: RecordingStore<M>,
+    payloads: Vec<segpool::sync::UnsafeCell<u64>>,
+    /// The thread that made each segment reusable (std bookkeeping, like the records).
+    reused_by: Mutex<BTreeMap<SegmentId, segpool::sync::thread::ThreadId>>,
+}
+
+// SAFETY: the payloads are the only non-`Sync` part. Every access goes through loom's tracked cell, which checks
+// before running the closure that no conflicting access is unordered with it by happens-before, and fails the model
+// instead of letting the access race.
+#[cfg(feature = "loom")]
+unsafe impl<M: Sync> Sync for PayloadStore<M> {}
+
+#[cfg(feature = "loom")]
+impl<M: Default> PayloadStore<M> {
+    /// Per-segment state and a payload (0) for segments `0..segments`.
+    pub fn new(segments: usize) -> Self {
+        PayloadStore {
+            records: RecordingStore::new(segments),
+            payloads: (0..segments).map(|_| segpool::sync::UnsafeCell::new(0)).collect(),
+            reused_by: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+#[cfg(feature = "loom")]
+impl<M> PayloadStore<M> {
+    /// What the segment's user does with it: reads the payload, then writes it (a consumer's read and a producer's
+    /// write). Returns what it read.
+    pub fn use_payload(&self, id: SegmentId) -> u64 {
+        let cell = &self.payloads[id as usize];
+        // SAFETY: loom checked that no conflicting access is concurrent with this one (see the `Sync` impl).
+        let seen = cell.with(|payload| unsafe { *payload });
+        // SAFETY: as above.
+        cell.with_mut(|payload| unsafe { *payload = seen + 1 });
+        seen
+    }
+
+    /// What was made reusable ([`RecordingStore::is_reusable`], [`RecordingStore::ids`], ...).
+    pub fn records(&self) -> &RecordingStore<M> {
+        &self.records
+    }
+
+    /// Whether segment `id` was made reusable by the calling thread (rather than by another one, or not yet).
+    pub fn reused_here(&self, id: SegmentId) -> bool {
+        self.reused_by.lock().unwrap().get(&id) == Some(&segpool::sync::thread::current().id())
+    }
+}
+
+#[cfg(feature = "loom")]
+impl<M> SegmentStore for PayloadStore<M> {
+    type Meta = M;
+
+    fn meta(&self, id: SegmentId) -> &M {
+        self.records.meta(id)
+    }
+
+    /// Records the segment, then reuses it at once: the next owner's first write to the payload.
+    fn make_reusable(&self, id: SegmentId) {
+        self.records.make_reusable(id);
+        self.reused_by.lock().unwrap().insert(id, segpool::sync::thread::current().id());
+        // SAFETY: loom checked that no conflicting access is concurrent with this one (see the `Sync` impl).
+        self.payloads[id as usize].with_mut(|payload| unsafe { *payload = u64::MAX });
     }
 }

@@ -1,79 +1,274 @@
-//! Loom models of the `Reclaim` contract itself, strategy by strategy, without the queue around it.
+//! Loom models of the `Reclaim` contract itself, strategy by strategy, without the queue around it, checked as an
+//! ordering: everything a protector did with a segment must happen before the segment's reuse, not only before
+//! the strategy flags it reusable.
 //!
-//! One thread protects the segment named by a source word and checks, while still inside its operation, that the
-//! segment was not made reusable; meanwhile another thread unlinks it (stores a new reference into the source word)
-//! and retires it, then retires a second segment and collects (so Limbo's one-entry ring evicts the first). At the
-//! end, once both threads have left and unregistered, every strategy but Leak must have made the first segment
-//! reusable. Bounds: 2 threads, one operation each, `LOOM_MAX_PREEMPTIONS` (default 3). Time here: under half a
-//! second for all four strategies.
+//! Every segment carries a non-atomic, loom-tracked payload ([`PayloadStore`]). One thread protects the segment
+//! named by a source word, reads and writes its payload (a consumer's read, a producer's write), checks that the
+//! segment was not made reusable meanwhile, protects again in the same slot (by then the source may name another
+//! segment: Hazard's slot is overwritten, Limbo's reference moves) and uses that one too, and leaves. The other
+//! thread unlinks the first segment (stores a reference to another one into the source word), retires it and a
+//! second one (so that Limbo's one-entry ring evicts the first), and reclaims. Whoever calls `make_reusable` writes
+//! the payload at once, as the segment's next owner would. Nothing but the strategy orders the two threads before
+//! the join: the store's records are std types, invisible to loom, and the retirer's handles are registered before
+//! the protector starts, so no registry record passes from one thread to the other. So loom reports a causality
+//! violation on the payload when a strategy decides that a segment is free without that decision happening after
+//! the protector's accesses, even when the decision came at the right moment. After the join, every strategy but
+//! Leak must have made the first segment reusable, and no segment twice.
+//!
+//! The scenarios, each run for every strategy of [`support::for_each_strategy!`]:
+//!
+//! - `protect_vs_retire`: the retirer retires both segments and collects in one operation; then a second handle
+//!   collects (raising the shortage signal) and the retirer runs one more operation, answering the signal at its
+//!   `leave`. Loom interleaves the protector's operation before, inside and across that reclaim: the protector
+//!   that used the segment and left before the reclaim (Hazard's scan in `collect` sees its cleared or
+//!   overwritten slot, Epoch's step sees it unpinned, Limbo's eviction sees the count at zero), and the protector
+//!   whose operation spans the whole first attempt (the segment is then reclaimed in a `leave` or the second
+//!   `collect`: Hazard's scan, Epoch's step; or, a Limbo orphan, by the protector's own release). The model asserts
+//!   that the exploration met both shapes, the second with the reclaim on the retirer's thread (where the payload
+//!   check has something to check; not for Limbo, see `reclaims_after_overlap`), so that a smaller bound that
+//!   loses one fails instead of passing vacuously.
+//! - `unregister_hands_over` and `park_hands_over`: the retirer retires both segments in one operation and then
+//!   unregisters or parks its handle, which reclaims what it can there (Hazard's scan; Epoch's steps) and hands
+//!   the rest to the strategy's orphan list; a second handle of the retirer then runs two operations that collect
+//!   and so reclaim the orphans. The model asserts that some execution handed the segment over while it was
+//!   protected and reclaimed it on the retirer's thread before the join (not for Limbo, which has no per-handle
+//!   lists: for it these add the eviction of a referenced segment and its adoption).
+//!
+//! What loom cannot see: its `fence(SeqCst)` joins the causality of every earlier `SeqCst` fence, which C++ does
+//! not promise. So an edge that a strategy leaves to an `Acquire` read is checked only in the executions where no
+//! `SeqCst` fence of the protector after its use (Limbo's after the last release, Epoch's step at a `leave` after
+//! a shortage) precedes the reclaimer's fence; loom explores those too, which is how the mutants below die.
+//!
+//! Seeded mutants: `hazard_relaxed_scan`, `epoch_relaxed_observe` and `limbo_relaxed_evict`, which the flag-only
+//! version of this file (and `loom_queue`, `loom_exhaustion`, `shuttle_queue`, the std tests, `tests/miri.rs` under
+//! Miri) let through, die here by a causality violation in all three models of their strategy; so do
+//! `hazard_no_fence`, `epoch_ignore_pinned` (causality violations) and `hazard_no_revalidate` (the protector reads
+//! the reuser's write). Each kill takes under 0.1 s of CPU for Hazard and Limbo, 1.5 to 4 s for Epoch.
+//!
+//! Bounds: 2 threads; the protector runs one operation with two protections, the retirer two or three operations
+//! on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here: 15 to 25 s wall for the twelve models on the
+//! shared machine (12 s of CPU), `--release` or not, nearly all of it Epoch's (its hand-over models about 3.5 s of
+//! CPU each, `protect_vs_retire` 2 s); Hazard, Limbo and Leak take under 0.2 s each.
 //! Run: `cargo test --release --features loom --test loom_strategies`.
 #![cfg(feature = "loom")]
 
 #[path = "../support/mod.rs"]
 mod support;
 
-use segpool::sync::{Arc, Ordering, thread};
-use segpool::{Config, Reclaim, SegRef};
-use support::{RecordingStore, word};
+use segpool::sync::thread::{self, JoinHandle};
+use segpool::sync::{Arc, AtomicU64, Ordering};
+use segpool::{Config, OnExhausted, Reclaim, SegRef};
+use support::{PayloadStore, word};
 
-fn protect_vs_retire<R: Reclaim>(reclaims: bool) {
-    segpool::sync::model(move || {
-        let config = Config { limbo_len: 1, ..Config::default() };
-        let strategy = Arc::new(R::new(&config));
-        // A stand-in for the segment arena: per-segment strategy state for segments 0..4, and a record of what was
-        // made reusable (std bookkeeping, invisible to loom).
-        let store = Arc::new(RecordingStore::<R::SegmentMeta>::new(4));
-        let src = Arc::new(word(1, 1));
-        let protector = {
-            let (strategy, store, src) = (strategy.clone(), store.clone(), src.clone());
-            thread::spawn(move || {
-                let mut handle = strategy.register();
-                strategy.enter(&mut handle);
-                let seen = SegRef::from_bits(strategy.protect(&mut handle, 0, &src, &*store));
-                assert!(!store.is_reusable(seen.index()), "{}: protected {seen:?} was made reusable", R::NAME);
-                strategy.leave(&mut handle, &*store);
-                strategy.unregister(&mut handle, &*store);
-            })
-        };
+// Test bookkeeping across executions, invisible to loom.
+use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
+
+/// Segments with state in the store: 1 is the segment under test, 2 replaces it in the source word, 3 is retired
+/// after it.
+const SEGMENTS: usize = 4;
+
+/// What `make_reusable` writes into a payload; a protector that reads it used a reused segment.
+const REUSED: u64 = u64::MAX;
+
+fn config() -> Config {
+    Config { limbo_len: 1, ..Config::default() }
+}
+
+/// Whether the strategy ever makes a segment reusable: such a strategy accepts `OnExhausted::Fail` (Leak refuses
+/// it, for that very reason).
+fn recycles<R: Reclaim>() -> bool {
+    R::validate_config(&Config { on_exhausted: OnExhausted::Fail, ..config() }).is_ok()
+}
+
+/// Whether the strategy can reclaim a segment after an operation that overlapped its first reclaim attempt on the
+/// reclaimer's side, where the payload check has something to check (the coverage assertions require an execution
+/// that does). Limbo cannot: a segment still referenced when it is evicted is reclaimed by its holder's last
+/// release, on the holder's thread (its race-relevant case, a release between the evictor's two reads of the
+/// count, is reclaimed inside the first attempt). Every other strategy, including one added later, is held to it.
+fn reclaims_after_overlap<R: Reclaim>() -> bool {
+    R::NAME != segpool::Limbo::NAME
+}
+
+type Store<R> = PayloadStore<<R as Reclaim>::SegmentMeta>;
+
+/// The protector: one operation that protects what `src` names and uses its payload. Sets `used_first` once it
+/// used segment 1.
+fn spawn_protector<R: Reclaim>(
+    strategy: &Arc<R>,
+    store: &Arc<Store<R>>,
+    src: &Arc<AtomicU64>,
+    used_first: &std::sync::Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    let (strategy, store, src, used_first) = (strategy.clone(), store.clone(), src.clone(), used_first.clone());
+    thread::spawn(move || {
         let mut handle = strategy.register();
-        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1
         strategy.enter(&mut handle);
-        strategy.retire(&mut handle, 1, &*store);
-        strategy.retire(&mut handle, 3, &*store);
-        strategy.collect(&mut handle, &*store);
+        let seen = SegRef::from_bits(strategy.protect(&mut handle, 0, &src, &*store));
+        let payload = store.use_payload(seen.index());
+        assert_ne!(payload, REUSED, "{}: protected {seen:?} was reused before it was read", R::NAME);
+        assert!(!store.records().is_reusable(seen.index()), "{}: protected {seen:?} was made reusable", R::NAME);
+        used_first.store(seen.index() == 1, StdOrdering::Relaxed);
+        // Protects again in the same slot, as a consumer moving on to the next segment does: once the unlink is
+        // seen, Hazard's slot names segment 2 instead (a scan may then free segment 1 by that overwrite rather
+        // than by the clear at `leave`), and Limbo drops its reference to segment 1 before taking one on 2.
+        let next = SegRef::from_bits(strategy.protect(&mut handle, 0, &src, &*store));
+        assert_ne!(store.use_payload(next.index()), REUSED, "{}: protected {next:?} was reused", R::NAME);
         strategy.leave(&mut handle, &*store);
-        protector.join().unwrap();
         strategy.unregister(&mut handle, &*store);
-        if reclaims {
-            // Epoch needs operations after the protector left to advance twice; run a few empty ones.
-            let mut again = strategy.register();
-            for _ in 0..3 {
-                strategy.enter(&mut again);
-                strategy.collect(&mut again, &*store);
-                strategy.leave(&mut again, &*store);
-            }
-            strategy.unregister(&mut again, &*store);
-            assert!(store.is_reusable(1), "{}: segment 1 was never made reusable", R::NAME);
+    })
+}
+
+/// One operation of `handle` that only collects.
+fn collecting_operation<R: Reclaim>(strategy: &R, handle: &mut R::Handle, store: &Store<R>) {
+    strategy.enter(handle);
+    strategy.collect(handle, store);
+    strategy.leave(handle, store);
+}
+
+/// After the join (everything is ordered now, so this checks liveness only): unregisters `handles`, runs a few
+/// empty operations on a fresh handle (Epoch needs advances after the protector left), and checks that segment 1
+/// was made reusable, and every segment at most once.
+fn finish<R: Reclaim>(strategy: &R, handles: Vec<R::Handle>, store: &Store<R>) {
+    for mut handle in handles {
+        strategy.unregister(&mut handle, store);
+    }
+    let mut again = strategy.register();
+    for _ in 0..3 {
+        collecting_operation(strategy, &mut again, store);
+    }
+    strategy.unregister(&mut again, store);
+    if recycles::<R>() {
+        assert!(store.records().is_reusable(1), "{}: segment 1 was never made reusable", R::NAME);
+    }
+    store.records().ids(); // each at most once
+}
+
+/// The retirer reclaims in its operations (`retire`, `collect`, `leave`). See the module docs.
+fn protect_vs_retire<R: Reclaim>() {
+    // Which shapes the exploration met (std bookkeeping, across executions): segment 1 used by the protector and
+    // reclaimed before the join, by the retirer's first operation, or later (the protector's operation overlapped
+    // that whole first attempt).
+    let used_then_reclaimed = std::sync::Arc::new(AtomicBool::new(false));
+    let overlapped_then_reclaimed = std::sync::Arc::new(AtomicBool::new(false));
+    let shapes = (used_then_reclaimed.clone(), overlapped_then_reclaimed.clone());
+    segpool::sync::model(move || {
+        let strategy = Arc::new(R::new(&config()));
+        let store = Arc::new(Store::<R>::new(SEGMENTS));
+        let src = Arc::new(word(1, 1));
+        let used_first = std::sync::Arc::new(AtomicBool::new(false));
+        let mut retirer = strategy.register();
+        let mut helper = strategy.register();
+        let protector = spawn_protector(&strategy, &store, &src, &used_first);
+        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1
+        strategy.enter(&mut retirer);
+        strategy.retire(&mut retirer, 1, &*store);
+        strategy.retire(&mut retirer, 3, &*store);
+        strategy.collect(&mut retirer, &*store);
+        strategy.leave(&mut retirer, &*store);
+        let kept = !store.records().is_reusable(1);
+        if !kept && used_first.load(StdOrdering::Relaxed) {
+            shapes.0.store(true, StdOrdering::Relaxed);
         }
+        // The second attempt, for what the first had to keep for a protector that has left since: another handle
+        // finds the free list dry (its `collect` raises the shortage signal), and the retirer answers the signal
+        // at the end of its next operation (Hazard scans in `leave`, Epoch steps there).
+        collecting_operation(&*strategy, &mut helper, &*store);
+        strategy.enter(&mut retirer);
+        strategy.leave(&mut retirer, &*store);
+        // Reclaimed by this thread, before the join (see `reclaims_after_overlap`).
+        let reclaimed_here = store.reused_here(1);
+        protector.join().unwrap();
+        if kept && reclaimed_here && used_first.load(StdOrdering::Relaxed) {
+            shapes.1.store(true, StdOrdering::Relaxed);
+        }
+        finish(&*strategy, vec![retirer, helper], &*store);
     });
+    if recycles::<R>() {
+        // Both shapes are within the bound: the check above ran on each (else the bound is too small for it).
+        assert!(
+            used_then_reclaimed.load(StdOrdering::Relaxed),
+            "{}: no execution used segment 1 and then reclaimed it in the first operation",
+            R::NAME
+        );
+        assert!(
+            overlapped_then_reclaimed.load(StdOrdering::Relaxed) || !reclaims_after_overlap::<R>(),
+            "{}: no execution reclaimed segment 1 on the retirer's thread after the protector's operation \
+             overlapped the first attempt",
+            R::NAME
+        );
+    }
 }
 
-#[test]
-fn limbo_protect_vs_retire() {
-    protect_vs_retire::<segpool::Limbo>(true);
+/// How the retirer's first handle gives its retired segments up.
+#[derive(Clone, Copy, Debug)]
+enum HandOver {
+    Unregister,
+    Park,
 }
 
-#[test]
-fn hazard_protect_vs_retire() {
-    protect_vs_retire::<segpool::Hazard>(true);
+/// The retirer's first handle retires and then unregisters or parks; its second handle collects. See the module
+/// docs.
+fn hands_over<R: Reclaim>(how: HandOver) {
+    // Whether some execution handed segment 1 over while the protector used it, and reclaimed it before the join.
+    let adopted = std::sync::Arc::new(AtomicBool::new(false));
+    let shape = adopted.clone();
+    segpool::sync::model(move || {
+        let strategy = Arc::new(R::new(&config()));
+        let store = Arc::new(Store::<R>::new(SEGMENTS));
+        let src = Arc::new(word(1, 1));
+        let used_first = std::sync::Arc::new(AtomicBool::new(false));
+        let mut retirer = strategy.register();
+        let mut adopter = strategy.register();
+        let protector = spawn_protector(&strategy, &store, &src, &used_first);
+        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1
+        strategy.enter(&mut retirer);
+        strategy.retire(&mut retirer, 1, &*store);
+        strategy.retire(&mut retirer, 3, &*store);
+        strategy.leave(&mut retirer, &*store);
+        match how {
+            HandOver::Unregister => strategy.unregister(&mut retirer, &*store),
+            HandOver::Park => strategy.park(&mut retirer, &*store),
+        }
+        let kept = !store.records().is_reusable(1);
+        for _ in 0..2 {
+            collecting_operation(&*strategy, &mut adopter, &*store);
+        }
+        let reclaimed_here = store.reused_here(1);
+        protector.join().unwrap();
+        if kept && reclaimed_here && used_first.load(StdOrdering::Relaxed) {
+            shape.store(true, StdOrdering::Relaxed);
+        }
+        let handles = match how {
+            HandOver::Unregister => vec![adopter],
+            HandOver::Park => vec![retirer, adopter],
+        };
+        finish(&*strategy, handles, &*store);
+    });
+    if recycles::<R>() {
+        assert!(
+            adopted.load(StdOrdering::Relaxed) || !reclaims_after_overlap::<R>(),
+            "{}: no execution kept segment 1 for the protector at the hand-over and reclaimed it on the retirer's \
+             thread before the join",
+            R::NAME
+        );
+    }
 }
 
-#[test]
-fn epoch_protect_vs_retire() {
-    protect_vs_retire::<segpool::Epoch>(true);
-}
+support::for_each_strategy! {
+    |R| {
+        #[test]
+        fn protect_vs_retire() {
+            super::protect_vs_retire::<R>();
+        }
 
-#[test]
-fn leak_protect_vs_retire() {
-    protect_vs_retire::<segpool::Leak>(false);
+        #[test]
+        fn unregister_hands_over() {
+            super::hands_over::<R>(HandOver::Unregister);
+        }
+
+        #[test]
+        fn park_hands_over() {
+            super::hands_over::<R>(HandOver::Park);
+        }
+    }
 }
