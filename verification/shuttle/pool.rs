@@ -1,6 +1,8 @@
 //! Shuttle models of the worker pool: submits racing shutdown, jobs submitting jobs while the pool drains, and
 //! workers retiring while jobs flow, on the segmented backend (Hazard, Epoch, Limbo) and the `Mutex<VecDeque>`
-//! baseline.
+//! baseline; and a submit whose push panics while the pool shuts down ([`panicking_submit_races_shutdown`], on a
+//! backend whose first push panics: the submission gate must be left as it was found, or shutdown waits for that
+//! submit for ever, which shuttle reports when the schedule passes its step limit).
 //!
 //! Every model checks, in every schedule: each accepted job ran exactly once (a submit that returned `Ok` is an
 //! accepted job; one that returned `Err` got its job back and the job never runs), shutdown without a deadline
@@ -15,11 +17,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex as PlainMutex;
+use std::sync::atomic::{AtomicBool as PlainBool, Ordering as PlainOrdering};
 
-use segpool::pool::{BackendKind, MutexDeque, Segmented};
+use segpool::pool::{Backend, BackendKind, MutexDeque, Refused, Segmented};
 use segpool::sync::{Arc, thread};
-use segpool::{OnExhausted, Pool, Submit};
+use segpool::{Config, ConfigError, OnExhausted, Pool, Submit};
 
 /// The jobs that ran, in a std mutex: bookkeeping for the check, invisible to shuttle's scheduler is fine here
 /// because it is never held across a scheduling point.
@@ -106,6 +110,69 @@ fn resize_races_submit<B: BackendKind>() {
         assert!(report.not_run.is_empty(), "{report:?}");
         assert_ran_exactly(&ran, &[0, 1, 2, 3]);
     });
+}
+
+/// A `Mutex<VecDeque>` backend whose first push panics: a stand-in for any panic inside `submit` (a strategy's, a
+/// backend's). The flag is std bookkeeping: shuttle runs one task at a time, so no schedule depends on it.
+struct FirstPushPanics<J = ()> {
+    inner: MutexDeque<J>,
+    armed: PlainBool,
+}
+
+impl<X: 'static> BackendKind for FirstPushPanics<X> {
+    type Of<T: Send + 'static> = FirstPushPanics<T>;
+}
+
+impl<J: Send + 'static> Backend<J> for FirstPushPanics<J> {
+    const NAME: &'static str = "first-push-panics";
+    type Local<'a> = ();
+
+    fn build(config: &Config) -> Result<Self, ConfigError> {
+        Ok(Self { inner: MutexDeque::build(config)?, armed: PlainBool::new(true) })
+    }
+
+    fn local(&self) {}
+
+    fn push(&self, local: &mut (), job: J) -> Result<(), Refused<J>> {
+        if self.armed.swap(false, PlainOrdering::Relaxed) {
+            panic!("the backend's first push panics");
+        }
+        self.inner.push(local, job)
+    }
+
+    fn pop_batch(&self, local: &mut (), out: &mut Vec<J>, max: usize) -> usize {
+        self.inner.pop_batch(local, out, max)
+    }
+}
+
+/// A thread whose first submit panics (in the backend's push) and whose second is accepted or refused, while the
+/// main thread shuts the pool down: shutdown ends, the accepted job ran, a refused one came back.
+fn panicking_submit_races_shutdown() {
+    segpool::sync::model(|| {
+        let ran = Ran::default();
+        let pool = Arc::new(pool::<FirstPushPanics>(&ran, 1));
+        let submitter = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                let unwound = panic::catch_unwind(AssertUnwindSafe(|| pool.submit(20)));
+                match unwound {
+                    Err(_) => {}
+                    // Refused before the push (the gate was already closed): the job came back, nothing ran.
+                    Ok(result) => assert_eq!(result.expect_err("the first push panics").into_inner(), 20),
+                }
+                pool.submit(21).is_ok()
+            })
+        };
+        let report = pool.shutdown(None);
+        let accepted = submitter.join().unwrap();
+        assert!(report.not_run.is_empty(), "{report:?}");
+        assert_ran_exactly(&ran, if accepted { &[21] } else { &[] });
+    });
+}
+
+#[test]
+fn first_push_panics_submit_races_shutdown() {
+    panicking_submit_races_shutdown();
 }
 
 /// The models of one backend.
