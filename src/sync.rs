@@ -12,8 +12,8 @@
 //! `build.rs` sets `cfg(segpool_std)` in the default build; the rest of the crate writes `#[cfg(segpool_std)]` for
 //! what only that build has (the reference strategies, the kernel backends, CPU pinning) instead of naming the
 //! checkers' features. A test runs its scenario under the build's checker through [`model`](fn@model) (and, under
-//! loom, `model_with_bound`), which live in `sync/model.rs` with shuttle's schedule recorder: this file holds the
-//! primitives only.
+//! loom, `model_with_bound`; under shuttle, `model_with_iterations`), which live in `sync/model.rs` with shuttle's
+//! schedule recorder: this file holds the primitives only.
 //!
 //! [`UnsafeCell`] has loom's closure-shaped API (`with`, `with_mut`) in every build, so loom can track each access
 //! to a slot and report a data race; in the std and shuttle builds it compiles down to `core::cell::UnsafeCell`.
@@ -27,6 +27,8 @@ compile_error!("the `loom` and `shuttle` features are mutually exclusive: enable
 mod model;
 
 pub use model::model;
+#[cfg(feature = "shuttle")]
+pub use model::{DEFAULT_ITERATIONS, model_with_iterations};
 #[cfg(feature = "loom")]
 pub use model::{DEFAULT_PREEMPTION_BOUND, model_with_bound};
 

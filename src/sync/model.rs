@@ -61,10 +61,19 @@ mod imp {
     ///
     /// When a schedule fails, the panic is followed by the command that replays it.
     pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+        model_with_iterations(DEFAULT_ITERATIONS, f);
+    }
+
+    /// Schedules per model when `SEGPOOL_SHUTTLE_ITERATIONS` is not set.
+    pub const DEFAULT_ITERATIONS: usize = 1000;
+
+    /// [`model`] with another default number of schedules, for a model whose bug needs more of them to be found
+    /// every time (`SEGPOOL_SHUTTLE_ITERATIONS` still overrides it). Only the shuttle build has it.
+    pub fn model_with_iterations<F: Fn() + Sync + Send + 'static>(default_iterations: usize, f: F) {
         let scheduler: Box<dyn Scheduler + Send> = match std::env::var("SEGPOOL_SHUTTLE_REPLAY") {
             Ok(text) => Box::new(ReplayScheduler::new_from_schedule(decode(&text))),
             Err(_) => {
-                let iterations = env_usize("SEGPOOL_SHUTTLE_ITERATIONS", 1000);
+                let iterations = env_usize("SEGPOOL_SHUTTLE_ITERATIONS", default_iterations);
                 let seed = std::env::var("SEGPOOL_SHUTTLE_SEED").ok().map(|text| {
                     text.parse::<u64>()
                         .unwrap_or_else(|_| panic!("SEGPOOL_SHUTTLE_SEED must be a 64-bit integer, got {text:?}"))
