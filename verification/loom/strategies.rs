@@ -118,6 +118,37 @@ fn spawn_protector<R: Reclaim>(
     })
 }
 
+/// The start every scenario shares: the retirer's two handles registered (before the protector starts, so that no
+/// registry record passes between the threads), the protector spawned, segment 1 unlinked, and the retirer inside
+/// an operation that has retired segments 1 and 3.
+struct Scene<R: Reclaim> {
+    strategy: Arc<R>,
+    store: Arc<Store<R>>,
+    /// Whether the protector's first protection saw segment 1 (std bookkeeping).
+    used_first: std::sync::Arc<AtomicBool>,
+    retirer: R::Handle,
+    /// The retirer thread's second handle.
+    second: R::Handle,
+    protector: JoinHandle<()>,
+}
+
+impl<R: Reclaim> Scene<R> {
+    fn start() -> Self {
+        let strategy = Arc::new(R::new(&config()));
+        let store = Arc::new(Store::<R>::new(SEGMENTS));
+        let src = Arc::new(word(1, 1));
+        let used_first = std::sync::Arc::new(AtomicBool::new(false));
+        let mut retirer = strategy.register();
+        let second = strategy.register();
+        let protector = spawn_protector(&strategy, &store, &src, &used_first);
+        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1
+        strategy.enter(&mut retirer);
+        strategy.retire(&mut retirer, 1, &*store);
+        strategy.retire(&mut retirer, 3, &*store);
+        Scene { strategy, store, used_first, retirer, second, protector }
+    }
+}
+
 /// One operation of `handle` that only collects.
 fn collecting_operation<R: Reclaim>(strategy: &R, handle: &mut R::Handle, store: &Store<R>) {
     strategy.enter(handle);
@@ -152,17 +183,7 @@ fn protect_vs_retire<R: Reclaim>() {
     let overlapped_then_reclaimed = std::sync::Arc::new(AtomicBool::new(false));
     let shapes = (used_then_reclaimed.clone(), overlapped_then_reclaimed.clone());
     segpool::sync::model(move || {
-        let strategy = Arc::new(R::new(&config()));
-        let store = Arc::new(Store::<R>::new(SEGMENTS));
-        let src = Arc::new(word(1, 1));
-        let used_first = std::sync::Arc::new(AtomicBool::new(false));
-        let mut retirer = strategy.register();
-        let mut helper = strategy.register();
-        let protector = spawn_protector(&strategy, &store, &src, &used_first);
-        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1
-        strategy.enter(&mut retirer);
-        strategy.retire(&mut retirer, 1, &*store);
-        strategy.retire(&mut retirer, 3, &*store);
+        let Scene { strategy, store, used_first, mut retirer, second: mut helper, protector } = Scene::<R>::start();
         strategy.collect(&mut retirer, &*store);
         strategy.leave(&mut retirer, &*store);
         let kept = !store.records().is_reusable(1);
@@ -213,17 +234,7 @@ fn hands_over<R: Reclaim>(how: HandOver) {
     let adopted = std::sync::Arc::new(AtomicBool::new(false));
     let shape = adopted.clone();
     segpool::sync::model(move || {
-        let strategy = Arc::new(R::new(&config()));
-        let store = Arc::new(Store::<R>::new(SEGMENTS));
-        let src = Arc::new(word(1, 1));
-        let used_first = std::sync::Arc::new(AtomicBool::new(false));
-        let mut retirer = strategy.register();
-        let mut adopter = strategy.register();
-        let protector = spawn_protector(&strategy, &store, &src, &used_first);
-        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1
-        strategy.enter(&mut retirer);
-        strategy.retire(&mut retirer, 1, &*store);
-        strategy.retire(&mut retirer, 3, &*store);
+        let Scene { strategy, store, used_first, mut retirer, second: mut adopter, protector } = Scene::<R>::start();
         strategy.leave(&mut retirer, &*store);
         match how {
             HandOver::Unregister => strategy.unregister(&mut retirer, &*store),
