@@ -278,6 +278,8 @@ impl<T, R: Reclaim> SegQueue<T, R> {
             };
             let fresh_segment = self.pool.get(fresh_id);
             let fresh = SegRef::new(fresh_id, fresh_segment.generation());
+            // Before every attempt, so that the strategy's birth stamp precedes the link that makes it reachable.
+            self.reclaim.born(local, fresh_id, &self.pool);
             let position = segment.first_position.load(Ordering::Relaxed) + size as u64;
             fresh_segment.first_position.store(position, Ordering::Relaxed);
             match segment.next.compare_exchange(next.bits(), fresh.bits(), Ordering::AcqRel, Ordering::Acquire) {

@@ -141,6 +141,17 @@ pub trait Reclaim: Send + Sync + Sized + 'static {
     /// Ends the operation started by [`Self::enter`]; every protection of the handle is dropped.
     fn leave<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, store: &S);
 
+    /// Segment `id` is about to be linked into the queue for a new life (taken off the free list, or freshly
+    /// allocated, and not reachable by any other thread yet). Called inside the pushing operation, before every
+    /// attempt to link it, so the last call comes before the segment becomes reachable. Strategies that stamp each
+    /// life of a segment with a *birth era* (HazardEras, Ibr) record it here, in the segment's
+    /// [`Self::SegmentMeta`]; the default does nothing. The queue's first segment is never passed here: it is born
+    /// with the strategy, at its initial era.
+    #[inline]
+    fn born<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, id: SegmentId, store: &S) {
+        let _ = (handle, id, store);
+    }
+
     /// Hands over a segment that was just unlinked and fully consumed. The strategy calls
     /// [`SegmentStore::make_reusable`] for it (now or later) once reuse is safe by its rules, or never.
     fn retire<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, id: SegmentId, store: &S);
