@@ -53,9 +53,12 @@
 #[cfg(all(feature = "reference", segpool_std))]
 pub mod crossbeam;
 pub mod epoch;
+pub mod eras;
 #[cfg(all(feature = "reference", segpool_std))]
 pub mod haphazard;
 pub mod hazard;
+pub mod hazard_eras;
+pub mod ibr;
 pub mod leak;
 pub mod limbo;
 pub(crate) mod orphans;
@@ -70,7 +73,10 @@ pub use crossbeam::CrossbeamEpoch;
 pub use epoch::Epoch;
 #[cfg(all(feature = "reference", segpool_std))]
 pub use haphazard::Haphazard;
+pub use eras::EraMeta;
 pub use hazard::Hazard;
+pub use hazard_eras::HazardEras;
+pub use ibr::Ibr;
 pub use leak::Leak;
 pub use limbo::Limbo;
 pub use unprotected::Unprotected;
