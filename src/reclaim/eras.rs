@@ -40,7 +40,6 @@
 //! reusable when the clock passed `u`: at most the number of segments the arena had then (each segment is in one
 //! life at a time). Besides those, each running handle keeps its usual few lives. Unreclaimed segments
 //! ([`Reclaim::pending`]) therefore stay flat however long the stall lasts, where Epoch's grow with the traffic.
-//! [`EraCore::blocked_by`] tells a test which of a list's lives a reservation holds back.
 //!
 //! # Memory ordering (both strategies)
 //!
@@ -73,10 +72,10 @@
 //! [`Reclaim::pending`]: super::Reclaim::pending
 
 use crate::cache_padded::CachePadded;
+use crate::reclaim::SegmentStore;
 use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::retired::{Answered, RetiredCounts, Shortage};
-use crate::reclaim::SegmentStore;
 use crate::segment::SegmentId;
 use crate::sync::{Arc, AtomicU64, Ordering, fence};
 
