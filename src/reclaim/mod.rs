@@ -26,6 +26,15 @@
 //!   `OnExhausted::Fail` or `Wait` it needs `segment_count >= limbo_len + 2`: with fewer, the ring and the queue's
 //!   last segment can hold every segment, no retirement can happen, and the free list stays dry for good; its
 //!   [`Reclaim::validate_config`] refuses such a configuration.
+//! - **HazardEras** (Ramalhete & Correia 2017) and **Ibr** (2GEIBR, Wen et al. 2018), the era family, sharing
+//!   [`eras`]: every life of a segment is stamped with a birth era (in [`Reclaim::born`]) and a retire era (when a
+//!   scan seals it); a handle inside an operation reserves eras (HazardEras one per protection slot, published by
+//!   `protect` only when the clock moved; Ibr an interval `[lower, upper]` published at `enter`, the upper end
+//!   raised by `protect`), and a retired life is reusable once no reservation overlaps it. Handles scan their own
+//!   lists and advance the clock once per scan; shortages are answered as Epoch answers them. No stale views; a
+//!   stalled handle holds back only lives born at or before its last reserved era, so unreclaimed segments stay
+//!   bounded (by the arena's size when the clock passed that era, plus each running handle's short list) however
+//!   long it stalls, at about Epoch's cost per operation.
 //! - **Leak** (the baseline): nothing is ever reused, so it runs only under `OnExhausted::Grow` (it refuses `Fail`
 //!   and `Wait`, under which its queue would die after `segment_count * segment_size` values); every segment
 //!   after the first `segment_count` is a fresh allocation. Unreclaimed segments: all retired ones. Costs nothing
