@@ -7,6 +7,8 @@
 //!   operations, so waits rarely time out (Hazard runs the same scenario as the yardstick).
 //! - CrossbeamEpoch and FastSmr after thousands of short-lived handles: a push refused by `Fail` succeeds on its
 //!   retry (FastSmr: segments retired by handles that stay idle are not out of the refused push's reach).
+//! - FastSmr through the trait: a reservation older than a retirement covers a life born before it, and only
+//!   until the reader leaves.
 //! - FastSmr: a handle that parks after retiring a segment under its own reservation does not keep it from a
 //!   producer that finds the pool dry.
 //! - Every strategy's queue handle is `Send` except CrossbeamEpoch's (that one is a compile error, see the
@@ -24,8 +26,9 @@ use std::time::Duration;
 use segpool::pool::{NoMetrics, Segmented, Submitter};
 use segpool::{
     Config, CrossbeamEpoch, FastSmr, Haphazard, Hazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue,
+    SegRef,
 };
-use support::within;
+use support::{RecordingStore, within, word};
 
 /// How long a scenario may run before the test reports it as hung ([`support::within`]: the scenario runs on a
 /// thread of its own, which is left behind if it hangs).
@@ -229,6 +232,38 @@ fn fast_smr_parked_handle_strands_nothing() {
     }
     assert_eq!(q.stats().stale_views, 0);
     assert!(q.stats().segments_recycled >= 100, "{:?}", q.stats());
+}
+
+/// FastSmr through the trait, one step at a time: a reader reserves an epoch while segment 0 is linked; other
+/// retirements then advance the epoch, segment 0 is unlinked and retired, and scans run. The reservation, older
+/// than the retirement, still covers the life, because its span starts at the birth `born` stamped (here the
+/// queue's first segment, never passed to `born`: the reclaimer's first epoch); once the reader leaves, the next
+/// scan reclaims it.
+#[test]
+fn fast_smr_old_reservation_covers_a_life_born_before_it() {
+    let store = RecordingStore::<<FastSmr as Reclaim>::SegmentMeta>::new(4);
+    let strategy = FastSmr::new(&Config::default());
+    let (mut reader, mut retirer) = (strategy.register(), strategy.register());
+    let src = word(0, 1);
+    strategy.enter(&mut reader);
+    assert_eq!(strategy.protect(&mut reader, 0, &src, &store), SegRef::new(0, 1).bits());
+    // Segments 1 and 2 (born now, never protected) retire and advance the epoch twice.
+    strategy.enter(&mut retirer);
+    for id in [1, 2] {
+        strategy.born(&mut retirer, id, &store);
+        strategy.retire(&mut retirer, id, &store);
+    }
+    src.store(SegRef::new(3, 1).bits(), Ordering::Release); // unlink segment 0, then retire it
+    strategy.retire(&mut retirer, 0, &store);
+    strategy.collect(&mut retirer, &store);
+    strategy.leave(&mut retirer, &store);
+    assert!(!store.is_reusable(0), "segment 0 reused while the reader's reservation covers it: {strategy:?}");
+    strategy.leave(&mut reader, &store);
+    strategy.enter(&mut retirer);
+    strategy.collect(&mut retirer, &store);
+    strategy.leave(&mut retirer, &store);
+    assert!(store.is_reusable(0), "segment 0 never reclaimed after the reader left: {strategy:?}");
+    assert_eq!(strategy.pending(), 0, "{strategy:?}");
 }
 
 fn assert_send<T: Send>() {}

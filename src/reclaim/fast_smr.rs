@@ -140,7 +140,10 @@ pub struct FastSmrMeta {
 
 impl Default for FastSmrMeta {
     fn default() -> Self {
-        FastSmrMeta { birth: StdAtomicU64::new(FIRST_EPOCH) }
+        // Mutant `fast_smr_birth_zero`: the first segment born at epoch 0, as if the reclaimer's epochs started there
+        // (the zeroed slots of fast-smr 0.2.3 reserve `[0, 0]` forever, so that life is never reclaimed).
+        let first = if cfg!(segpool_mutant = "fast_smr_birth_zero") { 0 } else { FIRST_EPOCH };
+        FastSmrMeta { birth: StdAtomicU64::new(first) }
     }
 }
 
@@ -308,7 +311,12 @@ impl Reclaim for FastSmr {
         handle.guards = std::array::from_fn(|_| None);
         // Our reservations are gone, so what this operation retired can be reclaimed too: scan if the free list ran
         // dry since we last looked, or at every operation while a producer sleeps for a segment.
-        if self.shortage.must_give_back(&mut handle.seen_shortage, store) && self.pending() > 0 {
+        // Mutant `fast_smr_leave_no_scan`: no give-back at `leave`, as if `collect` and the retirements' own scans
+        // were enough.
+        if !cfg!(segpool_mutant = "fast_smr_leave_no_scan")
+            && self.shortage.must_give_back(&mut handle.seen_shortage, store)
+            && self.pending() > 0
+        {
             self.retiring().scan();
         }
         self.drain(handle, store);
@@ -323,7 +331,13 @@ impl Reclaim for FastSmr {
         self.retired.fetch_add(1, Ordering::Relaxed);
         // Orders the unlink (not `SeqCst`) before fast-smr's `SeqCst` read of the retire epoch (module docs).
         fence(Ordering::SeqCst);
-        let birth = store.meta(id).birth.load(Ordering::Acquire);
+        let birth = if cfg!(segpool_mutant = "fast_smr_birth_at_retire") {
+            // Mutant: the birth read at retirement instead of at `born`, as if any epoch before the retire epoch
+            // would do; a reservation of an older epoch, made while the life was linked, no longer overlaps it.
+            self.reclaimer.current_epoch()
+        } else {
+            store.meta(id).birth.load(Ordering::Acquire)
+        };
         let token = Box::into_raw(Box::new(Token { id, ready: Arc::clone(&self.ready) }));
         // SAFETY: fast-smr's `retire` needs (1) that no new protection can reach the block: nobody protects tokens
         // (protection is by epoch), and the segment was unlinked before `Reclaim::retire`; (2) a birth epoch no later
