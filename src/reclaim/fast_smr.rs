@@ -26,7 +26,7 @@
 //!
 //! # The mapping
 //!
-//! - One `Reclaimer` per queue, in an `Arc` that every [`Context`] co-owns (its `ThreadContext` borrows it, with
+//! - One `Reclaimer` per queue, in an `Arc` that every context wrapper co-owns (its `ThreadContext` borrows it, with
 //!   the lifetime extended to `'static` as in [`Haphazard`](super::Haphazard)). Each handle has a context of its
 //!   own for its reservations, and the queue has one more, the *retiring context*, behind a mutex, through which
 //!   every retirement goes (see "One retiring context" below). Its `cleanup_freq` is 1: every retirement scans and
@@ -42,15 +42,19 @@
 //!   the guard and retry. It is lock-free (a retry means some retirement or scan advanced the epoch), not wait-free.
 //!   The slow path cannot serve us: its helpers would read our packed [`SegRef`] as a pointer and publish it as a
 //!   hazard, which matches no retired block, and our retired blocks cannot be SegRefs because `f` is a plain `fn`
-//!   that could not find the queue's segments from one.
+//!   that could not find the queue's segments from one. (Reading 0.2.3, we also doubt that slow path on its own
+//!   terms: it ends by reserving an epoch read *after* its load and clearing the hazard, and if that is the
+//!   context's only reservation, the epoch can already be past the retire epoch of the block it returns. Untested:
+//!   nothing here uses it.)
 //! - [`Reclaim::retire`] boxes a token (the segment's index and an `Arc` of the strategy's ready list) and retires
 //!   it with `f` = `reclaim_token`, which pushes the index onto that list; the next call with a store (this one
 //!   included) hands it to [`SegmentStore::make_reusable`]. One life of a segment is one token, as in Haphazard.
 //! - A *scan on demand* is a retirement of a dummy (a dangling pointer, a zero-sized layout, an `f` that does
 //!   nothing, born now): [`Reclaim::collect`], and the `leave` of every handle after a shortage or while a producer
-//!   sleeps ([`Shortage`], [`SegmentStore::starving`], as in Haphazard), after dropping its guards (the queue retires
-//!   inside the operation that unlinked the segment, under that operation's reservation). A dummy is freed by the
-//!   next scan (no reservation older than its birth overlaps it).
+//!   sleeps (the shortage signal, [`SegmentStore::starving`], as in Haphazard), after dropping its guards (the
+//!   queue retires inside the operation that unlinked the segment, under that operation's reservation). A dummy is
+//!   freed by a later scan once no reservation overlaps its span; born at its own scan, it is never held back by an
+//!   older reservation, such as a stalled one.
 //!
 //! Why it is sound: say `protect` returned `(index, generation)`, read at epoch `e` with `e` reserved and still
 //! current afterwards. `born` read the life's birth before linking it, and the link happened before our load, so by
