@@ -69,11 +69,11 @@
 //! reclaims another context's list. With a list per handle, segments retired by a handle that then stays idle
 //! (alive, neither parked nor unregistered) would never be reclaimed: in the short-lived-handles scenario of
 //! tests/reference_adapters.rs (each of 3,000 handles pushes and pops once and is kept), the fifth handle's push was
-//! refused 1,000 times in a row, its `collect` unable to reach the three segments the first handles had retired.
-//! So every retirement goes through the queue's one retiring context, under a mutex, and any handle's scan reclaims
-//! every segment that no reservation covers. Nothing is ever held per handle, so `park` has nothing to hand over
-//! and `unregister` only ends the operation. The price: retirements (and their scans) are serialised, one lock per
-//! retired segment.
+//! refused 1,000 times in a row (the test's cap), its `collect` unable to reach the three segments the first handles
+//! had retired. So every retirement goes through the queue's one retiring context, under a mutex, and any handle's
+//! scan reclaims every segment that no reservation covers. Nothing is ever held per handle, so `park` has nothing
+//! to hand over and `unregister` only ends the operation. The price: retirements (and their scans) are serialised,
+//! one lock per retired segment.
 //!
 //! # Handles and threads
 //!
