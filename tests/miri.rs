@@ -14,6 +14,9 @@
 //! - `reclaim::haphazard`, `reclaim::crossbeam`: through the queue tests above, and handles that outlive their
 //!   strategy while a retired segment is still pending ([`handles_outlive_the_strategy`]): the hazard pointers
 //!   borrow a domain that the last handle drops; the crossbeam participant keeps its collector.
+//! - `reclaim::fast_smr`: the same two, plus its own corner: fast-smr's thread contexts borrow a reclaimer that the
+//!   last handle drops, its guards point into a context, and the token of a handle dropped without unregistering is
+//!   reclaimed when the reclaimer drops.
 
 mod support;
 
@@ -306,6 +309,12 @@ fn epoch_handles_outlive_the_strategy() {
 #[test]
 fn haphazard_handles_outlive_the_strategy() {
     handles_outlive_the_strategy::<segpool::Haphazard>();
+}
+
+#[cfg(feature = "reference")]
+#[test]
+fn fast_smr_handles_outlive_the_strategy() {
+    handles_outlive_the_strategy::<segpool::FastSmr>();
 }
 
 #[cfg(feature = "reference")]

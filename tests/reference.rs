@@ -1,12 +1,14 @@
 #![cfg(all(feature = "reference", segpool_std))]
-//! The reference strategies, `CrossbeamEpoch` (crossbeam-epoch) and `Haphazard` (haphazard), through `SegQueue`.
+//! The reference strategies, `CrossbeamEpoch` (crossbeam-epoch), `Haphazard` (haphazard) and `FastSmr` (fast-smr),
+//! through `SegQueue`.
 //!
 //! - Multi-threaded exactly-once delivery and per-producer FIFO at segment sizes 1 and 64, under `OnExhausted::Grow`
 //!   and under `Fail` and `Wait` with 8 segments (a refused push hands its value back and the producer retries it).
 //!   Checked: no stale views, and segments are recycled.
 //! - Values still in the queue are dropped exactly once when the queue drops (also with deferred work pending).
 //! - A queue moved after all its handles dropped, with reclamation still pending, keeps working.
-//! - A stalled handle: Haphazard holds back only what it protects; CrossbeamEpoch holds back everything retired.
+//! - A stalled handle: Haphazard holds back only what it protects; FastSmr only the lives that overlap its reserved
+//!   epoch; CrossbeamEpoch holds back everything retired.
 
 mod support;
 
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use segpool::{Config, CrossbeamEpoch, Haphazard, OnExhausted, QueueStats, Reclaim, SegQueue};
+use segpool::{Config, CrossbeamEpoch, FastSmr, Haphazard, OnExhausted, QueueStats, Reclaim, SegQueue};
 use support::{Stress, decode, encode};
 
 const WAIT: OnExhausted = OnExhausted::Wait(Duration::from_millis(20));
@@ -54,6 +56,12 @@ fn crossbeam_mpmc_exactly_once_fifo() {
 #[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
 fn haphazard_mpmc_exactly_once_fifo() {
     mpmc_cases::<Haphazard>();
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
+fn fast_smr_mpmc_exactly_once_fifo() {
+    mpmc_cases::<FastSmr>();
 }
 
 /// A value that counts its drops.
@@ -115,6 +123,13 @@ fn crossbeam_values_dropped_once() {
 fn haphazard_values_dropped_once() {
     support::bounded(|| {
         values_dropped_once::<Haphazard>();
+    })
+}
+
+#[test]
+fn fast_smr_values_dropped_once() {
+    support::bounded(|| {
+        values_dropped_once::<FastSmr>();
     })
 }
 
@@ -225,6 +240,13 @@ fn haphazard_move_after_handles_dropped() {
     })
 }
 
+#[test]
+fn fast_smr_move_after_handles_dropped() {
+    support::bounded(|| {
+        move_after_handles_dropped::<FastSmr>();
+    })
+}
+
 /// Values pushed and popped during the stall in `stall`, and again after it.
 const STALL_VALUES: u64 = if cfg!(miri) { 40 } else { 2_000 };
 
@@ -263,6 +285,17 @@ fn haphazard_stall_holds_back_only_the_protected_segment() {
     assert!(after.retired_pending <= 4, "{after:?}");
 }
 
+/// 2GEIBR: the stalled pop reserved one epoch, which only the lives alive at that epoch overlap (the head segment,
+/// and the tail if it was another); every later life is born after it, so reclamation goes on around the stall.
+#[test]
+fn fast_smr_stall_holds_back_only_the_lives_of_its_epoch() {
+    let (during, after) = stall::<FastSmr>();
+    assert!(during.segments_allocated < 16, "the pool barely grew during the stall: {during:?}");
+    assert!(during.segments_recycled >= STALL_VALUES / 8, "reclamation went on during the stall: {during:?}");
+    assert!(during.retired_pending <= during.segments_allocated, "{during:?}");
+    assert!(after.retired_pending <= 4, "{after:?}");
+}
+
 #[test]
 fn crossbeam_stall_holds_back_everything() {
     let (during, after) = stall::<CrossbeamEpoch>();
@@ -289,4 +322,9 @@ fn crossbeam_small() {
 #[test]
 fn haphazard_small() {
     small::<Haphazard>();
+}
+
+#[test]
+fn fast_smr_small() {
+    small::<FastSmr>();
 }

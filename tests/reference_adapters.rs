@@ -1,10 +1,16 @@
 #![cfg(all(feature = "reference", segpool_std))]
-//! Regression tests for the reference adapters (`Haphazard`, `CrossbeamEpoch`) in corners that tests/reference.rs
-//! does not reach: small pools under `OnExhausted::Wait` and `Fail`, and which handles may cross threads.
+//! Regression tests for the reference adapters (`Haphazard`, `FastSmr`, `CrossbeamEpoch`) in corners that
+//! tests/reference.rs does not reach: small pools under `OnExhausted::Wait` and `Fail`, and which handles may cross
+//! threads.
 //!
-//! - Haphazard under `Wait`: a producer sleeping for a segment is served by the consumers' next operations, so
-//!   waits rarely time out (Hazard runs the same scenario as the yardstick).
-//! - CrossbeamEpoch after thousands of short-lived handles: a push refused by `Fail` succeeds on its retry.
+//! - Haphazard and FastSmr under `Wait`: a producer sleeping for a segment is served by the consumers' next
+//!   operations, so waits rarely time out (Hazard runs the same scenario as the yardstick).
+//! - CrossbeamEpoch and FastSmr after thousands of short-lived handles: a push refused by `Fail` succeeds on its
+//!   retry (FastSmr: segments retired by handles that stay idle are not out of the refused push's reach).
+//! - FastSmr through the trait: a reservation older than a retirement covers a life born before it, and only
+//!   until the reader leaves.
+//! - FastSmr: a handle that parks after retiring a segment under its own reservation does not keep it from a
+//!   producer that finds the pool dry.
 //! - Every strategy's queue handle is `Send` except CrossbeamEpoch's (that one is a compile error, see the
 //!   `compile_fail` example in `segpool::reclaim::crossbeam`).
 //!
@@ -18,8 +24,11 @@ use std::thread;
 use std::time::Duration;
 
 use segpool::pool::{NoMetrics, Segmented, Submitter};
-use segpool::{Config, CrossbeamEpoch, Haphazard, Hazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
-use support::within;
+use segpool::{
+    Config, CrossbeamEpoch, FastSmr, Haphazard, Hazard, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue,
+    SegRef,
+};
+use support::{RecordingStore, within, word};
 
 /// How long a scenario may run before the test reports it as hung ([`support::within`]: the scenario runs on a
 /// thread of its own, which is left behind if it hangs).
@@ -119,15 +128,24 @@ fn haphazard_wait_serves_sleeping_producers() {
     }
 }
 
-/// `HANDLES` short-lived CrossbeamEpoch handles, each registering and doing one push and one pop, all dropped
+/// The same for FastSmr: the consumers' `leave`s scan while a producer sleeps.
+#[test]
+#[cfg_attr(miri, ignore = "1,000 values through 20 ms waits: far too slow for Miri")]
+fn fast_smr_wait_serves_sleeping_producers() {
+    let run = within(HUNG, "fast-smr under Wait", wait_stress::<FastSmr>);
+    assert!(run.stats.waits > 0, "the scenario never made a producer wait: {run:?}");
+    assert!(run.stats.wait_timeouts <= 10, "{} waits timed out: {run:?}", run.stats.wait_timeouts);
+    assert_eq!(run.received, 1_000, "every value arrives: {run:?}");
+}
+
+/// `HANDLES` short-lived handles, each registering and doing one push and one pop, all dropped
 /// together at the end (the handles of a burst of tasks, say); then the pool is run dry through one handle and a
 /// consumer frees a segment. Returns how often the next push was refused (by `Fail`) before it succeeded, capped at
 /// `CAP`.
-fn crossbeam_refusals_after_short_lived_handles() -> u64 {
+fn refusals_after_short_lived_handles<R: Reclaim>() -> u64 {
     const HANDLES: u64 = 3_000;
     const CAP: u64 = 1_000;
-    let q: SegQueue<u64, CrossbeamEpoch> =
-        SegQueue::with_config(config(1, 4, OnExhausted::Fail)).expect("valid config");
+    let q: SegQueue<u64, R> = SegQueue::with_config(config(1, 4, OnExhausted::Fail)).expect("valid config");
     let mut burst = Vec::with_capacity(HANDLES as usize);
     for i in 0..HANDLES {
         let mut h = q.handle();
@@ -167,7 +185,7 @@ fn crossbeam_refusals_after_short_lived_handles() -> u64 {
             break;
         }
     }
-    println!("crossbeam-epoch: {refusals} refusals after {HANDLES} handles, {:?}", q.stats());
+    println!("{}: {refusals} refusals after {HANDLES} handles, {:?}", R::NAME, q.stats());
     assert_eq!(q.stats().stale_views, 0);
     refusals
 }
@@ -178,8 +196,74 @@ fn crossbeam_refusals_after_short_lived_handles() -> u64 {
 #[test]
 #[cfg_attr(miri, ignore = "3,000 handles: far too slow for Miri")]
 fn crossbeam_retry_succeeds_after_many_short_lived_handles() {
-    let refusals = within(HUNG, "crossbeam short-lived handles", crossbeam_refusals_after_short_lived_handles);
+    let refusals = within(HUNG, "crossbeam short-lived handles", refusals_after_short_lived_handles::<CrossbeamEpoch>);
     assert!(refusals <= 2, "the push was refused {refusals} times in a row");
+}
+
+/// The same for FastSmr. With a fast-smr retired list per handle (its design), the fifth handle's push was refused
+/// 1,000 times in a row: the three segments the first handles retired sat in their private lists, which only their
+/// own (never coming) retirements scan. Hence the adapter's one retiring context, which any `collect` scans.
+#[test]
+#[cfg_attr(miri, ignore = "3,000 handles: far too slow for Miri")]
+fn fast_smr_retry_succeeds_after_many_short_lived_handles() {
+    let refusals = within(HUNG, "fast-smr short-lived handles", refusals_after_short_lived_handles::<FastSmr>);
+    assert!(refusals <= 2, "the push was refused {refusals} times in a row");
+}
+
+/// A consumer retires the head segment inside its pop, under its own reservation, then parks (a pool worker going
+/// to sleep) and does nothing until the producer's push succeeds; a producer that finds the 2-segment `Fail` pool
+/// dry must still get that segment, by its own `collect` (the consumer's reservation ended with its pop).
+#[test]
+fn fast_smr_parked_handle_strands_nothing() {
+    let q: SegQueue<u64, FastSmr> = SegQueue::with_config(config(1, 2, OnExhausted::Fail)).expect("valid config");
+    let mut producer = q.handle();
+    let mut consumer = q.handle();
+    let mut refused_in_a_row = 0;
+    for value in 0..200 {
+        let mut value = value;
+        while let Err(refused) = producer.push(value) {
+            value = refused.into_inner();
+            refused_in_a_row += 1;
+            assert!(refused_in_a_row < 3, "the parked consumer kept the segment: {:?}", q.stats());
+        }
+        refused_in_a_row = 0;
+        assert_eq!(consumer.pop(), Some(value));
+        consumer.park();
+    }
+    assert_eq!(q.stats().stale_views, 0);
+    assert!(q.stats().segments_recycled >= 100, "{:?}", q.stats());
+}
+
+/// FastSmr through the trait, one step at a time: a reader reserves an epoch while segment 0 is linked; other
+/// retirements then advance the epoch, segment 0 is unlinked and retired, and scans run. The reservation, older
+/// than the retirement, still covers the life, because its span starts at the birth `born` stamped (here the
+/// queue's first segment, never passed to `born`: the reclaimer's first epoch); once the reader leaves, the next
+/// scan reclaims it.
+#[test]
+fn fast_smr_old_reservation_covers_a_life_born_before_it() {
+    let store = RecordingStore::<<FastSmr as Reclaim>::SegmentMeta>::new(4);
+    let strategy = FastSmr::new(&Config::default());
+    let (mut reader, mut retirer) = (strategy.register(), strategy.register());
+    let src = word(0, 1);
+    strategy.enter(&mut reader);
+    assert_eq!(strategy.protect(&mut reader, 0, &src, &store), SegRef::new(0, 1).bits());
+    // Segments 1 and 2 (born now, never protected) retire and advance the epoch twice.
+    strategy.enter(&mut retirer);
+    for id in [1, 2] {
+        strategy.born(&mut retirer, id, &store);
+        strategy.retire(&mut retirer, id, &store);
+    }
+    src.store(SegRef::new(3, 1).bits(), Ordering::Release); // unlink segment 0, then retire it
+    strategy.retire(&mut retirer, 0, &store);
+    strategy.collect(&mut retirer, &store);
+    strategy.leave(&mut retirer, &store);
+    assert!(!store.is_reusable(0), "segment 0 reused while the reader's reservation covers it: {strategy:?}");
+    strategy.leave(&mut reader, &store);
+    strategy.enter(&mut retirer);
+    strategy.collect(&mut retirer, &store);
+    strategy.leave(&mut retirer, &store);
+    assert!(store.is_reusable(0), "segment 0 never reclaimed after the reader left: {strategy:?}");
+    assert_eq!(strategy.pending(), 0, "{strategy:?}");
 }
 
 fn assert_send<T: Send>() {}

@@ -175,6 +175,52 @@ mod reference {
         assert!(report.peak_pending < SEGMENTS as u64, "{:?}", report.during);
     }
 
+    /// Intervals (fast-smr, 2GEIBR): the stalled pop reserved one epoch, which only the lives alive at that epoch
+    /// overlap (here the head segment); every later life is born after it, so the pool never runs dry and never
+    /// grows.
+    #[test]
+    fn fast_smr_holds_back_only_the_lives_of_the_stalled_epoch() {
+        let report = stalled_run::<segpool::FastSmr>(OnExhausted::Fail);
+        assert_eq!(report.refused + report.refused_after, 0, "{:?}", report.after);
+        let report = stalled_run::<segpool::FastSmr>(OnExhausted::Grow);
+        assert_eq!(report.after.segments_allocated, SEGMENTS as u64, "{:?}", report.after);
+        // The stalled segment, and the latest retirements (a retirement scans before it adds its own token).
+        assert!(report.peak_pending <= 3, "{:?}", report.during);
+    }
+
+    /// What fast-smr bounds, and what it does not: unlike hazard pointers, the stall holds back every life that was
+    /// alive at its reserved epoch, protected or not: here the `QUEUED` segments queued when it began, which the
+    /// worker then pops and retires. That number is fixed when the stall starts: it does not grow with the traffic.
+    #[test]
+    fn fast_smr_stall_holds_back_the_lives_alive_at_its_epoch() {
+        const QUEUED: u64 = 8;
+        let q: SegQueue<u64, segpool::FastSmr> =
+            SegQueue::with_config(config(OnExhausted::Grow)).expect("valid config");
+        let mut stalled = q.handle();
+        let mut worker = q.handle();
+        for value in 0..QUEUED {
+            worker.push(value).expect("Grow");
+        }
+        let mut next = QUEUED;
+        let mut refused = 0;
+        let (peak, during) = {
+            let _stall = stalled.stall();
+            for value in 0..QUEUED {
+                assert_eq!(worker.pop(), Some(value));
+            }
+            let peak = traffic(&q, &mut worker, &mut next, PAIRS, &mut refused);
+            (peak, q.stats())
+        };
+        traffic(&q, &mut worker, &mut next, PAIRS, &mut refused);
+        let after = q.stats();
+        println!("fast-smr, {QUEUED} queued at the stall: peak unreclaimed {peak}, {during:?}, after: {after:?}");
+        assert!(peak >= QUEUED, "the lives queued at the stalled epoch are held back: {during:?}");
+        assert!(peak <= QUEUED + 2, "and nothing born after it: {during:?}");
+        assert!(during.segments_allocated <= SEGMENTS as u64 + 2, "{during:?}");
+        assert!(after.retired_pending <= 2, "recovered: {after:?}");
+        assert_eq!(after.stale_views, 0);
+    }
+
     /// Epochs (crossbeam-epoch): the stalled pin blocks all reclamation, so memory grows with the traffic under
     /// `Grow` and pushes are handed back under `Fail`; both recover once the stall ends.
     #[test]

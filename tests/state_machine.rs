@@ -150,6 +150,11 @@ impl Modelled for segpool::CrossbeamEpoch {
     type Model = Unmodelled;
 }
 
+#[cfg(feature = "reference")]
+impl Modelled for segpool::FastSmr {
+    type Model = Unmodelled;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Reference state machine
 
@@ -477,7 +482,7 @@ prop_state_machine! {
 #[cfg(feature = "reference")]
 mod reference {
     use super::*;
-    use segpool::{CrossbeamEpoch, Haphazard};
+    use segpool::{CrossbeamEpoch, FastSmr, Haphazard};
 
     prop_state_machine! {
         #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
@@ -489,5 +494,9 @@ mod reference {
         #[test]
         #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
         fn crossbeam_epoch_matches_vecdeque_model(sequential 1..150 => QueueMachine<CrossbeamEpoch>);
+
+        #[test]
+        #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
+        fn fast_smr_matches_vecdeque_model(sequential 1..150 => QueueMachine<FastSmr>);
     }
 }

@@ -55,6 +55,16 @@
 //!   handle reclaims eagerly once in its next `leave`, after its own hazards are reset (a segment is retired inside
 //!   the operation that unlinked it, under that operation's hazard); while [`SegmentStore::starving`] holds, every
 //!   `leave` does. A stalled thread holds back only the segments it protects.
+//! - **FastSmr** (reference, `fast-smr` 0.2.3, 2GEIBR; same builds): one fast-smr `Reclaimer` per queue, a
+//!   `ThreadContext` per handle for its reservations and one shared, behind a mutex, for every retirement (a
+//!   context's retired list is scanned only by its own retirements, so per-handle lists would strand what idle
+//!   handles retired). `born` stamps the segment with the current epoch; `protect` reserves the current epoch
+//!   (`must_protect`), loads the source word and re-reads the epoch, retrying until it did not move (lock-free: the
+//!   crate's wait-free slow path reads its source as a pointer, which ours is not); `retire` hands a heap token per
+//!   life, with its birth epoch, to the shared context, which scans at every retirement (`cleanup_freq` 1) and
+//!   whose reclamation puts the segment on a ready list. `collect` and the shortage `leave`s (as Haphazard's) scan
+//!   again with a dummy retirement. A stalled thread holds back the lives that overlap its reservation interval
+//!   (every segment alive during it, protected or not), not the ones born after.
 //! - **Unprotected** (verification baseline): reuse at retirement, no protection. Unsound as a strategy (stale
 //!   views are routine), yet values still arrive exactly once, because the generation checks catch every stale
 //!   view. The ABA model checks use it to test those checks on their own.
@@ -63,6 +73,8 @@
 pub mod crossbeam;
 pub mod epoch;
 pub mod eras;
+#[cfg(all(feature = "reference", segpool_std))]
+pub mod fast_smr;
 #[cfg(all(feature = "reference", segpool_std))]
 pub mod haphazard;
 pub mod hazard;
@@ -81,6 +93,8 @@ pub mod unprotected;
 pub use crossbeam::CrossbeamEpoch;
 pub use epoch::Epoch;
 pub use eras::EraMeta;
+#[cfg(all(feature = "reference", segpool_std))]
+pub use fast_smr::FastSmr;
 #[cfg(all(feature = "reference", segpool_std))]
 pub use haphazard::Haphazard;
 pub use hazard::Hazard;

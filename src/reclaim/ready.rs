@@ -1,7 +1,7 @@
 //! The ready list of the reference adapters: segments whose reclamation ran inside a foreign crate (a deferred
-//! closure of crossbeam-epoch, a token dropped by haphazard), parked until the next call that has a
-//! [`SegmentStore`] hands them to it. The foreign code runs on whatever thread and at whatever time its crate
-//! chooses, possibly after the queue moved, so it gets nothing but a segment index and an `Arc` of this list.
+//! closure of crossbeam-epoch, a token dropped by haphazard or reclaimed by fast-smr), parked until the next call
+//! that has a [`SegmentStore`] hands them to it. The foreign code runs on whatever thread and at whatever time its
+//! crate chooses, possibly after the queue moved, so it gets nothing but a segment index and an `Arc` of this list.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard};
@@ -13,7 +13,7 @@ use crate::sync::unmodelled::AtomicU64 as CounterU64;
 
 /// Segments whose deferred reclamation has run, waiting to be handed to the pool by the next call that has a
 /// store. Shared (through an `Arc`) with the deferred closures of [`CrossbeamEpoch`](super::CrossbeamEpoch) and
-/// the retired tokens of [`Haphazard`](super::Haphazard).
+/// the retired tokens of [`Haphazard`](super::Haphazard) and [`FastSmr`](super::FastSmr).
 #[derive(Debug, Default)]
 pub(crate) struct ReadyList {
     ids: Mutex<Vec<SegmentId>>,

@@ -1,6 +1,6 @@
-//! What the strategies that keep retired segments per handle share (Hazard and Epoch, and the Haphazard adapter,
-//! whose retired tokens sit in haphazard's per-domain lists): the *shortage signal* and the counts of retired
-//! segments.
+//! What the strategies that keep retired segments per handle share (Hazard and Epoch, and the Haphazard and FastSmr
+//! adapters, whose retired tokens sit in haphazard's per-domain lists or fast-smr's shared context): the *shortage
+//! signal* and the counts of retired segments.
 //!
 //! # The shortage signal
 //!

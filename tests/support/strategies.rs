@@ -20,9 +20,10 @@
 /// support::for_each_strategy!(fn |R| if allocation_free { check::<R>(); });
 /// ```
 ///
-/// Each module starts with `use super::*;`. The reference adapters (`Haphazard`, `CrossbeamEpoch`) are built with the
-/// `reference` feature only, and never under loom or shuttle (the model checkers cannot see their atomics), so the loom
-/// and shuttle models, which include this file too (`verification/support/`), run the other strategies. The module
+/// Each module starts with `use super::*;`. The reference adapters (`Haphazard`, `FastSmr`, `CrossbeamEpoch`) are
+/// built with the `reference` feature only, and never under loom or shuttle (the model checkers cannot see their
+/// atomics), so the loom and shuttle models, which include this file too (`verification/support/`), run the other
+/// strategies. The module
 /// names are the tests' paths (`crossbeam_epoch::name`): `scripts/miri.sh` runs the tests whose path contains
 /// `crossbeam` under Tree Borrows, and for a test file it does not list by name, only if the file's text says
 /// `crossbeam` (so such a file names the strategy in a comment at least).
@@ -47,6 +48,9 @@ macro_rules! for_each_strategy {
             { recycles: yes, allocation_free: yes, send_handle: yes });
         #[cfg(all(feature = "reference", segpool_std))]
         $crate::support::for_each_strategy!(@one $form haphazard => segpool::Haphazard
+            { recycles: yes, allocation_free: no, send_handle: yes });
+        #[cfg(all(feature = "reference", segpool_std))]
+        $crate::support::for_each_strategy!(@one $form fast_smr => segpool::FastSmr
             { recycles: yes, allocation_free: no, send_handle: yes });
         #[cfg(all(feature = "reference", segpool_std))]
         $crate::support::for_each_strategy!(@one $form crossbeam_epoch => segpool::CrossbeamEpoch
