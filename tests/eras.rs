@@ -87,7 +87,7 @@ fn reserve<R: EraClock>(s: &R, reader: &mut R::Handle, id: SegmentId, store: &St
 /// The era-advance rule, exactly: a single handle that stamps and retires one segment per operation, with no
 /// `collect`, scans at every `SCAN_THRESHOLD`-th retirement (its list keeps at most the `SCAN_THRESHOLD` lives its
 /// own reservation overlaps, so the next scan comes `SCAN_THRESHOLD` retirements later) and each scan advances the
-/// clock once: after `n` retirements the clock reads `n / SCAN_THRESHOLD`. A `collect` advances it twice (once
+/// clock once: after `n` retirements the clock reads `n / SCAN_THRESHOLD`. A `collect` here advances it twice (once
 /// itself, once for its scan). Between operations at most `2 * SCAN_THRESHOLD - 1` lives are pending.
 fn era_advances_once_per_scan<R: EraClock>() {
     let (s, store) = setup::<R>();
