@@ -1,15 +1,15 @@
 #![cfg(segpool_std)]
 //! `Handle::park`: a handle about to go quiet hands over the retired segments only it could reclaim.
 //!
-//! Hazard and Epoch keep retired segments per handle and reclaim them during that handle's own operations. A
-//! handle that stops operating (a pool worker asleep) would keep them for good, and under `Fail` its list can
-//! hold the whole pool, so every push fails although nothing is protected any more. The pool's workers park
+//! Hazard, Epoch, HazardEras and Ibr keep retired segments per handle and reclaim them during that handle's own
+//! operations. A handle that stops operating (a pool worker asleep) would keep them for good, and under `Fail` its
+//! list can hold the whole pool, so every push fails although nothing is protected any more. The pool's workers park
 //! before they sleep; a pool test once found an Epoch worker asleep on 598 of 600 segments.
 //!
 //! Single-threaded, so deterministic: a stalled handle holds the strategy back while a worker handle pops (and
 //! retires) a run of values; the stall ends; the worker goes quiet, parked or not; a third handle then pushes.
 
-use segpool::{Config, Epoch, Hazard, OnExhausted, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, OnExhausted, Reclaim, SegQueue};
 
 const SEGMENTS: usize = 12;
 
@@ -65,6 +65,19 @@ fn epoch_park_hands_the_bag_over() {
 #[test]
 fn hazard_park_keeps_the_queue_working() {
     park_hands_over::<Hazard>();
+}
+
+/// The era strategies scan their lists every `SCAN_THRESHOLD` retirements, as Hazard does, and the stall holds back
+/// only the lives born at or before its era: as for Hazard, this shows that parking loses nothing and leaves the
+/// handle usable.
+#[test]
+fn hazard_eras_park_keeps_the_queue_working() {
+    park_hands_over::<HazardEras>();
+}
+
+#[test]
+fn ibr_park_keeps_the_queue_working() {
+    park_hands_over::<Ibr>();
 }
 
 /// Without `park`, Epoch's quiet handle keeps its bag and the producer starves: the case `park` exists for.

@@ -159,6 +159,130 @@ fn epoch_reports_exhaustion_while_stalled_then_recovers() {
 
 const COLLECT: u64 = segpool::reclaim::epoch::COLLECT_THRESHOLD as u64;
 
+/// The era clock of the era strategies (an inherent method of each), for the tests below.
+trait EraClock: Reclaim {
+    fn era(&self) -> u64;
+}
+
+impl EraClock for segpool::HazardEras {
+    fn era(&self) -> u64 {
+        segpool::HazardEras::era(self)
+    }
+}
+
+impl EraClock for segpool::Ibr {
+    fn era(&self) -> u64 {
+        segpool::Ibr::era(self)
+    }
+}
+
+const SCAN: u64 = segpool::reclaim::eras::SCAN_THRESHOLD as u64;
+
+/// The most lives a running handle keeps on its list between operations besides those a stall holds back:
+/// `2 * SCAN_THRESHOLD - 1`. After each scan it keeps, of the lives the stall does not hold, only those its own
+/// reservation overlaps: the ones that scan sealed (at most `SCAN_THRESHOLD`, or fewer at a `collect`'s scan),
+/// since every life sealed earlier was sealed below the era its current operation reserves (the clock advanced
+/// after that scan, and only this handle moves it here). It scans again when `SCAN_THRESHOLD` more are retired.
+const RUNNING_LIST: u64 = 2 * SCAN - 1;
+
+/// An era strategy under a stall, with `Grow` from 2 segments (so that the arena's growth shows): one handle
+/// stalls inside `pop` after some traffic, at the era `u` the clock showed then; the worker pushes and pops
+/// through SegmentSize=1. The stall holds back only lives born at or before `u` that were not reusable yet when
+/// the clock passed `u` (the worker's next scan advances it): at most the `A` segments allocated at that moment,
+/// each in one life at a time. So `retired_pending <= A + RUNNING_LIST` from then on (the stalled handle itself
+/// retired nothing), `segments_allocated` is the same after a quarter of the traffic as after all of it, and once
+/// the stall ends the worker's next scans free what it held back, and unregistering frees the rest.
+fn eras_stay_within_their_bound<R: EraClock>() {
+    let config = Config { segment_size: 1, segment_count: 2, on_exhausted: OnExhausted::Grow, limbo_len: LIMBO_LEN };
+    let q: SegQueue<u64, R> = SegQueue::with_config(config).expect("valid config");
+    let mut stalled = q.handle();
+    let mut worker = q.handle();
+    let mut next = 0;
+    let mut pair = |worker: &mut segpool::Handle<'_, u64, R>| {
+        worker.push(next).expect("Grow never refuses");
+        assert_eq!(worker.pop(), Some(next), "FIFO, exactly once");
+        next += 1;
+        q.stats()
+    };
+    for _ in 0..10 {
+        pair(&mut worker); // the clock moves past 0 first, so the stall reserves an era other than the first
+    }
+    let mut allocated_at_quarter = 0;
+    let mut peak = 0;
+    let (reserved, passed_with, during) = {
+        let _stall = stalled.stall();
+        // Single-threaded, the era the stall published is the clock now.
+        let reserved = q.reclaim().era();
+        let mut passed_with = None;
+        for done in 1..=PAIRS {
+            let stats = pair(&mut worker);
+            if passed_with.is_none() && q.reclaim().era() > reserved {
+                passed_with = Some(stats.segments_allocated);
+            }
+            if let Some(allocated) = passed_with {
+                let bound = allocated + RUNNING_LIST;
+                assert!(stats.retired_pending <= bound, "{}: {stats:?} above {allocated} + {RUNNING_LIST}", R::NAME);
+            }
+            peak = peak.max(stats.retired_pending);
+            if done == PAIRS / 4 {
+                allocated_at_quarter = stats.segments_allocated;
+            }
+        }
+        (reserved, passed_with, q.stats())
+    };
+    let passed_with = passed_with.unwrap_or_else(|| panic!("{}: the clock never passed era {reserved}", R::NAME));
+    assert_eq!(during.segments_allocated, allocated_at_quarter, "{}: the arena kept growing: {during:?}", R::NAME);
+    assert!(during.retired_pending >= 1, "{}: the stalled segment cannot have been reused: {during:?}", R::NAME);
+    for _ in 0..PAIRS {
+        let stats = pair(&mut worker);
+        assert!(stats.retired_pending <= passed_with + RUNNING_LIST, "{}: {stats:?}", R::NAME);
+    }
+    let after = q.stats();
+    assert!(after.retired_pending <= RUNNING_LIST, "{}: not caught up after the stall: {after:?}", R::NAME);
+    assert_eq!(after.segments_allocated, during.segments_allocated, "{}: grew after the stall: {after:?}", R::NAME);
+    assert_eq!(after.stale_views, 0, "{}: {after:?}", R::NAME);
+    drop((stalled, worker));
+    let end = q.stats();
+    assert_eq!(end.retired_pending, 0, "{}: nobody reserves anything any more: {end:?}", R::NAME);
+    println!(
+        "{:<11} Grow from 2: stall at era {reserved}, {passed_with} segments when the clock passed it; peak \
+         unreclaimed {peak}, allocated {}",
+        R::NAME,
+        during.segments_allocated
+    );
+}
+
+/// Hazard eras: the stall's published eras hold back only lives born at or before them (bound above).
+#[test]
+fn hazard_eras_stay_within_their_bound() {
+    eras_stay_within_their_bound::<segpool::HazardEras>();
+}
+
+/// 2GEIBR: the stall's interval holds back only lives born at or before its upper end (bound above).
+#[test]
+fn ibr_stays_within_its_bound() {
+    eras_stay_within_their_bound::<segpool::Ibr>();
+}
+
+/// An era strategy under `Fail` with 16 segments: unlike Epoch's, a stalled handle does not make the queue die;
+/// every push succeeds during and after the stall, and the arena is the same 16 segments.
+fn eras_keep_fail_queues_alive<R: Reclaim>() {
+    let report = stalled_run::<R>(OnExhausted::Fail);
+    assert_eq!(report.refused + report.refused_after, 0, "{}: {:?}", R::NAME, report.after);
+    assert_eq!(report.after.segments_allocated, SEGMENTS as u64, "{}: {:?}", R::NAME, report.after);
+    assert!(report.after.retired_pending <= RUNNING_LIST, "{}: recovered: {:?}", R::NAME, report.after);
+}
+
+#[test]
+fn hazard_eras_stall_does_not_starve_a_fail_queue() {
+    eras_keep_fail_queues_alive::<segpool::HazardEras>();
+}
+
+#[test]
+fn ibr_stall_does_not_starve_a_fail_queue() {
+    eras_keep_fail_queues_alive::<segpool::Ibr>();
+}
+
 /// The reference adapters, in the same scenario: each behaves like the strategy of its family.
 #[cfg(feature = "reference")]
 mod reference {
