@@ -7,8 +7,8 @@
 //!   more, if it retries).
 //! - `reclaim/retire/<strategy>`: one segment life through the raw trait: inside `enter`/`leave`, `protect` the
 //!   current segment, take a fresh one from the segment arena (calling `collect` if the pool is dry, and allocating
-//!   if it is still dry: `Leak` always, after the first 64), store it in the word (the unlink) and `retire` the
-//!   old one. Reclamation work the strategy defers (scans, epoch steps, the ring) runs in some of these calls, so
+//!   if it is still dry: `Leak` always, after the first 64), stamp its birth (`born`, as the queue's push does),
+//!   store it in the word (the unlink) and `retire` the old one. Reclamation work the strategy defers (scans, epoch steps, the ring) runs in some of these calls, so
 //!   the mean includes it amortised. `retire` minus `protect` is the per-retirement cost, free-list pop and push
 //!   included; `unprotected` (reuse at retirement, no protection: unsound, a baseline only) is that floor.
 //! - `reclaim/stall/<strategy>/{running,stalled}`: push/pop pairs on one thread through a `SegQueue` at
@@ -40,7 +40,9 @@ mod suite {
     use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
     use segpool::segment_arena::SegmentArena;
     use segpool::sync::AtomicU64;
-    use segpool::{Config, Epoch, Hazard, Leak, Limbo, OnExhausted, Reclaim, SegQueue, SegRef, Unprotected};
+    use segpool::{
+        Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Reclaim, SegQueue, SegRef, Unprotected,
+    };
 
     /// Counts allocations (and reallocations) of every thread while [`COUNTING`] is set.
     pub struct CountingAllocator;
@@ -153,6 +155,8 @@ mod suite {
                 })
                 .unwrap_or_else(|| pool.allocate());
             self.lives = self.lives.wrapping_add(1);
+            // As the queue's push does: the birth stamp before the link that makes the new life reachable.
+            reclaim.born(handle, fresh, pool);
             self.word.store(SegRef::new(fresh, self.lives).bits(), Ordering::Release);
             reclaim.retire(handle, old.index(), pool);
             reclaim.leave(handle, pool);
@@ -219,6 +223,8 @@ mod suite {
             $run::<Limbo>($($arg),*);
             $run::<Hazard>($($arg),*);
             $run::<Epoch>($($arg),*);
+            $run::<HazardEras>($($arg),*);
+            $run::<Ibr>($($arg),*);
             $run::<Leak>($($arg),*);
             #[cfg(feature = "reference")]
             {

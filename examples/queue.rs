@@ -1,11 +1,11 @@
 //! A `SegQueue` with a chosen reclamation strategy: a producer thread and a consumer, `push`, `pop_batch` and
 //! `pop`, then the queue's segment accounting.
 //!
-//! `cargo run --example queue [limbo|hazard|epoch|leak|haphazard|crossbeam-epoch]` (default: hazard).
+//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|leak|haphazard|crossbeam-epoch]` (default: hazard).
 
 use std::thread;
 
-use segpool::{Config, Epoch, Hazard, Leak, Limbo, OnExhausted, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Reclaim, SegQueue};
 
 const VALUES: u64 = 10_000;
 
@@ -14,6 +14,8 @@ fn main() {
         "limbo" => run::<Limbo>(),
         "hazard" => run::<Hazard>(),
         "epoch" => run::<Epoch>(),
+        "hazard-eras" => run::<HazardEras>(),
+        "ibr" => run::<Ibr>(),
         "leak" => run::<Leak>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "haphazard" => run::<segpool::Haphazard>(),

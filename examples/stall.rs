@@ -5,7 +5,7 @@
 //!
 //! `cargo run --example stall`. The same scenario, with each strategy's promise asserted, is `tests/stall.rs`.
 
-use segpool::{Config, Epoch, Hazard, Leak, Limbo, OnExhausted, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Reclaim, SegQueue};
 
 const PAIRS: u64 = 2_000;
 
@@ -16,6 +16,8 @@ fn main() {
     stalled::<Hazard>(OnExhausted::Fail);
     stalled::<Epoch>(OnExhausted::Grow);
     stalled::<Epoch>(OnExhausted::Fail);
+    stalled::<HazardEras>(OnExhausted::Fail); // bounded past a stall, as Hazard: a bounded pool suffices
+    stalled::<Ibr>(OnExhausted::Fail);
     stalled::<Leak>(OnExhausted::Grow); // Leak never recycles: it refuses Fail
     #[cfg(all(feature = "reference", segpool_std))]
     {

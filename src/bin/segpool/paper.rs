@@ -48,7 +48,8 @@ fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, segment_size: usize)
     })
 }
 
-const STRATEGIES: [&str; 6] = ["limbo", "hazard", "epoch", "leak", "haphazard", "crossbeam-epoch"];
+const STRATEGIES: [&str; 8] =
+    ["limbo", "hazard", "epoch", "hazard-eras", "ibr", "leak", "haphazard", "crossbeam-epoch"];
 
 /// The targets, each with what this run measured (1 producer, 1 consumer or worker, Grow).
 fn targets(rows: &[Row]) -> String {
@@ -125,16 +126,18 @@ fn targets(rows: &[Row]) -> String {
         );
         let allocating: Vec<String> = ratios
             .iter()
-            .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch"))
+            .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr"))
             .filter_map(|(name, _, allocs)| allocs.map(|allocs| format!("{name} {allocs:.4}")))
             .collect();
         if !allocating.is_empty() {
             let all_zero = ratios
                 .iter()
-                .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch"))
+                .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr"))
                 .all(|(_, _, allocs)| allocs.is_some_and(|allocs| allocs == 0.0));
             line(
-                &format!("{workload}: zero allocations per job at SegmentSize 1 (limbo, hazard, epoch)"),
+                &format!(
+                    "{workload}: zero allocations per job at SegmentSize 1 (limbo, hazard, epoch, hazard-eras, ibr)"
+                ),
                 allocating.join(", "),
                 Some(all_zero),
             );

@@ -142,6 +142,10 @@ pub enum Subject {
     Hazard,
     /// Our epochs.
     Epoch,
+    /// Our hazard eras.
+    HazardEras,
+    /// Our interval-based reclamation (2GEIBR).
+    Ibr,
     /// No reclamation: the baseline every ratio is taken against.
     Leak,
     /// The haphazard crate's hazard pointers (reference).
@@ -168,6 +172,8 @@ impl Subject {
             Subject::Limbo => "limbo",
             Subject::Hazard => "hazard",
             Subject::Epoch => "epoch",
+            Subject::HazardEras => "hazard-eras",
+            Subject::Ibr => "ibr",
             Subject::Leak => "leak",
             Subject::Haphazard => "haphazard",
             Subject::CrossbeamEpoch => "crossbeam-epoch",
@@ -223,6 +229,8 @@ pub fn dispatch<V: Visitor>(subject: Subject, visitor: V) -> V::Output {
         Subject::Limbo => visitor.visit::<SegmentedKind<segpool::Limbo>>(subject),
         Subject::Hazard => visitor.visit::<SegmentedKind<segpool::Hazard>>(subject),
         Subject::Epoch => visitor.visit::<SegmentedKind<segpool::Epoch>>(subject),
+        Subject::HazardEras => visitor.visit::<SegmentedKind<segpool::HazardEras>>(subject),
+        Subject::Ibr => visitor.visit::<SegmentedKind<segpool::Ibr>>(subject),
         Subject::Leak => visitor.visit::<SegmentedKind<segpool::Leak>>(subject),
         #[cfg(feature = "reference")]
         Subject::Haphazard => visitor.visit::<SegmentedKind<segpool::Haphazard>>(subject),
