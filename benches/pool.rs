@@ -62,6 +62,7 @@ mod suite {
         #[cfg(feature = "reference")]
         {
             visitor.visit::<Segmented<segpool::Haphazard>>();
+            visitor.visit::<Segmented<segpool::FastSmr>>();
             visitor.visit::<Segmented<segpool::CrossbeamEpoch>>();
             visitor.visit::<segpool::pool::CrossbeamChannel>();
         }

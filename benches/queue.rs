@@ -11,8 +11,8 @@
 //! - `pop_batch`: one thread pushes 256 values, then drains them with `pop_batch(64)`. A batch never crosses a
 //!   segment, so at SegmentSize 1 it is one value per call.
 //!
-//! Strategies: `limbo`, `hazard`, `epoch`, `hazard-eras`, `ibr`, `leak`, and with feature `reference` (on by default) `haphazard` and
-//! `crossbeam-epoch`, each at SegmentSize 1, 64 and 1024 with `OnExhausted::Grow` and 64 segments up front (Limbo:
+//! Strategies: `limbo`, `hazard`, `epoch`, `hazard-eras`, `ibr`, `leak`, and with feature `reference` (on by
+//! default) `haphazard`, `fast-smr` and `crossbeam-epoch`, each at SegmentSize 1, 64 and 1024 with `OnExhausted::Grow` and 64 segments up front (Limbo:
 //! `limbo_len` 8), so no push is refused. Peers, once per workload (they have no segment size):
 //! `crossbeam_queue::SegQueue` as `segqueue`, and `Mutex<VecDeque>` as `mutex-deque`.
 //!
@@ -343,6 +343,7 @@ mod suite {
         #[cfg(feature = "reference")]
         {
             subject::<SegQueue<u64, segpool::Haphazard>, W>(&mut group, &workload);
+            subject::<SegQueue<u64, segpool::FastSmr>, W>(&mut group, &workload);
             subject::<SegQueue<u64, segpool::CrossbeamEpoch>, W>(&mut group, &workload);
         }
         subject::<crossbeam_queue::SegQueue<u64>, W>(&mut group, &workload);

@@ -229,6 +229,7 @@ mod suite {
             #[cfg(feature = "reference")]
             {
                 $run::<segpool::Haphazard>($($arg),*);
+                $run::<segpool::FastSmr>($($arg),*);
                 $run::<segpool::CrossbeamEpoch>($($arg),*);
             }
         }};

@@ -1,7 +1,8 @@
 //! A `SegQueue` with a chosen reclamation strategy: a producer thread and a consumer, `push`, `pop_batch` and
 //! `pop`, then the queue's segment accounting.
 //!
-//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|leak|haphazard|crossbeam-epoch]` (default: hazard).
+//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|leak|haphazard|fast-smr|crossbeam-epoch]`
+//! (default: hazard).
 
 use std::thread;
 
@@ -19,6 +20,8 @@ fn main() {
         "leak" => run::<Leak>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "haphazard" => run::<segpool::Haphazard>(),
+        #[cfg(all(feature = "reference", segpool_std))]
+        "fast-smr" => run::<segpool::FastSmr>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "crossbeam-epoch" => run::<segpool::CrossbeamEpoch>(),
         other => panic!("unknown strategy {other:?}"),

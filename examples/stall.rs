@@ -22,6 +22,7 @@ fn main() {
     #[cfg(all(feature = "reference", segpool_std))]
     {
         stalled::<segpool::Haphazard>(OnExhausted::Fail);
+        stalled::<segpool::FastSmr>(OnExhausted::Fail);
         stalled::<segpool::CrossbeamEpoch>(OnExhausted::Grow);
         stalled::<segpool::CrossbeamEpoch>(OnExhausted::Fail);
     }

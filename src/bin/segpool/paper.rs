@@ -48,8 +48,8 @@ fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, segment_size: usize)
     })
 }
 
-const STRATEGIES: [&str; 8] =
-    ["limbo", "hazard", "epoch", "hazard-eras", "ibr", "leak", "haphazard", "crossbeam-epoch"];
+const STRATEGIES: [&str; 9] =
+    ["limbo", "hazard", "epoch", "hazard-eras", "ibr", "leak", "haphazard", "fast-smr", "crossbeam-epoch"];
 
 /// The targets, each with what this run measured (1 producer, 1 consumer or worker, Grow).
 fn targets(rows: &[Row]) -> String {

@@ -150,6 +150,8 @@ pub enum Subject {
     Leak,
     /// The haphazard crate's hazard pointers (reference).
     Haphazard,
+    /// The fast-smr crate's 2GEIBR (reference).
+    FastSmr,
     /// The crossbeam-epoch crate (reference).
     CrossbeamEpoch,
     /// `Mutex<VecDeque>`.
@@ -176,6 +178,7 @@ impl Subject {
             Subject::Ibr => "ibr",
             Subject::Leak => "leak",
             Subject::Haphazard => "haphazard",
+            Subject::FastSmr => "fast-smr",
             Subject::CrossbeamEpoch => "crossbeam-epoch",
             Subject::MutexDeque => "mutex-deque",
             Subject::Segqueue => "segqueue",
@@ -202,7 +205,9 @@ impl Subject {
     /// Whether this build and this operating system have it.
     pub fn available(self) -> bool {
         match self {
-            Subject::Haphazard | Subject::CrossbeamEpoch | Subject::CrossbeamChannel => cfg!(feature = "reference"),
+            Subject::Haphazard | Subject::FastSmr | Subject::CrossbeamEpoch | Subject::CrossbeamChannel => {
+                cfg!(feature = "reference")
+            }
             Subject::IoUring => cfg!(all(target_os = "linux", feature = "uring")),
             Subject::Iocp => cfg!(all(windows, feature = "iocp")),
             _ => true,
@@ -234,6 +239,8 @@ pub fn dispatch<V: Visitor>(subject: Subject, visitor: V) -> V::Output {
         Subject::Leak => visitor.visit::<SegmentedKind<segpool::Leak>>(subject),
         #[cfg(feature = "reference")]
         Subject::Haphazard => visitor.visit::<SegmentedKind<segpool::Haphazard>>(subject),
+        #[cfg(feature = "reference")]
+        Subject::FastSmr => visitor.visit::<SegmentedKind<segpool::FastSmr>>(subject),
         #[cfg(feature = "reference")]
         Subject::CrossbeamEpoch => visitor.visit::<SegmentedKind<segpool::CrossbeamEpoch>>(subject),
         #[cfg(feature = "reference")]
