@@ -216,7 +216,7 @@ pub struct Epoch {
     global: AtomicU64,
     registry: Registry<EpochRecord>,
     /// Sealed segments of unregistered handles that were not reusable yet when their handle left.
-    orphans: Orphans<(SegmentId, u64)>,
+    orphans: Orphans<Vec<(SegmentId, u64)>>,
     /// Raised when a free list runs dry ([`Reclaim::collect`]): handles that see it step at their next `leave`.
     shortage: Shortage,
     counts: RetiredCounts,

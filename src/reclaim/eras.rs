@@ -78,6 +78,9 @@ use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::retired::{Answered, RetiredCounts, Shortage};
 use crate::segment::SegmentId;
 use crate::sync::{Arc, AtomicU64, Ordering, fence};
+use lives::{Life, LifeList};
+
+mod lives;
 
 /// A handle scans once its list holds this many lives more than its last scan had to keep.
 pub const SCAN_THRESHOLD: usize = 4;
@@ -85,9 +88,6 @@ pub const SCAN_THRESHOLD: usize = 4;
 /// "No era": an empty reservation slot. No life's interval reaches it (the clock would have to advance 2^64 - 1
 /// times).
 pub const NO_ERA: u64 = u64::MAX;
-
-/// Retire era of a life that is not sealed yet (never compared: sealing overwrites it).
-const UNSEALED: u64 = u64::MAX;
 
 /// The per-segment state of the era strategies: the birth era of the segment's current life.
 #[derive(Debug, Default)]
@@ -122,19 +122,11 @@ pub(crate) trait Reservation: Default + Send + Sync {
     fn clear(&self);
 }
 
-/// One retired life: the segment, its birth era and its retire era (or [`UNSEALED`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Life {
-    id: SegmentId,
-    birth: u64,
-    retire: u64,
-}
-
 /// A handle's era state besides its strategy's own fields: its record, its retired lives, a snapshot buffer.
 pub(crate) struct EraHandleCore<Rec: Reservation> {
     pub entry: Arc<Entry<Rec>>,
     /// Retired lives not reusable yet; `lives[..sealed]` carry their retire era.
-    lives: Vec<Life>,
+    lives: LifeList,
     sealed: usize,
     /// Scan when `lives` reaches this length.
     next_scan: usize,
@@ -167,7 +159,7 @@ pub(crate) struct EraCore<Rec> {
     /// Modified only by `fetch_add`. On its own cache lines: every `protect` reads it.
     clock: CachePadded<AtomicU64>,
     pub registry: Registry<Rec>,
-    orphans: Orphans<Life>,
+    orphans: Orphans<LifeList>,
     shortage: Shortage,
     pub counts: RetiredCounts,
     /// Room each new handle's list gets (so that steady state never allocates).
@@ -179,7 +171,7 @@ impl<Rec: Reservation> EraCore<Rec> {
         EraCore {
             clock: CachePadded(AtomicU64::new(0)),
             registry: Registry::new(),
-            orphans: Orphans::with_capacity(segment_count),
+            orphans: Orphans::new(LifeList::with_capacity(segment_count)),
             shortage: Shortage::new(),
             counts: RetiredCounts::new(),
             list_capacity: (8 * SCAN_THRESHOLD).max(segment_count),
@@ -195,7 +187,7 @@ impl<Rec: Reservation> EraCore<Rec> {
     pub fn register(&self) -> EraHandleCore<Rec> {
         EraHandleCore {
             entry: self.registry.acquire(),
-            lives: Vec::with_capacity(self.list_capacity),
+            lives: LifeList::with_capacity(self.list_capacity),
             sealed: 0,
             next_scan: SCAN_THRESHOLD,
             snapshot: Vec::with_capacity(8),
@@ -216,7 +208,7 @@ impl<Rec: Reservation> EraCore<Rec> {
         self.counts.retired();
         // A stale (smaller) birth would only widen the interval: module docs.
         let birth = store.meta(id).birth.load(Ordering::Relaxed);
-        handle.lives.push(Life { id, birth, retire: UNSEALED });
+        handle.lives.push(Life::retired(id, birth));
         if handle.lives.len() >= handle.next_scan {
             self.scan(handle, store);
         }
@@ -253,7 +245,7 @@ impl<Rec: Reservation> EraCore<Rec> {
             // Every life is sealed after a scan, so other handles can judge the orphans by their eras alone.
             let mut orphans = self.orphans.lock();
             self.counts.orphaned(handle.lives.len());
-            orphans.append(&mut handle.lives);
+            orphans.take_all(&mut handle.lives);
         }
         handle.sealed = 0;
         handle.next_scan = SCAN_THRESHOLD;
@@ -268,23 +260,6 @@ impl<Rec: Reservation> EraCore<Rec> {
         }
     }
 
-    /// Makes reusable every life of `list` that no interval of `snapshot` overlaps; keeps the others.
-    fn release_free<S: SegmentStore<Meta = EraMeta>>(&self, list: &mut Vec<Life>, snapshot: &[Interval], store: &S) {
-        list.retain(|life| {
-            if Self::blocked_by(snapshot, life.birth, life.retire) {
-                return true;
-            }
-            self.counts.reused();
-            store.make_reusable(life.id);
-            false
-        });
-    }
-
-    /// Whether some interval of `snapshot` overlaps the life `[birth, retire]`.
-    pub fn blocked_by(snapshot: &[Interval], birth: u64, retire: u64) -> bool {
-        snapshot.iter().any(|&interval| overlaps(interval, birth, retire))
-    }
-
     /// Seal, snapshot, free, advance: see the module docs.
     fn scan<S: SegmentStore<Meta = EraMeta>>(&self, handle: &mut EraHandleCore<Rec>, store: &S) {
         // Lock before the fence, so the snapshot comes after every orphan's hand-over.
@@ -293,22 +268,20 @@ impl<Rec: Reservation> EraCore<Rec> {
         fence(Ordering::SeqCst);
         let fresh = handle.lives.len() - handle.sealed;
         if fresh > 0 {
-            let seal = self.clock.load(Ordering::Acquire);
-            for life in &mut handle.lives[handle.sealed..] {
-                life.retire = seal;
-            }
+            handle.lives.seal_from(handle.sealed, self.clock.load(Ordering::Acquire));
         }
         let mut snapshot = std::mem::take(&mut handle.snapshot);
         self.take_snapshot(&mut snapshot);
-        self.release_free(&mut handle.lives, &snapshot, store);
+        handle.lives.release_free(&snapshot, &self.counts, store);
         if let Some(orphans) = orphans.as_mut() {
-            self.release_free(orphans, &snapshot, store);
+            orphans.release_free(&snapshot, &self.counts, store);
         }
         drop(orphans);
         handle.snapshot = snapshot;
         handle.sealed = handle.lives.len();
         // The lives still here are held back by some reservation: scan again after `SCAN_THRESHOLD` more
-        // retirements, not at every one (a stall then costs O(1) amortised per retirement).
+        // retirements, not at every one; with the pinned prefix of `LifeList`, a stall then costs O(1) amortised
+        // per retirement.
         handle.next_scan = handle.lives.len() + SCAN_THRESHOLD;
         // The era-advance rule: once per scan, so that the lives sealed now stop overlapping new operations.
         self.clock.fetch_add(1, Ordering::AcqRel);

@@ -142,7 +142,7 @@ impl fmt::Debug for HazardHandle {
 pub struct Hazard {
     registry: Registry<HazardRecord>,
     /// Retired segments of unregistered handles that were still protected when their handle left.
-    orphans: Orphans<SegmentId>,
+    orphans: Orphans<Vec<SegmentId>>,
     /// Raised when a free list runs dry ([`Reclaim::collect`]): handles that see it scan at their next `leave`.
     shortage: Shortage,
     counts: RetiredCounts,
