@@ -73,10 +73,10 @@
 //! [`Reclaim::pending`]: super::Reclaim::pending
 
 use crate::cache_padded::CachePadded;
+use crate::reclaim::SegmentStore;
 use crate::reclaim::orphans::Orphans;
 use crate::reclaim::registry::{Entry, Registry};
 use crate::reclaim::retired::{Answered, RetiredCounts, Shortage};
-use crate::reclaim::SegmentStore;
 use crate::segment::SegmentId;
 use crate::sync::{Arc, AtomicU64, Ordering, fence};
 

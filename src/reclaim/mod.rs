@@ -71,9 +71,9 @@ pub mod unprotected;
 #[cfg(all(feature = "reference", segpool_std))]
 pub use crossbeam::CrossbeamEpoch;
 pub use epoch::Epoch;
+pub use eras::EraMeta;
 #[cfg(all(feature = "reference", segpool_std))]
 pub use haphazard::Haphazard;
-pub use eras::EraMeta;
 pub use hazard::Hazard;
 pub use hazard_eras::HazardEras;
 pub use ibr::Ibr;

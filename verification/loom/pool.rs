@@ -12,15 +12,15 @@
 //!   and waits for the job; then a full drain. A woken worker that then retires must pass its wake-up token on,
 //!   or the job sits in the backend while the other worker sleeps (a deadlock). 3 threads (main, two workers).
 //!
-//! Strategies: Limbo, Hazard and Epoch, the facade strategies that recycle segments (`Leak` never recycles and is
-//! the same backend code with less in it; the reference adapters are std only). The queue: SegmentSize 2,
-//! 2 segments, `Grow`, one job per model, so no segment is ever retired: the models are about the pool's
-//! protocol, which is the same over every backend, not the queue's (`loom_queue` checks that). The
+//! Strategies: Limbo, Hazard, Epoch, HazardEras and Ibr, the facade strategies that recycle segments (`Leak` never
+//! recycles and is the same backend code with less in it; the reference adapters are std only). The queue:
+//! SegmentSize 2, 2 segments, `Grow`, one job per model, so no segment is ever retired: the models are about the
+//! pool's protocol, which is the same over every backend, not the queue's (`loom_queue` checks that). The
 //! `Mutex<VecDeque>` backend is left out on purpose: its lock orders a push before any later pop and a pop before
 //! any later push, which hides exactly the store-load reordering the wake-up fences exist for.
 //!
 //! Bounds: at most 3 threads (main included), one job, no deadline; preemption bound [`PREEMPTIONS`] (3) for the
-//! first two models and [`retire_preemptions`] (2 with Limbo, 1 with Hazard and Epoch) for the third, unless
+//! first two models and [`retire_preemptions`] (2 with Limbo, 1 with the others) for the third, unless
 //! `LOOM_MAX_PREEMPTIONS` overrides them. The idle spin (`IDLE_SPINS` in `src/pool/wake.rs`) is already 0 under the
 //! model checkers, so a worker announces itself idle after one empty look: the extra looks would only be more
 //! pops of an empty queue, multiplying the schedules without adding one in which the protocol differs.
