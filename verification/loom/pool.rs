@@ -117,6 +117,28 @@ impl<T> Drop for KeepOnPanic<T> {
     }
 }
 
+/// Stack of the loom thread each model runs on ([`model`]).
+const MODEL_STACK: usize = 256 << 10;
+
+/// Runs `body` under loom within `preemptions`, on a loom thread with a [`MODEL_STACK`] stack that the model's
+/// main thread only spawns and joins. Loom runs the main thread on a 32 KiB coroutine stack, and the unoptimised
+/// build (`cargo test --features loom`, as CI runs it) overflows it while building a pool on HazardEras or Ibr:
+/// `Builder::build` and the backend's `build` move the queue by value through frames of 7 and 12 KiB there
+/// (measured with gdb: 32.3 KiB in all at the overflow). Waiting in `join` is not a preemption, so the schedules
+/// are those of the body on the main thread.
+fn model<F: Fn() + Sync + Send + 'static>(preemptions: usize, body: F) {
+    let body = std::sync::Arc::new(body);
+    segpool::sync::model_with_bound(preemptions, move || {
+        let body = body.clone();
+        thread::Builder::new()
+            .stack_size(MODEL_STACK)
+            .spawn(move || body())
+            .expect("loom spawns the model thread")
+            .join()
+            .unwrap();
+    });
+}
+
 fn pool<B: BackendKind>(ran: &Arc<Ran>, workers: usize) -> Pool<u32, B> {
     let ran = ran.clone();
     Pool::builder()
@@ -132,7 +154,7 @@ fn pool<B: BackendKind>(ran: &Arc<Ran>, workers: usize) -> Pool<u32, B> {
 /// One worker going idle while the main thread submits one job and waits for it to run; then a full drain.
 /// Kills `pool_lost_wakeup` and `pool_wake_fence_relaxed` (a deadlock).
 fn submit_races_idle<R: Reclaim>() {
-    segpool::sync::model_with_bound(PREEMPTIONS, || {
+    model(PREEMPTIONS, || {
         let ran = KeepOnPanic::new(Arc::new(Ran::default()));
         let pool = KeepOnPanic::new(pool::<Segmented<R>>(&ran, 1));
         pool.submit(7).expect("an open pool under Grow accepts");
@@ -147,7 +169,7 @@ fn submit_races_idle<R: Reclaim>() {
 /// `pool_shutdown_ignores_gate` (the accepted job never ran), `pool_lost_wakeup` and `pool_wake_fence_relaxed`
 /// (the drain ended with the job in the backend, handed back).
 fn submit_races_shutdown<R: Reclaim>() {
-    segpool::sync::model_with_bound(PREEMPTIONS, || {
+    model(PREEMPTIONS, || {
         let ran = KeepOnPanic::new(Arc::new(Ran::default()));
         let pool = KeepOnPanic::new(Arc::new(pool::<Segmented<R>>(&ran, 1)));
         let submitter = {
@@ -175,7 +197,7 @@ fn submit_races_shutdown<R: Reclaim>() {
 /// bound 2) and `pool_wake_fence_relaxed` (a deadlock). `pool_lost_wakeup` survives it: the retirement's
 /// `notify_all` wakes both workers, and the one that stays finds the job.
 fn retire_races_submit<R: Reclaim>() {
-    segpool::sync::model_with_bound(retire_preemptions::<R>(), || {
+    model(retire_preemptions::<R>(), || {
         let ran = KeepOnPanic::new(Arc::new(Ran::default()));
         let pool = KeepOnPanic::new(pool::<Segmented<R>>(&ran, 2));
         pool.submit(7).expect("an open pool under Grow accepts");
