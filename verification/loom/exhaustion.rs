@@ -262,7 +262,7 @@ fn minimal_segment_count_table() {
     let max_pairs =
         env_number("SEGPOOL_LOOM_MAX_PAIRS").map(|k| [k as u32; STRATEGY_COUNT]).unwrap_or(DEFAULT_MAX_PAIRS);
     let started = Instant::now();
-    let rows = std::thread::scope(|s| {
+    let rows: [Vec<usize>; STRATEGY_COUNT] = std::thread::scope(|s| {
         [
             s.spawn(|| minimums::<segpool::Limbo>(max_pairs[0])),
             s.spawn(|| minimums::<segpool::Hazard>(max_pairs[1])),

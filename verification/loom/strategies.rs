@@ -49,9 +49,10 @@
 //! the reuser's write). Each kill takes under 0.1 s of CPU for Hazard and Limbo, 1.5 to 4 s for Epoch.
 //! `ibr_no_raise` (a protect that trusts the interval published at `enter` however far the clock moved) survives
 //! the first three scenarios, where every segment is born before the protector starts, and dies in
-//! `born_after_enter` by a causality violation (2 s here). `hazard_eras_no_shortage` and `ibr_no_shortage` (a
-//! `collect` that does nothing) fail the coverage assertions of all four models of their strategy: without it,
-//! two or three retirements stay under the scan threshold and nothing is reclaimed before the join.
+//! `born_after_enter` by a causality violation (under 0.1 s). `hazard_eras_no_shortage` and `ibr_no_shortage` (a
+//! `collect` that does nothing) fail the coverage assertions of all four models of their strategy (0.1 s each):
+//! two retirements stay under the scan threshold, so without `collect` no scan on the retirer's side follows the
+//! protector's operation, and the shapes those assertions require never occur.
 //!
 //! Bounds: 2 threads; the protector runs one operation with two protections (`born_after_enter`: until the source
 //! moves), the retirer two or three operations on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here:
