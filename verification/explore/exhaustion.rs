@@ -14,7 +14,7 @@
 //! preemption inside a strategy call nor a load that reads an older value. What it gains: an execution costs
 //! microseconds instead of loom's milliseconds, and the search reaches k = 14 at 2 and at 3 threads, where loom
 //! stops at k = 5 (2 threads) and k = 1 or 2 (3 threads). Where both reach, the tables must agree, and do
-//! (`agrees_with_loom`: 33 cells) but for two Leak cells that only weak memory produces, one at 2 preemptions and
+//! (`agrees_with_loom`: 47 cells) but for two Leak cells that only weak memory produces, one at 2 preemptions and
 //! one at 3 threads (`verification/support/exhaustion_minima.rs` says which and why).
 //!
 //! Bounds and times (here, on a loaded machine: release / debug, which `cargo test` runs, wall clock):
@@ -35,9 +35,16 @@
 //! stalled handle registered first, so its scan threshold is `R = 6` and it holds at most `R - 1 = 5` unscanned
 //! segments, which it retired in its first 6 pairs (the witnesses, `SEGPOOL_EXPLORE_WITNESSES=1`, show exactly
 //! that). Epoch equals Leak until k = 6 (a pinned stall blocks all reuse) and has Hazard's constant from k = 7 on;
-//! Leak needs `n * k`.
+//! Leak needs `n * k`. HazardEras and Ibr (equal in every cell) equal Leak up to k = 9 and then need `(n - 1) * k`
+//! plus 9 (Hazard and Epoch: 6). In the witness at k = 10 (`SEGPOOL_EXPLORE_WITNESSES=1`) the stalled thread stops
+//! in its 9th push, after 8 pairs: its list then keeps the 4 lives that its last scan sealed at the era its own pops
+//! reserved, and only its own scans judge its list.
 //! With the stall only between operations the queue's demand stays bounded and the absolute minima stop growing:
-//! Hazard's at 8 from k = 7 (2 threads; k = 6 at 3), Limbo's at 4, Epoch's at 10.
+//! Hazard's at 8 from k = 7 (2 threads; k = 6 at 3), Limbo's at 4, Epoch's at 10, HazardEras's and Ibr's at 13 from
+//! k = 9 (k = 8 at 3).
+//! The search calls `born` as a step of its own before every attempt to link, as the queue does; it is a no-op for
+//! the other strategies, whose cells it left unchanged (at the cost of more schedules: the default run went from
+//! 1.3 s to about 3 s release with the two era rows, k ≤ 14 from about 14 s to 15.5 s).
 //!
 //! Run: `cargo test --release --test explore_exhaustion` (tables on stderr; `SEGPOOL_EXPLORE_WITNESSES=1` and
 //! `-- --nocapture` print an exhausting execution per cell).
@@ -53,6 +60,8 @@ use std::time::Instant;
 
 use search::{Scenario, minimum, witness_log};
 use segpool::Reclaim;
+
+use minima::STRATEGY_COUNT;
 
 /// One cell of a table: the minimum, the executions that the search over every count up to it ran, its time.
 struct Cell {
@@ -86,7 +95,7 @@ fn row<R: Reclaim>(threads: usize, max_pairs: u32, preemptions: usize, between_o
 
 /// Searches every strategy (one OS thread each), prints the table and returns its minima, in
 /// [`minima::STRATEGIES`] order.
-fn table(threads: usize, max_pairs: u32, preemptions: usize, between_operations: bool) -> [Vec<usize>; 4] {
+fn table(threads: usize, max_pairs: u32, preemptions: usize, between_operations: bool) -> [Vec<usize>; STRATEGY_COUNT] {
     let started = Instant::now();
     let rows = std::thread::scope(|s| {
         [
@@ -94,6 +103,8 @@ fn table(threads: usize, max_pairs: u32, preemptions: usize, between_operations:
             s.spawn(|| row::<segpool::Hazard>(threads, max_pairs, preemptions, between_operations)),
             s.spawn(|| row::<segpool::Epoch>(threads, max_pairs, preemptions, between_operations)),
             s.spawn(|| row::<segpool::Leak>(threads, max_pairs, preemptions, between_operations)),
+            s.spawn(|| row::<segpool::HazardEras>(threads, max_pairs, preemptions, between_operations)),
+            s.spawn(|| row::<segpool::Ibr>(threads, max_pairs, preemptions, between_operations)),
         ]
         .map(|search| search.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
@@ -120,7 +131,11 @@ fn table(threads: usize, max_pairs: u32, preemptions: usize, between_operations:
 }
 
 /// Asserts every cell of `found` that `expected` has (cells past its end were only printed).
-fn assert_table<const K: usize>(found: &[Vec<usize>; 4], expected: &[[usize; K]; 4], what: &str) {
+fn assert_table<Row: AsRef<[usize]>>(
+    found: &[Vec<usize>; STRATEGY_COUNT],
+    expected: &[Row; STRATEGY_COUNT],
+    what: &str,
+) {
     for (name, row) in minima::STRATEGIES.iter().zip(found) {
         for (k, &minimum) in (1..).zip(row) {
             if let Some(expected) = minima::expected(expected, name, k) {

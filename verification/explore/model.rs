@@ -3,8 +3,8 @@
 //!
 //! Each [`Worker::step`] performs one access to shared state of `SegQueue::push_protected` /
 //! `SegQueue::pop_protected` / `finish_reads` (`src/queue/mod.rs`), in the same order and with the same generation
-//! checks, or one call into the strategy (`register`, `enter`, `protect`, `leave`, `retire`, `collect`,
-//! `unregister`) or the arena (`try_take`, `push_free`). Head and tail are facade `AtomicU64`s holding real
+//! checks, or one call into the strategy (`register`, `enter`, `protect`, `leave`, `born`, `retire`,
+//! `collect`, `unregister`) or the arena (`try_take`, `push_free`). Head and tail are facade `AtomicU64`s holding real
 //! [`SegRef`] bits, because the strategies' `protect` loads them; the per-segment words (state, claim, stamp,
 //! consumed, next) are plain fields here, one per word of `src/segment.rs`. A step that the queue follows with
 //! `spin_hint` (a failed CAS, a stale view, a claim word that moved) returns [`Step::Yield`], as `spin_hint` yields
@@ -121,6 +121,7 @@ enum Pc {
     PushTake,
     PushCollect,
     PushTakeAgain,
+    PushBorn(SegRef),
     PushLink(SegRef),
     PushSwingTail(SegRef),
     PushLeave,
@@ -261,7 +262,7 @@ impl<R: Reclaim> Worker<R> {
                     stale(Pc::PushProtect) // the `next` word belongs to a later generation
                 } else {
                     match spare.take() {
-                        Some(fresh) => (Pc::PushLink(fresh), Step::Run),
+                        Some(fresh) => (Pc::PushBorn(fresh), Step::Run),
                         None => (Pc::PushTake, Step::Run),
                     }
                 }
@@ -271,7 +272,7 @@ impl<R: Reclaim> Worker<R> {
                 (Pc::PushProtect, Step::Run)
             }
             Pc::PushTake | Pc::PushTakeAgain => match take(arena, segments) {
-                Some(fresh) => (Pc::PushLink(fresh), Step::Run),
+                Some(fresh) => (Pc::PushBorn(fresh), Step::Run),
                 None if *pc == Pc::PushTakeAgain => {
                     note(format!("push {value} REFUSED: the free list is empty after collect"));
                     *refused = true;
@@ -283,6 +284,12 @@ impl<R: Reclaim> Worker<R> {
             Pc::PushCollect => {
                 strategy.collect(h, arena);
                 (Pc::PushTakeAgain, Step::Run)
+            }
+            Pc::PushBorn(fresh) => {
+                // Before every attempt to link, as the queue does (the era strategies read their clock here; a
+                // step of its own, since loom may switch threads between this read and the link).
+                strategy.born(h, fresh.index(), arena);
+                (Pc::PushLink(fresh), Step::Run)
             }
             Pc::PushLink(fresh) => {
                 if segments[here].next == SegRef::none(generation).bits() {

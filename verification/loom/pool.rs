@@ -12,15 +12,15 @@
 //!   and waits for the job; then a full drain. A woken worker that then retires must pass its wake-up token on,
 //!   or the job sits in the backend while the other worker sleeps (a deadlock). 3 threads (main, two workers).
 //!
-//! Strategies: Limbo, Hazard and Epoch, the facade strategies that recycle segments (`Leak` never recycles and is
-//! the same backend code with less in it; the reference adapters are std only). The queue: SegmentSize 2,
-//! 2 segments, `Grow`, one job per model, so no segment is ever retired: the models are about the pool's
-//! protocol, which is the same over every backend, not the queue's (`loom_queue` checks that). The
+//! Strategies: Limbo, Hazard, Epoch, HazardEras and Ibr, the facade strategies that recycle segments (`Leak` never
+//! recycles and is the same backend code with less in it; the reference adapters are std only). The queue:
+//! SegmentSize 2, 2 segments, `Grow`, one job per model, so no segment is ever retired: the models are about the
+//! pool's protocol, which is the same over every backend, not the queue's (`loom_queue` checks that). The
 //! `Mutex<VecDeque>` backend is left out on purpose: its lock orders a push before any later pop and a pop before
 //! any later push, which hides exactly the store-load reordering the wake-up fences exist for.
 //!
 //! Bounds: at most 3 threads (main included), one job, no deadline; preemption bound [`PREEMPTIONS`] (3) for the
-//! first two models and [`retire_preemptions`] (2 with Limbo, 1 with Hazard and Epoch) for the third, unless
+//! first two models and [`retire_preemptions`] (2 with Limbo, 1 with the others) for the third, unless
 //! `LOOM_MAX_PREEMPTIONS` overrides them. The idle spin (`IDLE_SPINS` in `src/pool/wake.rs`) is already 0 under the
 //! model checkers, so a worker announces itself idle after one empty look: the extra looks would only be more
 //! pops of an empty queue, multiplying the schedules without adding one in which the protocol differs.
@@ -117,6 +117,28 @@ impl<T> Drop for KeepOnPanic<T> {
     }
 }
 
+/// Stack of the loom thread each model runs on ([`model`]).
+const MODEL_STACK: usize = 256 << 10;
+
+/// Runs `body` under loom within `preemptions`, on a loom thread with a [`MODEL_STACK`] stack that the model's
+/// main thread only spawns and joins. Loom runs the main thread on a 32 KiB coroutine stack, and the unoptimised
+/// build (`cargo test --features loom`, as CI runs it) overflows it while building a pool on HazardEras or Ibr:
+/// `Builder::build` and the backend's `build` move the queue by value through frames of 7 and 12 KiB there
+/// (measured with gdb: 32.3 KiB in all at the overflow). Waiting in `join` is not a preemption, so the schedules
+/// are those of the body on the main thread.
+fn model<F: Fn() + Sync + Send + 'static>(preemptions: usize, body: F) {
+    let body = std::sync::Arc::new(body);
+    segpool::sync::model_with_bound(preemptions, move || {
+        let body = body.clone();
+        thread::Builder::new()
+            .stack_size(MODEL_STACK)
+            .spawn(move || body())
+            .expect("loom spawns the model thread")
+            .join()
+            .unwrap();
+    });
+}
+
 fn pool<B: BackendKind>(ran: &Arc<Ran>, workers: usize) -> Pool<u32, B> {
     let ran = ran.clone();
     Pool::builder()
@@ -132,7 +154,7 @@ fn pool<B: BackendKind>(ran: &Arc<Ran>, workers: usize) -> Pool<u32, B> {
 /// One worker going idle while the main thread submits one job and waits for it to run; then a full drain.
 /// Kills `pool_lost_wakeup` and `pool_wake_fence_relaxed` (a deadlock).
 fn submit_races_idle<R: Reclaim>() {
-    segpool::sync::model_with_bound(PREEMPTIONS, || {
+    model(PREEMPTIONS, || {
         let ran = KeepOnPanic::new(Arc::new(Ran::default()));
         let pool = KeepOnPanic::new(pool::<Segmented<R>>(&ran, 1));
         pool.submit(7).expect("an open pool under Grow accepts");
@@ -147,7 +169,7 @@ fn submit_races_idle<R: Reclaim>() {
 /// `pool_shutdown_ignores_gate` (the accepted job never ran), `pool_lost_wakeup` and `pool_wake_fence_relaxed`
 /// (the drain ended with the job in the backend, handed back).
 fn submit_races_shutdown<R: Reclaim>() {
-    segpool::sync::model_with_bound(PREEMPTIONS, || {
+    model(PREEMPTIONS, || {
         let ran = KeepOnPanic::new(Arc::new(Ran::default()));
         let pool = KeepOnPanic::new(Arc::new(pool::<Segmented<R>>(&ran, 1)));
         let submitter = {
@@ -175,7 +197,7 @@ fn submit_races_shutdown<R: Reclaim>() {
 /// bound 2) and `pool_wake_fence_relaxed` (a deadlock). `pool_lost_wakeup` survives it: the retirement's
 /// `notify_all` wakes both workers, and the one that stays finds the job.
 fn retire_races_submit<R: Reclaim>() {
-    segpool::sync::model_with_bound(retire_preemptions::<R>(), || {
+    model(retire_preemptions::<R>(), || {
         let ran = KeepOnPanic::new(Arc::new(Ran::default()));
         let pool = KeepOnPanic::new(pool::<Segmented<R>>(&ran, 2));
         pool.submit(7).expect("an open pool under Grow accepts");

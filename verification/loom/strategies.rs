@@ -33,6 +33,9 @@
 //!   and so reclaim the orphans. The model asserts that some execution handed the segment over while it was
 //!   protected and reclaimed it on the retirer's thread before the join (not for Limbo, which has no per-handle
 //!   lists: for it these add the eviction of a referenced segment and its adoption).
+//! - `born_after_enter`: a segment born after the protector entered, after the clock moved, and loaded by it in
+//!   the same operation, then retired and reclaimed by the other thread (see [`born_after_enter`]): an era
+//!   reservation that does not follow the clock misses it.
 //!
 //! What loom cannot see: its `fence(SeqCst)` joins the causality of every earlier `SeqCst` fence, which C++ does
 //! not promise. So an edge that a strategy leaves to an `Acquire` read is checked only in the executions where no
@@ -44,11 +47,20 @@
 //! Miri) let through, die here by a causality violation in all three models of their strategy; so do
 //! `hazard_no_fence`, `epoch_ignore_pinned` (causality violations) and `hazard_no_revalidate` (the protector reads
 //! the reuser's write). Each kill takes under 0.1 s of CPU for Hazard and Limbo, 1.5 to 4 s for Epoch.
+//! `ibr_no_raise` (a protect that trusts the interval published at `enter` however far the clock moved) survives
+//! the first three scenarios, where every segment is born before the protector starts, and dies in
+//! `born_after_enter` by a causality violation (under 0.1 s). `hazard_eras_no_shortage` and `ibr_no_shortage` (a
+//! `collect` that does nothing) fail the coverage assertions of all four models of their strategy (0.1 s each):
+//! two retirements stay under the scan threshold, so without `collect` no scan on the retirer's side follows the
+//! protector's operation, and the shapes those assertions require never occur.
 //!
-//! Bounds: 2 threads; the protector runs one operation with two protections, the retirer two or three operations
-//! on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here: 15 to 25 s wall for the twelve models on the
-//! shared machine (12 s of CPU), `--release` or not, nearly all of it Epoch's (its hand-over models about 3.5 s of
-//! CPU each, `protect_vs_retire` 2 s); Hazard, Limbo and Leak take under 0.2 s each.
+//! Bounds: 2 threads; the protector runs one operation with two protections (`born_after_enter`: until the source
+//! moves), the retirer two or three operations on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here:
+//! 15 to 25 s wall for the first twelve models on the shared machine (12 s of CPU), `--release` or not, nearly all
+//! of it Epoch's (its hand-over models about 3.5 s of CPU each, `protect_vs_retire` 2 s); Hazard, Limbo and Leak
+//! take under 0.2 s each. With HazardEras and Ibr and `born_after_enter`, 24 models: 21 s wall release (each of
+//! the era strategies' models 0.6 to 2.2 s, `born_after_enter` 1.7 s and 1.1 s, the other strategies' 0.1 s or
+//! less).
 //! Run: `cargo test --release --features loom --test loom_strategies`.
 #![cfg(feature = "loom")]
 
@@ -265,6 +277,81 @@ fn hands_over<R: Reclaim>(how: HandOver) {
     }
 }
 
+/// A segment born after the protector entered: the protector enters (its era is the clock's, 0), the other thread
+/// advances the clock (an operation that finds the pool dry: `collect`), stamps segment 2's birth, links it and
+/// moves the source onto it (unlinking segment 1), while the protector, in the same operation, protects the source
+/// again until it moves, as a consumer whose head moved to a successor linked after its `enter` does. Then the
+/// other thread unlinks segment 2, retires it and collects. An interval reserved at `enter` and never raised (the
+/// `ibr_no_raise` mutant) does not overlap segment 2's life, which begins after it: the scan reuses the segment
+/// under the protector, and loom reports the unordered payload accesses. Every strategy must pass it. The protector
+/// signals its `enter` (a flag the other thread waits on), so that the clock advances only after it; that edge
+/// orders nothing after the flag, so the reuse is still unordered with the protector's use. Asserts that some
+/// execution had the protector use segment 2 and the other thread reclaim it before the join (not for Limbo: with
+/// a one-entry ring, segment 2 is never evicted here).
+fn born_after_enter<R: Reclaim>() {
+    let used_then_reclaimed = std::sync::Arc::new(AtomicBool::new(false));
+    let shape = used_then_reclaimed.clone();
+    segpool::sync::model(move || {
+        let strategy = Arc::new(R::new(&config()));
+        let store = Arc::new(Store::<R>::new(SEGMENTS));
+        let src = Arc::new(word(1, 1)); // segment 1, born with the strategy at its first era
+        let entered = Arc::new(AtomicU64::new(0));
+        let used_late = std::sync::Arc::new(AtomicBool::new(false));
+        let mut retirer = strategy.register();
+        let protector = {
+            let (strategy, store, src, entered, used_late) =
+                (strategy.clone(), store.clone(), src.clone(), entered.clone(), used_late.clone());
+            thread::spawn(move || {
+                let mut handle = strategy.register();
+                strategy.enter(&mut handle);
+                entered.store(1, Ordering::Release);
+                let seen = loop {
+                    let seen = SegRef::from_bits(strategy.protect(&mut handle, 0, &src, &*store));
+                    if seen.index() != 1 {
+                        break seen;
+                    }
+                    thread::yield_now();
+                };
+                assert_ne!(store.use_payload(seen.index()), REUSED, "{}: protected {seen:?} was reused", R::NAME);
+                assert!(
+                    !store.records().is_reusable(seen.index()),
+                    "{}: protected {seen:?} was made reusable",
+                    R::NAME
+                );
+                used_late.store(seen.index() == 2, StdOrdering::Relaxed);
+                strategy.leave(&mut handle, &*store);
+                strategy.unregister(&mut handle, &*store);
+            })
+        };
+        while entered.load(Ordering::Acquire) == 0 {
+            thread::yield_now();
+        }
+        collecting_operation(&*strategy, &mut retirer, &*store); // the clock moves past the protector's era
+        strategy.enter(&mut retirer);
+        strategy.born(&mut retirer, 2, &*store);
+        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // link segment 2, unlink segment 1
+        strategy.retire(&mut retirer, 1, &*store);
+        strategy.born(&mut retirer, 3, &*store);
+        src.store(SegRef::new(3, 1).bits(), Ordering::Release); // link segment 3, unlink segment 2
+        strategy.retire(&mut retirer, 2, &*store);
+        strategy.collect(&mut retirer, &*store);
+        strategy.leave(&mut retirer, &*store);
+        let reclaimed_here = store.reused_here(2);
+        protector.join().unwrap();
+        if reclaimed_here && used_late.load(StdOrdering::Relaxed) {
+            shape.store(true, StdOrdering::Relaxed);
+        }
+        finish(&*strategy, vec![retirer], &*store);
+    });
+    if recycles::<R>() && R::NAME != segpool::Limbo::NAME {
+        assert!(
+            used_then_reclaimed.load(StdOrdering::Relaxed),
+            "{}: no execution had the protector use segment 2 and the other thread reclaim it before the join",
+            R::NAME
+        );
+    }
+}
+
 support::for_each_strategy! {
     |R| {
         #[test]
@@ -280,6 +367,11 @@ support::for_each_strategy! {
         #[test]
         fn park_hands_over() {
             super::hands_over::<R>(HandOver::Park);
+        }
+
+        #[test]
+        fn born_after_enter() {
+            super::born_after_enter::<R>();
         }
     }
 }
