@@ -2,10 +2,12 @@
 //! Reclamation", SPAA 2017), adapted to segment lives and a type-stable pool.
 //!
 //! Hazard pointers publish *which* segment a thread reads; hazard eras publish *when*: each of a handle's
-//! [`PROTECT_SLOTS`] protection slots holds an era of the shared clock (or [`NO_ERA`]). [`Reclaim::protect`] loads
-//! the source word and the clock; if the clock still shows the era the slot already publishes, the load is covered
-//! and returned with no fence at all. Otherwise it publishes the new era, runs a `SeqCst` fence, and loads both
-//! again. A retired life `[birth, retire]` is reusable when no published era falls inside it. The clock, the birth
+//! [`PROTECT_SLOTS`] protection slots holds an era of the shared clock (or [`NO_ERA`]). The first
+//! [`Reclaim::protect`] of an operation in a slot publishes the clock's current era and runs a `SeqCst` fence;
+//! every protect then loads the source word and the clock, and if the clock still shows the era the slot publishes,
+//! the load is covered and returned with no further fence. Otherwise it publishes the new era, fences, and loads
+//! both again. (Publishing before the first load means one load of the contended source word per operation where
+//! a hazard pointer needs two: it must load the word to learn what to publish, then re-read it.) A retired life `[birth, retire]` is reusable when no published era falls inside it. The clock, the birth
 //! and retire eras, the scans, the shortage answers and the memory-ordering argument are shared with
 //! [`Ibr`](super::Ibr) and written once, in `reclaim::eras` (a published era `e` is the interval `[e, e]`).
 //!
@@ -24,9 +26,9 @@
 //! - **Progress.** `protect` retries only when the clock advanced, that is when some scan completed; the other
 //!   calls run in steps bounded by the number of records and the list length (the orphan list is only
 //!   `try_lock`ed, except by `park` and `unregister` when they have orphans to hand over).
-//! - **Costs.** Per operation: the first `protect` publishes (a store and a `SeqCst` fence), as a hazard pointer
-//!   does; later protects of the same operation (a push that retries, `len`) skip the fence while the clock has not
-//!   moved. Per `leave`, a store per slot used. Per scan (every [`SCAN_THRESHOLD`] retirements or more): a fence, a
+//! - **Costs.** Per operation: the first `protect` publishes (a clock load, a store and a `SeqCst` fence), as a
+//!   hazard pointer does, then loads the source word once and the clock once; later protects of the same operation
+//!   (a push that retries, `len`) skip the fence while the clock has not moved. Per `leave`, a store per slot used. Per scan (every [`SCAN_THRESHOLD`] retirements or more): a fence, a
 //!   load per slot of every record, a pass over the list, and one `fetch_add` on the clock. A `born` is a load and
 //!   a store. No allocation after `register` in steady state.
 //!
@@ -107,6 +109,18 @@ impl HazardEras {
         self.core.era()
     }
 
+    /// Publishes `era` in a slot of the handle's record.
+    #[inline]
+    fn publish(slot: &AtomicU64, era: u64) {
+        // Release: if this replaces an era, this slot's earlier uses happen before a reuse that reads it.
+        slot.store(era, Ordering::Release);
+        // Pairs with the fence of every scan: either the scanner sees this era, or the load that follows sees the
+        // source moved away from a segment it retires.
+        if !cfg!(segpool_mutant = "hazard_eras_no_fence") {
+            fence(Ordering::SeqCst);
+        }
+    }
+
     fn clear_slots(handle: &mut HazardErasHandle) {
         for (slot, published) in handle.core.entry.record.eras.iter().zip(handle.published.iter_mut()) {
             if *published != NO_ERA {
@@ -158,27 +172,31 @@ impl Reclaim for HazardEras {
         _store: &S,
     ) -> u64 {
         debug_assert!(!handle.core.released, "HazardEras handle used after unregister");
+        let record = &handle.core.entry.record.eras[slot];
+        let mut era = handle.published[slot];
+        if era == NO_ERA {
+            // The operation's first protect in this slot publishes before it loads anything, so the load below is
+            // its only load of the (contended) source word when the clock does not move meanwhile.
+            era = self.core.era();
+            Self::publish(record, era);
+            handle.published[slot] = era;
+        }
         loop {
             let seen = src.load(Ordering::Acquire);
             if SegRef::from_bits(seen).is_none() {
                 return seen;
             }
-            let era = self.core.era();
-            if era == handle.published[slot] {
-                // The clock showed this era before the load (when it was published) and after it: the load
-                // happened under the published era (reclaim::eras, "Memory ordering").
+            let now = self.core.era();
+            if now == era {
+                // The clock read this era before the load (when it was published) and after it: the load happened
+                // under the published era (reclaim::eras, "Memory ordering").
                 return seen;
             }
-            // Release: if this replaces an era, this slot's earlier uses happen before a reuse that reads it.
-            handle.core.entry.record.eras[slot].store(era, Ordering::Release);
-            handle.published[slot] = era;
-            // Pairs with the fence of every scan: either the scanner sees this era, or the reload below sees the
-            // source moved away from a segment it retires.
-            if !cfg!(segpool_mutant = "hazard_eras_no_fence") {
-                fence(Ordering::SeqCst);
-            }
+            Self::publish(record, now);
+            handle.published[slot] = now;
+            era = now;
             if cfg!(segpool_mutant = "hazard_eras_no_revalidate") {
-                // Models trusting the load made before the era was published.
+                // Models trusting the load made before the new era was published.
                 return seen;
             }
         }
