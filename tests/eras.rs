@@ -23,25 +23,8 @@ use std::time::{Duration, Instant};
 
 use segpool::reclaim::eras::SCAN_THRESHOLD;
 use segpool::reclaim::{EraMeta, SegmentStore};
-use segpool::{Config, OnExhausted, Reclaim, SegRef, SegmentId};
-use support::{RecordingStore, Stress, word};
-
-/// The era strategies' clock (an inherent method of each).
-trait EraClock: Reclaim<SegmentMeta = EraMeta> {
-    fn era(&self) -> u64;
-}
-
-impl EraClock for segpool::HazardEras {
-    fn era(&self) -> u64 {
-        segpool::HazardEras::era(self)
-    }
-}
-
-impl EraClock for segpool::Ibr {
-    fn era(&self) -> u64 {
-        segpool::Ibr::era(self)
-    }
-}
+use segpool::{Config, OnExhausted, SegRef, SegmentId};
+use support::{EraClock, RecordingStore, Stress, word};
 
 const T: u64 = SCAN_THRESHOLD as u64;
 /// Segments the recording store holds birth eras for.

@@ -6,7 +6,10 @@
 //! value retires a segment. The run records the peak number of retired-but-unreclaimed segments, then ends the
 //! stall and checks that the strategy recovers. Run with `--nocapture` to see the table of peaks.
 
+mod support;
+
 use segpool::{Config, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue};
+use support::EraClock;
 
 /// Pairs during the stall and again after it. Under Miri, 40: still well past the 16 segments and the bounds.
 const PAIRS: u64 = if cfg!(miri) { 40 } else { 2_000 };
@@ -158,23 +161,6 @@ fn epoch_reports_exhaustion_while_stalled_then_recovers() {
 }
 
 const COLLECT: u64 = segpool::reclaim::epoch::COLLECT_THRESHOLD as u64;
-
-/// The era clock of the era strategies (an inherent method of each), for the tests below.
-trait EraClock: Reclaim {
-    fn era(&self) -> u64;
-}
-
-impl EraClock for segpool::HazardEras {
-    fn era(&self) -> u64 {
-        segpool::HazardEras::era(self)
-    }
-}
-
-impl EraClock for segpool::Ibr {
-    fn era(&self) -> u64 {
-        segpool::Ibr::era(self)
-    }
-}
 
 const SCAN: u64 = segpool::reclaim::eras::SCAN_THRESHOLD as u64;
 

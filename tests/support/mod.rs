@@ -8,10 +8,12 @@
 //!   [`decode`]);
 //! - [`stress`]: the multi-producer, multi-consumer run with its checks ([`Stress`]);
 //! - [`stores`]: segment stores for calling a strategy directly ([`RecordingStore`], [`RaceStore`], [`word`]);
-//! - [`strategies`]: the list of strategies the suite runs ([`for_each_strategy!`]).
+//! - [`strategies`]: the list of strategies the suite runs ([`for_each_strategy!`]);
+//! - [`eras`]: the era strategies' clock, for generic tests ([`EraClock`]).
 #![allow(dead_code, unused_imports, unused_macros)] // each test binary uses its own subset
 
 pub mod child;
+pub mod eras;
 pub mod stores;
 pub mod strategies;
 pub mod stress;
@@ -19,6 +21,7 @@ pub mod values;
 pub mod watchdog;
 
 pub use child::in_child_process;
+pub use eras::EraClock;
 pub use stores::{RaceStore, RecordingStore, word};
 pub(crate) use strategies::for_each_strategy;
 pub use stress::{Stress, StressRun, wedged};
