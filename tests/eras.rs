@@ -16,15 +16,15 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use segpool::reclaim::EraMeta;
 use segpool::reclaim::eras::SCAN_THRESHOLD;
-use segpool::reclaim::{EraMeta, SegmentStore};
 use segpool::{Config, OnExhausted, SegRef, SegmentId};
-use support::{EraClock, RecordingStore, Stress, word};
+use support::{EraClock, RaceStore, RecordingStore, Stress, word};
 
 const T: u64 = SCAN_THRESHOLD as u64;
 /// Segments the recording store holds birth eras for.
@@ -250,41 +250,6 @@ fn tiny_pool_stays_live<R: EraClock>(segments: usize, policy: OnExhausted) {
     });
 }
 
-/// Segments for a race: each segment's birth era, the generation it is in (written by the retirer only), the last
-/// generation of it that was made reusable, and the free ones, which the retirer links next.
-struct RaceStore {
-    metas: Vec<EraMeta>,
-    generation: Vec<AtomicU32>,
-    reclaimed: Vec<AtomicU32>,
-    free: Mutex<Vec<SegmentId>>,
-}
-
-impl RaceStore {
-    /// Segment 0 linked in generation 1, the others free.
-    fn new(segments: usize) -> Self {
-        RaceStore {
-            metas: (0..segments).map(|_| EraMeta::default()).collect(),
-            generation: (0..segments).map(|_| AtomicU32::new(1)).collect(),
-            reclaimed: (0..segments).map(|_| AtomicU32::new(0)).collect(),
-            free: Mutex::new((1..segments as SegmentId).collect()),
-        }
-    }
-}
-
-impl SegmentStore for RaceStore {
-    type Meta = EraMeta;
-
-    fn meta(&self, id: SegmentId) -> &EraMeta {
-        &self.metas[id as usize]
-    }
-
-    fn make_reusable(&self, id: SegmentId) {
-        let generation = self.generation[id as usize].load(Ordering::Relaxed);
-        self.reclaimed[id as usize].fetch_max(generation, Ordering::SeqCst);
-        self.free.lock().unwrap().push(id);
-    }
-}
-
 /// One retirer links a fresh segment life into a source word (stamping its birth first, as a push does), then
 /// retires the one it replaced and collects, in one operation, over and over: the clock moves at every move, so
 /// every reader's protect publishes anew. Readers on every core protect the word and check, a few times, that the
@@ -302,7 +267,7 @@ fn racing_readers_never_hold_a_reused_life<R: EraClock + Send + Sync + 'static>(
         let run_for = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(1_500) };
         let (min_moves, min_race) = if cfg!(miri) { (60, 40) } else { (0, 1_000) };
         let strategy = Arc::new(R::new(&Config::default()));
-        let store = Arc::new(RaceStore::new(SEGMENTS));
+        let store = Arc::new(RaceStore::<EraMeta>::new(SEGMENTS));
         let src = Arc::new(word(0, 1));
         let stop = Arc::new(AtomicBool::new(false));
         let readers = thread::available_parallelism().map_or(2, |n| n.get()).max(2);

@@ -81,8 +81,11 @@ impl<M> RecordingStore<M> {
 }
 
 /// A store for races between a retirer and readers: segments cycle through generations; it records the newest
-/// generation of each segment that was made reusable, and hands reusable segments back to the retirer.
-pub struct RaceStore {
+/// generation of each segment that was made reusable, and hands reusable segments back to the retirer. `M` is the
+/// strategy's per-segment state (`()` for most; the era strategies keep a birth era there).
+pub struct RaceStore<M = ()> {
+    /// Each segment's strategy state.
+    pub metas: Vec<M>,
     /// The generation each segment is in (written by the retirer only).
     pub generation: Vec<AtomicU32>,
     /// The last generation of each segment that was made reusable.
@@ -91,11 +94,12 @@ pub struct RaceStore {
     pub free: Mutex<Vec<SegmentId>>,
 }
 
-impl RaceStore {
+impl<M: Default> RaceStore<M> {
     /// `segments` segments, all in generation 1, none reclaimed yet; segment 0 is in use (the source word's first
     /// target), the others are free.
     pub fn new(segments: usize) -> Self {
         RaceStore {
+            metas: (0..segments).map(|_| M::default()).collect(),
             generation: (0..segments).map(|_| AtomicU32::new(1)).collect(),
             reclaimed: (0..segments).map(|_| AtomicU32::new(0)).collect(),
             free: Mutex::new((1..segments as SegmentId).collect()),
@@ -103,11 +107,11 @@ impl RaceStore {
     }
 }
 
-impl SegmentStore for RaceStore {
-    type Meta = ();
+impl<M> SegmentStore for RaceStore<M> {
+    type Meta = M;
 
-    fn meta(&self, _id: SegmentId) -> &() {
-        &()
+    fn meta(&self, id: SegmentId) -> &M {
+        &self.metas[id as usize]
     }
 
     fn make_reusable(&self, id: SegmentId) {
