@@ -76,7 +76,10 @@ fn stalled_run_on<R: Reclaim>(q: &SegQueue<u64, R>) -> StallReport {
         let peak = traffic(q, &mut worker, &mut next, PAIRS, &mut refused);
         (peak, q.stats())
     };
-    // The stalled handle moves on (its operation ends); traffic continues and the strategy catches up.
+    // The stalled handle moves on (its operation ends) and goes quiet, as an idle handle must tell the strategy
+    // (Qsbr's would otherwise stay online and hold every later reclamation back: tests/qsbr.rs); traffic
+    // continues and the strategy catches up.
+    stalled.park();
     let mut refused_after = 0;
     traffic(q, &mut worker, &mut next, PAIRS, &mut refused_after);
     let after = q.stats();
@@ -128,36 +131,70 @@ fn hazard_stays_within_its_bound() {
     assert_eq!(report.after.segments_allocated, SEGMENTS as u64, "{:?}", report.after);
 }
 
-/// Epochs: a thread stalled while pinned stops all reclamation, so with `Grow` the unreclaimed segments (and the
-/// memory) grow with the traffic for as long as the stall lasts; once it ends, everything is reclaimed within a few
-/// operations.
-#[test]
-fn epoch_grows_without_bound_while_stalled_then_recovers() {
-    let report = stalled_run::<segpool::Epoch>(OnExhausted::Grow);
-    assert!(report.peak_pending >= PAIRS - 2 * COLLECT, "pending must track the traffic: {:?}", report.during);
-    assert!(report.during.segments_allocated >= PAIRS - 2 * COLLECT, "{:?}", report.during);
-    assert!(report.after.retired_pending <= 2 * COLLECT, "recovered after the stall: {:?}", report.after);
+/// A strategy under which a stalled thread stops all reclamation (Epoch pinned; Qsbr online and not quiescent): with
+/// `Grow` the unreclaimed segments (and the memory) grow with the traffic for as long as the stall lasts; once it
+/// ends, everything is reclaimed within a few operations.
+fn grows_without_bound_while_stalled_then_recovers<R: Reclaim>() {
+    let report = stalled_run::<R>(OnExhausted::Grow);
+    assert!(
+        report.peak_pending >= PAIRS - 2 * COLLECT,
+        "{}: pending must track the traffic: {:?}",
+        R::NAME,
+        report.during
+    );
+    assert!(report.during.segments_allocated >= PAIRS - 2 * COLLECT, "{}: {:?}", R::NAME, report.during);
+    assert!(report.after.retired_pending <= 2 * COLLECT, "{}: recovered after the stall: {:?}", R::NAME, report.after);
     assert_eq!(
-        report.after.segments_allocated, report.during.segments_allocated,
-        "no growth after: {:?}",
+        report.after.segments_allocated,
+        report.during.segments_allocated,
+        "{}: no growth after: {:?}",
+        R::NAME,
         report.after
     );
 }
 
-/// Epochs under `Fail`: instead of hanging or losing values, pushes are handed back while the stall lasts, and the
-/// queue works again once it ends.
-#[test]
-fn epoch_reports_exhaustion_while_stalled_then_recovers() {
-    let report = stalled_run::<segpool::Epoch>(OnExhausted::Fail);
-    assert!(report.refused >= PAIRS - SEGMENTS as u64 - 2 * COLLECT, "refusals while stalled: {:?}", report.during);
-    assert_eq!(report.during.segments_allocated, SEGMENTS as u64, "{:?}", report.during);
+/// The same strategies under `Fail`: instead of hanging or losing values, pushes are handed back while the stall
+/// lasts, and the queue works again once it ends.
+fn reports_exhaustion_while_stalled_then_recovers<R: Reclaim>() {
+    let report = stalled_run::<R>(OnExhausted::Fail);
+    assert!(
+        report.refused >= PAIRS - SEGMENTS as u64 - 2 * COLLECT,
+        "{}: refusals while stalled: {:?}",
+        R::NAME,
+        report.during
+    );
+    assert_eq!(report.during.segments_allocated, SEGMENTS as u64, "{}: {:?}", R::NAME, report.during);
     assert!(
         report.refused_after <= 2,
-        "recovered after the stall: {} refused, {:?}",
+        "{}: recovered after the stall: {} refused, {:?}",
+        R::NAME,
         report.refused_after,
         report.after
     );
-    assert!(report.after.retired_pending <= 2 * COLLECT, "{:?}", report.after);
+    assert!(report.after.retired_pending <= 2 * COLLECT, "{}: {:?}", R::NAME, report.after);
+}
+
+/// Epochs: a thread stalled while pinned stops all reclamation.
+#[test]
+fn epoch_grows_without_bound_while_stalled_then_recovers() {
+    grows_without_bound_while_stalled_then_recovers::<segpool::Epoch>();
+}
+
+#[test]
+fn epoch_reports_exhaustion_while_stalled_then_recovers() {
+    reports_exhaustion_while_stalled_then_recovers::<segpool::Epoch>();
+}
+
+/// QSBR: a thread stalled inside an operation never announces a quiescent state, so it stops all reclamation as
+/// a pinned epoch does (Qsbr runs on Epoch's steps, so the bounds are Epoch's).
+#[test]
+fn qsbr_grows_without_bound_while_stalled_then_recovers() {
+    grows_without_bound_while_stalled_then_recovers::<segpool::Qsbr>();
+}
+
+#[test]
+fn qsbr_reports_exhaustion_while_stalled_then_recovers() {
+    reports_exhaustion_while_stalled_then_recovers::<segpool::Qsbr>();
 }
 
 const COLLECT: u64 = segpool::reclaim::epoch::COLLECT_THRESHOLD as u64;

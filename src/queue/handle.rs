@@ -33,7 +33,10 @@ impl<'q, T, R: Reclaim> Handle<'q, T, R> {
                 }
                 Err(Blocked::MustWait(back)) => {
                     // Wait outside the operation: a waiting thread must not hold protections that would keep
-                    // the very segments it waits for from being reclaimed.
+                    // the very segments it waits for from being reclaimed. And it goes quiet, so it parks: Qsbr's
+                    // record would otherwise hold every other handle's reclamation back for as long as it waits,
+                    // and a per-handle retired list would keep what it holds from the other producers.
+                    queue.reclaim.park(&mut self.local, &queue.pool);
                     let OnExhausted::Wait(timeout) = queue.config.on_exhausted else {
                         unreachable!("only OnExhausted::Wait asks to wait")
                     };
@@ -71,6 +74,13 @@ impl<'q, T, R: Reclaim> Handle<'q, T, R> {
     /// ([`Reclaim::park`]). The handle stays usable.
     pub fn park(&mut self) {
         self.queue.reclaim.park(&mut self.local, &self.queue.pool);
+    }
+
+    /// Declares that this thread holds nothing from the queue right now. A strategy built on quiescent states
+    /// ([`Qsbr`](crate::Qsbr)) announces one ([`Reclaim::quiesce`]): a user who picked a long announcement period
+    /// calls this between batches of operations. Every other strategy ignores it.
+    pub fn quiesce(&mut self) {
+        self.queue.reclaim.quiesce(&mut self.local, &self.queue.pool);
     }
 
     /// Pops one contiguous run of up to `max` published values, all from one segment (wpool's batch), appending

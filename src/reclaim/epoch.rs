@@ -179,12 +179,12 @@ pub struct EpochHandle {
     /// The global epoch at which the bag was last filtered: with the same epoch nothing new can expire.
     filtered_at: u64,
     /// The epoch published by the last `enter`.
-    epoch: u64,
-    pinned: bool,
+    pub(crate) epoch: u64,
+    pub(crate) pinned: bool,
     /// The shortage counter when this handle last looked (see the module docs).
-    seen_shortage: Answered,
+    pub(crate) seen_shortage: Answered,
     /// Set by `unregister`: the record may belong to another handle now.
-    released: bool,
+    pub(crate) released: bool,
 }
 
 impl fmt::Debug for EpochHandle {
@@ -197,6 +197,16 @@ impl fmt::Debug for EpochHandle {
             .field("next_step", &self.next_step)
             .field("released", &self.released)
             .finish_non_exhaustive()
+    }
+}
+
+impl EpochHandle {
+    /// Publishes `epoch` as pinned with a plain `Release` store and no fence: only the `qsbr_announce_no_fence`
+    /// mutant calls this (a sound pin is [`Epoch::pin`]).
+    pub(crate) fn publish_unfenced(&mut self, epoch: u64) {
+        self.entry.record.state.store(pinned(epoch), Ordering::Release);
+        self.epoch = epoch;
+        self.pinned = true;
     }
 }
 
@@ -213,12 +223,12 @@ impl Drop for EpochHandle {
 /// Epoch-based reclamation. See the module docs.
 pub struct Epoch {
     /// The global epoch `G`. Modified only by CAS (the release-sequence argument in the module docs needs that).
-    global: AtomicU64,
+    pub(crate) global: AtomicU64,
     registry: Registry<EpochRecord>,
     /// Sealed segments of unregistered handles that were not reusable yet when their handle left.
     orphans: Orphans<Vec<(SegmentId, u64)>>,
     /// Raised when a free list runs dry ([`Reclaim::collect`]): handles that see it step at their next `leave`.
-    shortage: Shortage,
+    pub(crate) shortage: Shortage,
     counts: RetiredCounts,
     /// Room each new handle's bag gets: the larger of [`BAG_CAPACITY`] and the pool's initial segment count.
     bag_capacity: usize,
@@ -275,7 +285,7 @@ impl Epoch {
     }
 
     /// One step: seal, try to advance, free what expired (own bag and, if free, the orphans). See the module docs.
-    fn step<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
+    pub(crate) fn step<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
         // The epoch to advance from, read before the fence (module docs, "Advance").
         let current = self.global.load(Ordering::Acquire);
         // Seal fence and advance fence at once: every segment in the bag was unlinked before this point.
@@ -315,10 +325,32 @@ impl Epoch {
         handle.sealed = 0;
     }
 
+    /// Publishes the current global epoch in the handle's record, pinned, and fences; re-reads `G` after the fence
+    /// and publishes again until it did not move (module docs, "Pin"). Epoch pins at every `enter`; Qsbr announces
+    /// a quiescent state this way ([`crate::reclaim::qsbr`]).
+    #[inline]
+    pub(crate) fn pin(&self, handle: &mut EpochHandle) {
+        let state = &handle.entry.record.state;
+        let mut epoch = self.global.load(Ordering::Relaxed);
+        loop {
+            // Release: a previous operation's uses happen before an advance that reads this pin (module docs).
+            state.store(pinned(epoch), Ordering::Release);
+            // Pairs with the fence of every step (module docs, "Why two epochs").
+            fence(Ordering::SeqCst);
+            let now = self.global.load(Ordering::Relaxed);
+            if now == epoch {
+                break;
+            }
+            epoch = now; // an advance raced with the pin: publish the new epoch instead
+        }
+        handle.epoch = epoch;
+        handle.pinned = true;
+    }
+
     // `#[inline]`: called at every queue operation from the user's crate, where a non-generic function is
     // otherwise an out-of-line call (generic callers are instantiated there, this function is not).
     #[inline]
-    fn unpin(handle: &mut EpochHandle) {
+    pub(crate) fn unpin(handle: &mut EpochHandle) {
         if handle.pinned {
             // Release: the operation's uses of its segments happen before an advance that reads this.
             handle.entry.record.state.store(unpinned(handle.epoch), Ordering::Release);
@@ -393,21 +425,7 @@ impl Reclaim for Epoch {
     fn enter(&self, handle: &mut EpochHandle) {
         debug_assert!(!handle.released, "Epoch handle used after unregister");
         debug_assert!(!handle.pinned, "Epoch::enter inside an operation");
-        let state = &handle.entry.record.state;
-        let mut epoch = self.global.load(Ordering::Relaxed);
-        loop {
-            // Release: a previous operation's uses happen before an advance that reads this pin (module docs).
-            state.store(pinned(epoch), Ordering::Release);
-            // Pairs with the fence of every step (module docs, "Why two epochs").
-            fence(Ordering::SeqCst);
-            let now = self.global.load(Ordering::Relaxed);
-            if now == epoch {
-                break;
-            }
-            epoch = now; // an advance raced with the pin: publish the new epoch instead
-        }
-        handle.epoch = epoch;
-        handle.pinned = true;
+        self.pin(handle);
     }
 
     fn protect<S: SegmentStore<Meta = ()>>(

@@ -35,6 +35,12 @@
 //!   stalled handle holds back only lives born at or before its last reserved era, so unreclaimed segments stay
 //!   bounded (by the arena's size when the clock passed that era, plus each running handle's short list) however
 //!   long it stalls, at about Epoch's cost per operation.
+//! - **Qsbr** (quiescent-state-based reclamation, McKenney & Slingwine 1998), on [`Epoch`]'s machinery: a handle is
+//!   online from its first `enter` until it parks or unregisters, and announces a quiescent state (publishes the
+//!   global epoch, if it moved) at the end of every `PERIOD`-th operation and at [`Reclaim::quiesce`]; Epoch's
+//!   two-epoch rule then frees what every online handle has passed. Nothing is published per operation: one load of
+//!   the global epoch per `leave`. No stale views; a handle that never quiesces (stalled inside an operation, or
+//!   online and idle) stops all reclamation, as a pinned epoch does.
 //! - **Leak** (the baseline): nothing is ever reused, so it runs only under `OnExhausted::Grow` (it refuses `Fail`
 //!   and `Wait`, under which its queue would die after `segment_count * segment_size` values); every segment
 //!   after the first `segment_count` is a fresh allocation. Unreclaimed segments: all retired ones. Costs nothing
@@ -83,6 +89,7 @@ pub mod ibr;
 pub mod leak;
 pub mod limbo;
 pub(crate) mod orphans;
+pub mod qsbr;
 #[cfg(all(feature = "reference", segpool_std))]
 pub(crate) mod ready;
 pub(crate) mod registry;
@@ -102,6 +109,7 @@ pub use hazard_eras::HazardEras;
 pub use ibr::Ibr;
 pub use leak::Leak;
 pub use limbo::Limbo;
+pub use qsbr::Qsbr;
 pub use unprotected::Unprotected;
 
 use crate::config::{Config, ConfigError};
@@ -179,6 +187,15 @@ pub trait Reclaim: Send + Sync + Sized + 'static {
     #[inline]
     fn born<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, id: SegmentId, store: &S) {
         let _ = (handle, id, store);
+    }
+
+    /// The handle's thread is between operations and holds no segment, and says so ([`Handle::quiesce`]). A
+    /// strategy built on quiescent states ([`Qsbr`]) announces one now; the default does nothing.
+    ///
+    /// [`Handle::quiesce`]: crate::Handle::quiesce
+    #[inline]
+    fn quiesce<S: SegmentStore<Meta = Self::SegmentMeta>>(&self, handle: &mut Self::Handle, store: &S) {
+        let _ = (handle, store);
     }
 
     /// Hands over a segment that was just unlinked and fully consumed. The strategy calls
