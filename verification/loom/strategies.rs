@@ -37,6 +37,11 @@
 //!   the same operation, then retired and reclaimed by the other thread (see [`born_after_enter`]): an era
 //!   reservation that does not follow the clock misses it.
 //!
+//! - `second_operation`: the protector's first operation retires four segments, so its own step advances the
+//!   epoch, and its second operation loads and uses segment 1 while the retirer (inside an operation since before
+//!   the protector started) unlinks, retires and reclaims it (see [`second_operation`]): Qsbr's announcement at
+//!   the first `leave` covers the second operation, and an unfenced one does not. Two preemptions.
+//!
 //! What loom cannot see: its `fence(SeqCst)` joins the causality of every earlier `SeqCst` fence, which C++ does
 //! not promise. So an edge that a strategy leaves to an `Acquire` read is checked only in the executions where no
 //! `SeqCst` fence of the protector after its use (Limbo's after the last release, Epoch's step at a `leave` after
@@ -53,6 +58,10 @@
 //! `collect` that does nothing) fail the coverage assertions of all four models of their strategy (0.1 s each):
 //! two retirements stay under the scan threshold, so without `collect` no scan on the retirer's side follows the
 //! protector's operation, and the shapes those assertions require never occur.
+//!
+//! `qsbr_announce_no_fence` (an announcement stored without its fence) survives the first four scenarios, where
+//! the protector runs a single operation covered by the fenced pin of going online, and dies in `second_operation`
+//! by a causality violation (2 s).
 //!
 //! Bounds: 2 threads; the protector runs one operation with two protections (`born_after_enter`: until the source
 //! moves), the retirer two or three operations on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here:
@@ -76,8 +85,8 @@ use support::{PayloadStore, word};
 use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
 
 /// Segments with state in the store: 1 is the segment under test, 2 replaces it in the source word, 3 is retired
-/// after it.
-const SEGMENTS: usize = 4;
+/// after it; 4 to 7 are retired by the protector in `second_operation` (never linked anywhere).
+const SEGMENTS: usize = 8;
 
 /// What `make_reusable` writes into a payload; a protector that reads it used a reused segment.
 const REUSED: u64 = u64::MAX;
@@ -352,6 +361,76 @@ fn born_after_enter<R: Reclaim>() {
     }
 }
 
+/// The protector's *second* operation: its first one retires four segments (4 to 7, never loaded by anyone), so
+/// that its own step advances the epoch from the one the retirer is pinned at, and ends; its second operation
+/// loads the source word and uses what it names, as in `protect_vs_retire`. Meanwhile the retirer, inside an
+/// operation begun before the protector started, unlinks segment 1, retires it and segment 3, collects, and runs
+/// two more collecting operations. For Epoch the second operation pins anew; for Qsbr, whose `enter` does nothing
+/// on an online handle, it is covered by the announcement the first operation's `leave` made when it found the
+/// epoch moved, and that announcement must be fenced: the retirer's seal may read the epoch before the
+/// protector's own advance (its CAS comes after its step's fence), and if the protector's load is not ordered
+/// after its announcement, the segment is sealed one epoch too early, freed by the retirer's second advance and
+/// reused under the protector (`qsbr_announce_no_fence`). Asserts that some execution had the protector use
+/// segment 1 and the retirer reclaim it before the join (not for Limbo: see `reclaims_after_overlap`).
+fn second_operation<R: Reclaim>() {
+    let used_then_reclaimed = std::sync::Arc::new(AtomicBool::new(false));
+    let shape = used_then_reclaimed.clone();
+    // Two preemptions: enough for the store-buffering shape above (the mutant dies at 2), and a third multiplies
+    // the time by 20 for Epoch, Ibr and Qsbr (the protector's four retirements and step).
+    segpool::sync::model_with_bound(2, move || {
+        let strategy = Arc::new(R::new(&config()));
+        let store = Arc::new(Store::<R>::new(SEGMENTS));
+        let src = Arc::new(word(1, 1));
+        let used_first = std::sync::Arc::new(AtomicBool::new(false));
+        let mut retirer = strategy.register();
+        strategy.enter(&mut retirer); // pinned (Epoch) or online (Qsbr) at the first epoch
+        let protector = {
+            let (strategy, store, src, used_first) = (strategy.clone(), store.clone(), src.clone(), used_first.clone());
+            thread::spawn(move || {
+                let mut handle = strategy.register();
+                strategy.enter(&mut handle);
+                for id in 4..8 {
+                    strategy.retire(&mut handle, id, &*store);
+                }
+                strategy.leave(&mut handle, &*store);
+                strategy.enter(&mut handle);
+                let seen = SegRef::from_bits(strategy.protect(&mut handle, 0, &src, &*store));
+                assert_ne!(store.use_payload(seen.index()), REUSED, "{}: protected {seen:?} was reused", R::NAME);
+                assert!(
+                    !store.records().is_reusable(seen.index()),
+                    "{}: protected {seen:?} was made reusable",
+                    R::NAME
+                );
+                used_first.store(seen.index() == 1, StdOrdering::Relaxed);
+                strategy.leave(&mut handle, &*store);
+                strategy.unregister(&mut handle, &*store);
+            })
+        };
+        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1
+        strategy.retire(&mut retirer, 1, &*store);
+        strategy.retire(&mut retirer, 3, &*store);
+        strategy.collect(&mut retirer, &*store);
+        strategy.leave(&mut retirer, &*store);
+        for _ in 0..2 {
+            collecting_operation(&*strategy, &mut retirer, &*store);
+        }
+        let reclaimed_here = store.reused_here(1);
+        protector.join().unwrap();
+        if reclaimed_here && used_first.load(StdOrdering::Relaxed) {
+            shape.store(true, StdOrdering::Relaxed);
+        }
+        finish(&*strategy, vec![retirer], &*store);
+    });
+    if recycles::<R>() && reclaims_after_overlap::<R>() {
+        assert!(
+            used_then_reclaimed.load(StdOrdering::Relaxed),
+            "{}: no execution had the protector use segment 1 in its second operation and the retirer reclaim it \
+             before the join",
+            R::NAME
+        );
+    }
+}
+
 support::for_each_strategy! {
     |R| {
         #[test]
@@ -372,6 +451,11 @@ support::for_each_strategy! {
         #[test]
         fn born_after_enter() {
             super::born_after_enter::<R>();
+        }
+
+        #[test]
+        fn second_operation() {
+            super::second_operation::<R>();
         }
     }
 }
