@@ -41,7 +41,7 @@ mod suite {
     use segpool::segment_arena::SegmentArena;
     use segpool::sync::AtomicU64;
     use segpool::{
-        Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Reclaim, SegQueue, SegRef, Unprotected,
+        Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue, SegRef, Unprotected,
     };
 
     /// Counts allocations (and reallocations) of every thread while [`COUNTING`] is set.
@@ -225,6 +225,7 @@ mod suite {
             $run::<Epoch>($($arg),*);
             $run::<HazardEras>($($arg),*);
             $run::<Ibr>($($arg),*);
+            $run::<Qsbr>($($arg),*);
             $run::<Leak>($($arg),*);
             #[cfg(feature = "reference")]
             {

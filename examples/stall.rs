@@ -5,7 +5,7 @@
 //!
 //! `cargo run --example stall`. The same scenario, with each strategy's promise asserted, is `tests/stall.rs`.
 
-use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue};
 
 const PAIRS: u64 = 2_000;
 
@@ -18,6 +18,7 @@ fn main() {
     stalled::<Epoch>(OnExhausted::Fail);
     stalled::<HazardEras>(OnExhausted::Fail); // bounded past a stall, as Hazard: a bounded pool suffices
     stalled::<Ibr>(OnExhausted::Fail);
+    stalled::<Qsbr>(OnExhausted::Fail);
     stalled::<Leak>(OnExhausted::Grow); // Leak never recycles: it refuses Fail
     #[cfg(all(feature = "reference", segpool_std))]
     {
@@ -44,6 +45,7 @@ fn stalled<R: Reclaim>(on_exhausted: OnExhausted) {
         }
         queue.stats()
     };
+    stalled.park(); // idle from now on: Qsbr's handle would otherwise stay online and block reclamation
     for value in 0..PAIRS {
         if worker.push(value).is_ok() {
             assert_eq!(worker.pop(), Some(value));

@@ -48,8 +48,8 @@ fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, segment_size: usize)
     })
 }
 
-const STRATEGIES: [&str; 9] =
-    ["limbo", "hazard", "epoch", "hazard-eras", "ibr", "leak", "haphazard", "fast-smr", "crossbeam-epoch"];
+const STRATEGIES: [&str; 10] =
+    ["limbo", "hazard", "epoch", "hazard-eras", "ibr", "qsbr", "leak", "haphazard", "fast-smr", "crossbeam-epoch"];
 
 /// The targets, each with what this run measured (1 producer, 1 consumer or worker, Grow).
 fn targets(rows: &[Row]) -> String {
@@ -126,17 +126,17 @@ fn targets(rows: &[Row]) -> String {
         );
         let allocating: Vec<String> = ratios
             .iter()
-            .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr"))
+            .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr" | "qsbr"))
             .filter_map(|(name, _, allocs)| allocs.map(|allocs| format!("{name} {allocs:.4}")))
             .collect();
         if !allocating.is_empty() {
             let all_zero = ratios
                 .iter()
-                .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr"))
+                .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr" | "qsbr"))
                 .all(|(_, _, allocs)| allocs.is_some_and(|allocs| allocs == 0.0));
             line(
                 &format!(
-                    "{workload}: zero allocations per job at SegmentSize 1 (limbo, hazard, epoch, hazard-eras, ibr)"
+                    "{workload}: zero allocations per job at SegmentSize 1 (limbo, hazard, epoch, hazard-eras, ibr, qsbr)"
                 ),
                 allocating.join(", "),
                 Some(all_zero),

@@ -146,6 +146,8 @@ pub enum Subject {
     HazardEras,
     /// Our interval-based reclamation (2GEIBR).
     Ibr,
+    /// Our quiescent-state-based reclamation.
+    Qsbr,
     /// No reclamation: the baseline every ratio is taken against.
     Leak,
     /// The haphazard crate's hazard pointers (reference).
@@ -176,6 +178,7 @@ impl Subject {
             Subject::Epoch => "epoch",
             Subject::HazardEras => "hazard-eras",
             Subject::Ibr => "ibr",
+            Subject::Qsbr => "qsbr",
             Subject::Leak => "leak",
             Subject::Haphazard => "haphazard",
             Subject::FastSmr => "fast-smr",
@@ -236,6 +239,7 @@ pub fn dispatch<V: Visitor>(subject: Subject, visitor: V) -> V::Output {
         Subject::Epoch => visitor.visit::<SegmentedKind<segpool::Epoch>>(subject),
         Subject::HazardEras => visitor.visit::<SegmentedKind<segpool::HazardEras>>(subject),
         Subject::Ibr => visitor.visit::<SegmentedKind<segpool::Ibr>>(subject),
+        Subject::Qsbr => visitor.visit::<SegmentedKind<segpool::Qsbr>>(subject),
         Subject::Leak => visitor.visit::<SegmentedKind<segpool::Leak>>(subject),
         #[cfg(feature = "reference")]
         Subject::Haphazard => visitor.visit::<SegmentedKind<segpool::Haphazard>>(subject),
