@@ -314,6 +314,24 @@ impl Epoch {
         }
     }
 
+    /// Makes reusable what in the handle's sealed bag expired at the global epoch now, without a step (no fence, no
+    /// seal, no advance): Qsbr calls it when an announcement found the epoch moved, so a handle frees at its
+    /// quiescent states what others' advances let go. An `Acquire` load of `G` serves as a step's read does (module
+    /// docs, "Why two epochs", 4).
+    pub(crate) fn release_own<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
+        let global = self.global.load(Ordering::Acquire);
+        if global == handle.filtered_at || handle.sealed == 0 {
+            return;
+        }
+        handle.filtered_at = global;
+        let before = handle.bag.len();
+        // Only sealed entries can expire (the fresh ones carry UNSEALED), and `retain` keeps the order, so the
+        // sealed prefix just gets shorter.
+        self.release_expired(&mut handle.bag, global, store);
+        handle.sealed -= before - handle.bag.len();
+        handle.next_step = handle.next_step.min(handle.bag.len() + COLLECT_THRESHOLD);
+    }
+
     /// Moves what a step just left in the handle's bag to the orphan list, which every handle's step filters.
     /// The bag is fully sealed after every step, so other handles can judge its entries by their stamps alone.
     fn hand_over_bag(&self, handle: &mut EpochHandle) {

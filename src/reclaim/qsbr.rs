@@ -89,7 +89,7 @@ impl<const PERIOD: u32> Qsbr<PERIOD> {
     /// Announces a quiescent state: the handle holds no segment now. Publishes the global epoch if it moved since
     /// the handle's last announcement (module docs); an offline handle stays offline.
     #[inline]
-    fn announce(&self, handle: &mut QsbrHandle) {
+    fn announce<S: SegmentStore<Meta = ()>>(&self, handle: &mut QsbrHandle, store: &S) {
         handle.since_quiescent = 0;
         if !handle.inner.pinned {
             return;
@@ -105,6 +105,8 @@ impl<const PERIOD: u32> Qsbr<PERIOD> {
             return;
         }
         self.epoch.pin(&mut handle.inner);
+        // The epoch moved: what others' advances let go of this handle's bag is reusable now.
+        self.epoch.release_own(&mut handle.inner, store);
     }
 }
 
@@ -141,7 +143,7 @@ impl<const PERIOD: u32> Reclaim for Qsbr<PERIOD> {
             Epoch::unpin(&mut handle.inner);
         }
         if handle.inner.pinned {
-            self.announce(handle);
+            self.announce(handle, store);
             // Epoch's park expects an unpinned handle; the mutant's stays online, so step and keep the bag here.
             self.epoch.step(&mut handle.inner, store);
             return;
@@ -174,19 +176,19 @@ impl<const PERIOD: u32> Reclaim for Qsbr<PERIOD> {
     fn leave<S: SegmentStore<Meta = ()>>(&self, handle: &mut QsbrHandle, store: &S) {
         handle.since_quiescent += 1;
         if handle.since_quiescent >= PERIOD {
-            self.announce(handle);
+            self.announce(handle, store);
         }
         if self.epoch.shortage.must_give_back(&mut handle.inner.seen_shortage, store) {
             // The free list ran dry, or a producer waits: our own record must not hold the advance back, so
             // announce around the step (between operations we hold nothing).
-            self.announce(handle);
+            self.announce(handle, store);
             self.epoch.step(&mut handle.inner, store);
-            self.announce(handle);
+            self.announce(handle, store);
         }
     }
 
-    fn quiesce<S: SegmentStore<Meta = ()>>(&self, handle: &mut QsbrHandle, _store: &S) {
-        self.announce(handle);
+    fn quiesce<S: SegmentStore<Meta = ()>>(&self, handle: &mut QsbrHandle, store: &S) {
+        self.announce(handle, store);
     }
 
     fn retire<S: SegmentStore<Meta = ()>>(&self, handle: &mut QsbrHandle, id: SegmentId, store: &S) {
