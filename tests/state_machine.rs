@@ -27,7 +27,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use segpool::{
-    Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue,
+    Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, PushErrorKind, Qsbr, QueueStats, Reclaim, SegQueue,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ impl Modelled for Hazard {
 }
 
 impl Modelled for Epoch {
-    type Model = Unmodelled;
+    type Model = ErasModel;
 }
 
 /// HazardEras and Ibr, exactly: every operation of this test runs on a handle of its own (`q.push` takes one too),
@@ -170,6 +170,10 @@ impl Modelled for HazardEras {
 }
 
 impl Modelled for Ibr {
+    type Model = ErasModel;
+}
+
+impl Modelled for Qsbr {
     type Model = ErasModel;
 }
 
@@ -518,6 +522,9 @@ prop_state_machine! {
     #[test]
     #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
     fn ibr_matches_vecdeque_model(sequential 1..150 => QueueMachine<Ibr>);
+
+    #[test]
+    fn qsbr_matches_vecdeque_model(sequential 1..150 => QueueMachine<Qsbr>);
 }
 
 #[cfg(feature = "reference")]
