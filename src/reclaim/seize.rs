@@ -278,11 +278,6 @@ impl Reclaim for Seize {
     fn enter(&self, handle: &mut SeizeHandle) {
         debug_assert!(Arc::ptr_eq(&handle.shared, &self.shared), "a handle of another Seize");
         debug_assert!(handle.guard.is_none(), "enter inside an operation");
-        // Mutant `seize_protect_before_enter`: the guard is entered lazily by the first `protect`, after its load
-        // (as if a reservation only had to exist by the time the segment is used).
-        if cfg!(segpool_mutant = "seize_protect_before_enter") {
-            return;
-        }
         // SAFETY: the guard lives in `handle.guard`, which is emptied by `leave` and `unregister` and dropped by
         // `Drop for SeizeHandle` before `handle.shared` (a field never replaced) releases its count of the collector.
         let collector = unsafe { Seize::collector(&handle.shared) };
@@ -298,11 +293,6 @@ impl Reclaim for Seize {
     ) -> u64 {
         // seize's `protect` ordering: with `enter`'s store and the retirer's heavy barrier (module docs).
         let seen = src.load(Ordering::SeqCst);
-        if cfg!(segpool_mutant = "seize_protect_before_enter") && handle.guard.is_none() {
-            // SAFETY: as in `enter`.
-            let collector = unsafe { Seize::collector(&handle.shared) };
-            *handle.guard = Some(collector.enter());
-        }
         if cfg!(segpool_mutant = "seize_refresh_at_protect")
             && !SegRef::from_bits(seen).is_none()
             && let Some(guard) = handle.guard.as_mut()
