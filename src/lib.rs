@@ -64,7 +64,7 @@ pub use config::{
 pub use pool::{CancelToken, Pool, ShutdownReport, Submit, SubmitError, SubmitErrorKind, Task};
 pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
 #[cfg(all(feature = "reference", segpool_std))]
-pub use reclaim::{CrossbeamEpoch, FastSmr, Haphazard};
+pub use reclaim::{CrossbeamEpoch, FastSmr, Haphazard, Seize};
 pub use reclaim::{Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, Qsbr, Reclaim};
 // Not beside the sound strategies in the docs: `Unprotected` is a verification baseline (`reclaim::Unprotected`).
 // The root path stays for the tests, models and benches that name it.

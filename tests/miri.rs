@@ -17,6 +17,9 @@
 //! - `reclaim::fast_smr`: the same two, plus its own corner: fast-smr's thread contexts borrow a reclaimer that the
 //!   last handle drops, its guards point into a context, and the token of a handle dropped without unregistering is
 //!   reclaimed when the reclaimer drops.
+//! - `reclaim::seize`: the same two, plus its own corner: seize guards borrow a collector that the last handle drops,
+//!   and a handle dropped inside an operation, after its strategy, leaves seize's reservation before the collector
+//!   goes ([`seize_handle_dropped_inside_an_operation`]).
 
 mod support;
 
@@ -315,6 +318,32 @@ fn haphazard_handles_outlive_the_strategy() {
 #[test]
 fn fast_smr_handles_outlive_the_strategy() {
     handles_outlive_the_strategy::<segpool::FastSmr>();
+}
+
+#[cfg(feature = "reference")]
+#[test]
+fn seize_handles_outlive_the_strategy() {
+    handles_outlive_the_strategy::<segpool::Seize>();
+}
+
+/// A Seize handle dropped while its guard is entered (a thread unwinding out of an operation, say), after the
+/// strategy dropped and with a segment it retired waiting for that guard: the handle's drop leaves seize's
+/// reservation, which frees the batch (its token goes to the ready list), and only then releases the collector,
+/// which frees what is left.
+#[cfg(feature = "reference")]
+#[test]
+fn seize_handle_dropped_inside_an_operation() {
+    let store = RecordingStore::<()>::new(4);
+    let src = word(0, 1);
+    let strategy = segpool::Seize::new(&Config::default());
+    let mut handle = strategy.register();
+    strategy.enter(&mut handle);
+    assert_eq!(strategy.protect(&mut handle, 0, &src, &store), SegRef::new(0, 1).bits());
+    src.store(SegRef::new(1, 1).bits(), Ordering::Release);
+    strategy.retire(&mut handle, 0, &store);
+    assert!(!store.is_reusable(0), "reused inside the operation that protects it");
+    drop(strategy);
+    drop(handle);
 }
 
 #[cfg(feature = "reference")]

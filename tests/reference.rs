@@ -1,6 +1,6 @@
 #![cfg(all(feature = "reference", segpool_std))]
-//! The reference strategies, `CrossbeamEpoch` (crossbeam-epoch), `Haphazard` (haphazard) and `FastSmr` (fast-smr),
-//! through `SegQueue`.
+//! The reference strategies, `CrossbeamEpoch` (crossbeam-epoch), `Haphazard` (haphazard), `FastSmr` (fast-smr) and
+//! `Seize` (seize), through `SegQueue`.
 //!
 //! - Multi-threaded exactly-once delivery and per-producer FIFO at segment sizes 1 and 64, under `OnExhausted::Grow`
 //!   and under `Fail` and `Wait` with 8 segments (a refused push hands its value back and the producer retries it).
@@ -8,7 +8,7 @@
 //! - Values still in the queue are dropped exactly once when the queue drops (also with deferred work pending).
 //! - A queue moved after all its handles dropped, with reclamation still pending, keeps working.
 //! - A stalled handle: Haphazard holds back only what it protects; FastSmr only the lives that overlap its reserved
-//!   epoch; CrossbeamEpoch holds back everything retired.
+//!   epoch; CrossbeamEpoch and Seize (Hyaline-1) hold back everything retired.
 
 mod support;
 
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use segpool::{Config, CrossbeamEpoch, FastSmr, Haphazard, OnExhausted, QueueStats, Reclaim, SegQueue};
+use segpool::{Config, CrossbeamEpoch, FastSmr, Haphazard, OnExhausted, QueueStats, Reclaim, SegQueue, Seize};
 use support::{Stress, decode, encode};
 
 const WAIT: OnExhausted = OnExhausted::Wait(Duration::from_millis(20));
@@ -62,6 +62,12 @@ fn haphazard_mpmc_exactly_once_fifo() {
 #[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
 fn fast_smr_mpmc_exactly_once_fifo() {
     mpmc_cases::<FastSmr>();
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "30,000-180,000 values per case, far too slow for Miri: `small` runs the same checks")]
+fn seize_mpmc_exactly_once_fifo() {
+    mpmc_cases::<Seize>();
 }
 
 /// A value that counts its drops.
@@ -133,10 +139,19 @@ fn fast_smr_values_dropped_once() {
     })
 }
 
+#[test]
+fn seize_values_dropped_once() {
+    support::bounded(|| {
+        values_dropped_once::<Seize>();
+    })
+}
+
 /// Moves the queue after every handle dropped, while retired segments may still wait for their strategy (deferred
 /// closures, retired tokens), then uses it again from several threads: values intact, no stale views, and the
-/// pending segments come back to the moved pool.
-fn move_after_handles_dropped<R: Reclaim>() {
+/// pending segments come back to the moved pool. `pending_outlives_handles`: whether the strategy can still hold
+/// retired segments once no handle is left (not Seize: under Hyaline the last of the operations that hold a batch
+/// frees it when it leaves, so there nothing is pending at the move, which the test then checks).
+fn move_after_handles_dropped<R: Reclaim>(pending_outlives_handles: bool) {
     /// Three threads each push `PER_THREAD` values (retrying refused pushes) and pop as they go; then the rest is
     /// drained. Every value must come out exactly once.
     fn traffic<R: Reclaim>(q: &SegQueue<u64, R>, round: u64) {
@@ -187,11 +202,14 @@ fn move_after_handles_dropped<R: Reclaim>() {
         }
         drop((worker, stall));
         drop(stalled);
-        if q.stats().retired_pending > 0 {
+        if q.stats().retired_pending > 0 || !pending_outlives_handles {
             break;
         }
     }
     let before = q.stats();
+    if !pending_outlives_handles {
+        assert_eq!(before.retired_pending, 0, "{}: pending with no operation running: {before:?}", R::NAME);
+    }
     println!("{} before the moves: {before:?}", R::NAME);
 
     // Move it twice with no handle alive: onto the heap, then to another thread, which uses it and hands it back.
@@ -229,21 +247,28 @@ fn move_after_handles_dropped<R: Reclaim>() {
 #[test]
 fn crossbeam_move_after_handles_dropped() {
     support::bounded(|| {
-        move_after_handles_dropped::<CrossbeamEpoch>();
+        move_after_handles_dropped::<CrossbeamEpoch>(true);
     })
 }
 
 #[test]
 fn haphazard_move_after_handles_dropped() {
     support::bounded(|| {
-        move_after_handles_dropped::<Haphazard>();
+        move_after_handles_dropped::<Haphazard>(true);
     })
 }
 
 #[test]
 fn fast_smr_move_after_handles_dropped() {
     support::bounded(|| {
-        move_after_handles_dropped::<FastSmr>();
+        move_after_handles_dropped::<FastSmr>(true);
+    })
+}
+
+#[test]
+fn seize_move_after_handles_dropped() {
+    support::bounded(|| {
+        move_after_handles_dropped::<Seize>(false);
     })
 }
 
@@ -305,6 +330,19 @@ fn crossbeam_stall_holds_back_everything() {
     assert!(after.segments_recycled > during.segments_recycled, "reclamation resumed: {after:?}");
 }
 
+/// Hyaline-1 (seize): the stalled pop's reservation holds every batch retired while it lasts (here the worker shares
+/// its thread, hence its reservation, with the stall: the same thing), so under `Grow` the pool grows with the
+/// traffic; when the stall ends its leave frees them all, and nothing stays pending.
+#[test]
+fn seize_stall_holds_back_everything() {
+    let (during, after) = stall::<Seize>();
+    assert_eq!(during.retired_pending, during.segments_retired, "nothing reclaimed during the stall: {during:?}");
+    assert!(during.segments_retired >= STALL_VALUES / 4 - 1, "{during:?}");
+    assert!(during.segments_allocated >= STALL_VALUES / 4, "the pool grew with the traffic: {during:?}");
+    assert_eq!(after.retired_pending, 0, "every operation since the stall has left: {after:?}");
+    assert!(after.segments_recycled > during.segments_recycled, "reclamation resumed: {after:?}");
+}
+
 /// Small enough for Miri (`cargo +nightly miri test --test reference small`, or `scripts/miri.sh`), which checks
 /// the adapters' unsafe code (haphazard's tokens and the domain borrowed by the hazard pointers) and crossbeam's. Under Miri, 12 values per producer: still three times round the 4-segment arena.
 fn small<R: Reclaim>() {
@@ -327,4 +365,9 @@ fn haphazard_small() {
 #[test]
 fn fast_smr_small() {
     small::<FastSmr>();
+}
+
+#[test]
+fn seize_small() {
+    small::<Seize>();
 }

@@ -379,4 +379,84 @@ mod reference {
         assert!(report.refused >= PAIRS - 2 * SEGMENTS as u64, "{:?}", report.during);
         assert!(report.refused_after <= 2, "recovered: {:?}", report.after);
     }
+
+    /// Hyaline-1 (seize) is not robust: the stalled pop's reservation holds every batch retired while it lasts
+    /// (here the worker shares the stall's thread, hence its reservation: the same thing), so nothing retired during
+    /// the stall is reclaimed; memory grows with the traffic under `Grow`, pushes are handed back under `Fail`. The
+    /// stall's leave frees it all at once: nothing is pending afterwards.
+    #[test]
+    fn seize_blocks_reclamation_while_stalled() {
+        let report = stalled_run::<segpool::Seize>(OnExhausted::Grow);
+        assert_eq!(report.peak_pending, report.during.segments_retired, "nothing reclaimed: {:?}", report.during);
+        assert!(report.peak_pending >= PAIRS - 1, "{:?}", report.during);
+        assert!(report.during.segments_allocated >= PAIRS, "the pool grew with the traffic: {:?}", report.during);
+        assert_eq!(report.after.retired_pending, 0, "recovered: {:?}", report.after);
+        let report = stalled_run::<segpool::Seize>(OnExhausted::Fail);
+        assert_eq!(report.refused, PAIRS - SEGMENTS as u64, "16 pushes, then the pool is dry: {:?}", report.during);
+        assert_eq!(report.refused_after, 0, "recovered: {:?}", report.after);
+        assert_eq!(report.after.retired_pending, 0, "recovered: {:?}", report.after);
+    }
+
+    /// A handle on a thread of its own that stalls inside a pop when told to, and ends the stall when told to.
+    /// Returns the channel that ends it; the call returns once the stall began.
+    fn stall_on_own_thread<'s>(
+        s: &'s std::thread::Scope<'s, '_>,
+        q: &'s SegQueue<u64, segpool::Seize>,
+    ) -> std::sync::mpsc::SyncSender<()> {
+        let (began, stalled) = std::sync::mpsc::sync_channel(0);
+        let (end, ended) = std::sync::mpsc::sync_channel(0);
+        s.spawn(move || {
+            let mut handle = q.handle(); // !Send: made on this thread
+            let stall = handle.stall();
+            began.send(()).expect("the test waits");
+            ended.recv().expect("the test ends the stall");
+            drop(stall);
+        });
+        stalled.recv().expect("the stalling thread panicked");
+        end
+    }
+
+    /// What exactly a stalled Hyaline reservation holds back: the batches retired while it is active, and nothing
+    /// retired before it began. Stall A begins, the worker retires `PAIRS` segments (all held: by A), stall B
+    /// begins, the worker retires `PAIRS` more (held by both); A ends, which frees exactly the first run (B never
+    /// held it) while the second waits for B; B ends, and nothing is pending.
+    #[test]
+    fn seize_stall_holds_back_what_was_retired_during_it() {
+        crate::support::bounded(|| {
+            let q: SegQueue<u64, segpool::Seize> =
+                SegQueue::with_config(config(OnExhausted::Grow)).expect("valid config");
+            let mut worker = q.handle();
+            let (mut next, mut refused) = (0, 0);
+            std::thread::scope(|s| {
+                let end_a = stall_on_own_thread(s, &q);
+                traffic(&q, &mut worker, &mut next, PAIRS, &mut refused);
+                let first = q.stats();
+                assert_eq!(first.retired_pending, first.segments_retired, "all held by A: {first:?}");
+                let end_b = stall_on_own_thread(s, &q);
+                traffic(&q, &mut worker, &mut next, PAIRS, &mut refused);
+                let second = q.stats();
+                assert_eq!(second.retired_pending, second.segments_retired, "all held: {second:?}");
+                end_a.send(()).expect("stall A ends");
+                // A's thread has left when its handle's drain ran; wait for it through the stats (bounded above).
+                while q.stats().retired_pending > second.segments_retired - first.segments_retired {
+                    std::thread::yield_now();
+                }
+                let a_ended = q.stats();
+                assert_eq!(
+                    a_ended.retired_pending,
+                    second.segments_retired - first.segments_retired,
+                    "A's leave freed the first run, not the second: {first:?} {second:?} {a_ended:?}"
+                );
+                traffic(&q, &mut worker, &mut next, 10, &mut refused);
+                assert!(q.stats().retired_pending >= a_ended.retired_pending, "B still holds the second run");
+                end_b.send(()).expect("stall B ends");
+                println!("seize, stalls A then B: {first:?}\n{second:?}\nA ended: {a_ended:?}");
+            });
+            traffic(&q, &mut worker, &mut next, 10, &mut refused);
+            let end = q.stats();
+            assert_eq!(end.retired_pending, 0, "{end:?}");
+            assert_eq!(refused, 0, "Grow never refuses");
+            assert_eq!(end.stale_views, 0);
+        });
+    }
 }

@@ -192,6 +192,15 @@ impl Modelled for segpool::FastSmr {
     type Model = Unmodelled;
 }
 
+/// Seize, exactly, as the era strategies: sequential operations on one thread, so each retired batch is held only
+/// by this thread's reservation (the retiring guard drops its hold within `retire`), and the operation's `leave`
+/// frees it and drains the ready list; a padded batch always suffices here (two active reservations, at least two
+/// entries). So every retired segment is back on the free list before the next operation, and `pending` is 0.
+#[cfg(feature = "reference")]
+impl Modelled for segpool::Seize {
+    type Model = ErasModel;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Reference state machine
 
@@ -530,7 +539,7 @@ prop_state_machine! {
 #[cfg(feature = "reference")]
 mod reference {
     use super::*;
-    use segpool::{CrossbeamEpoch, FastSmr, Haphazard};
+    use segpool::{CrossbeamEpoch, FastSmr, Haphazard, Seize};
 
     prop_state_machine! {
         #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
@@ -546,5 +555,9 @@ mod reference {
         #[test]
         #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
         fn fast_smr_matches_vecdeque_model(sequential 1..150 => QueueMachine<FastSmr>);
+
+        #[test]
+        #[cfg_attr(miri, ignore = "64-256 generated runs of up to 150 steps; a single run takes 3-20 s under Miri")]
+        fn seize_matches_vecdeque_model(sequential 1..150 => QueueMachine<Seize>);
     }
 }

@@ -71,6 +71,14 @@
 //!   whose reclamation puts the segment on a ready list. `collect` and the shortage `leave`s (as Haphazard's) scan
 //!   again with a dummy retirement. A stalled thread holds back the lives that overlap its reservation interval
 //!   (every segment alive during it, protected or not), not the ones born after.
+//! - **Seize** (reference, `seize` 0.5.1, Hyaline-1; same builds): one seize `Collector` per queue; `enter` enters
+//!   a `LocalGuard` (seize's per-thread reservation) and `leave` drops it, `protect` is seize's `SeqCst` load;
+//!   `retire` hands a heap token per life, through one always-entered `OwnedGuard` per queue behind a mutex, to a
+//!   batch padded with dummies to an entry per registered handle plus one (seize retires a batch only if it holds an
+//!   entry per active reservation), flushes it and refreshes that guard; a token's reclamation, run by the last
+//!   operation to leave of those running at its retirement, puts the segment on a ready list. `collect` pads and
+//!   flushes again. No stale views; a stalled operation holds back everything retired while it lasts (Hyaline-1 is
+//!   not robust), as under epochs. Its handle holds a `LocalGuard`, so it is `!Send`, like CrossbeamEpoch's.
 //! - **Unprotected** (verification baseline): reuse at retirement, no protection. Unsound as a strategy (stale
 //!   views are routine), yet values still arrive exactly once, because the generation checks catch every stale
 //!   view. The ABA model checks use it to test those checks on their own.
@@ -94,6 +102,8 @@ pub mod qsbr;
 pub(crate) mod ready;
 pub(crate) mod registry;
 pub(crate) mod retired;
+#[cfg(all(feature = "reference", segpool_std))]
+pub mod seize;
 pub mod unprotected;
 
 #[cfg(all(feature = "reference", segpool_std))]
@@ -110,6 +120,9 @@ pub use ibr::Ibr;
 pub use leak::Leak;
 pub use limbo::Limbo;
 pub use qsbr::Qsbr;
+// `self::`: the module, not the crate it adapts.
+#[cfg(all(feature = "reference", segpool_std))]
+pub use self::seize::Seize;
 pub use unprotected::Unprotected;
 
 use crate::config::{Config, ConfigError};

@@ -1,5 +1,5 @@
 //! The ready list of the reference adapters: segments whose reclamation ran inside a foreign crate (a deferred
-//! closure of crossbeam-epoch, a token dropped by haphazard or reclaimed by fast-smr), parked until the next call
+//! closure of crossbeam-epoch, a token dropped by haphazard or reclaimed by fast-smr or seize), parked until the next call
 //! that has a [`SegmentStore`] hands them to it. The foreign code runs on whatever thread and at whatever time its
 //! crate chooses, possibly after the queue moved, so it gets nothing but a segment index and an `Arc` of this list.
 
@@ -13,7 +13,7 @@ use crate::sync::unmodelled::AtomicU64 as CounterU64;
 
 /// Segments whose deferred reclamation has run, waiting to be handed to the pool by the next call that has a
 /// store. Shared (through an `Arc`) with the deferred closures of [`CrossbeamEpoch`](super::CrossbeamEpoch) and
-/// the retired tokens of [`Haphazard`](super::Haphazard) and [`FastSmr`](super::FastSmr).
+/// the retired tokens of [`Haphazard`](super::Haphazard), [`FastSmr`](super::FastSmr) and [`Seize`](super::Seize).
 #[derive(Debug, Default)]
 pub(crate) struct ReadyList {
     ids: Mutex<Vec<SegmentId>>,

@@ -20,7 +20,7 @@
 /// support::for_each_strategy!(fn |R| if allocation_free { check::<R>(); });
 /// ```
 ///
-/// Each module starts with `use super::*;`. The reference adapters (`Haphazard`, `FastSmr`, `CrossbeamEpoch`) are
+/// Each module starts with `use super::*;`. The reference adapters (`Haphazard`, `FastSmr`, `Seize`, `CrossbeamEpoch`) are
 /// built with the `reference` feature only, and never under loom or shuttle (the model checkers cannot see their
 /// atomics), so the loom and shuttle models, which include this file too (`verification/support/`), run the other
 /// strategies. The module
@@ -54,6 +54,9 @@ macro_rules! for_each_strategy {
         #[cfg(all(feature = "reference", segpool_std))]
         $crate::support::for_each_strategy!(@one $form fast_smr => segpool::FastSmr
             { recycles: yes, allocation_free: no, send_handle: yes });
+        #[cfg(all(feature = "reference", segpool_std))]
+        $crate::support::for_each_strategy!(@one $form seize => segpool::Seize
+            { recycles: yes, allocation_free: no, send_handle: no });
         #[cfg(all(feature = "reference", segpool_std))]
         $crate::support::for_each_strategy!(@one $form crossbeam_epoch => segpool::CrossbeamEpoch
             { recycles: yes, allocation_free: no, send_handle: no });
