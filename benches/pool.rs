@@ -64,6 +64,7 @@ mod suite {
         {
             visitor.visit::<Segmented<segpool::Haphazard>>();
             visitor.visit::<Segmented<segpool::FastSmr>>();
+            visitor.visit::<Segmented<segpool::Seize>>();
             visitor.visit::<Segmented<segpool::CrossbeamEpoch>>();
             visitor.visit::<segpool::pool::CrossbeamChannel>();
         }

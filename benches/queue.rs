@@ -345,6 +345,7 @@ mod suite {
         {
             subject::<SegQueue<u64, segpool::Haphazard>, W>(&mut group, &workload);
             subject::<SegQueue<u64, segpool::FastSmr>, W>(&mut group, &workload);
+            subject::<SegQueue<u64, segpool::Seize>, W>(&mut group, &workload);
             subject::<SegQueue<u64, segpool::CrossbeamEpoch>, W>(&mut group, &workload);
         }
         subject::<crossbeam_queue::SegQueue<u64>, W>(&mut group, &workload);

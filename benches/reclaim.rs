@@ -231,6 +231,7 @@ mod suite {
             {
                 $run::<segpool::Haphazard>($($arg),*);
                 $run::<segpool::FastSmr>($($arg),*);
+                $run::<segpool::Seize>($($arg),*);
                 $run::<segpool::CrossbeamEpoch>($($arg),*);
             }
         }};

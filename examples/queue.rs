@@ -1,7 +1,7 @@
 //! A `SegQueue` with a chosen reclamation strategy: a producer thread and a consumer, `push`, `pop_batch` and
 //! `pop`, then the queue's segment accounting.
 //!
-//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|qsbr|leak|haphazard|fast-smr|crossbeam-epoch]`
+//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|qsbr|leak|haphazard|fast-smr|seize|crossbeam-epoch]`
 //! (default: hazard).
 
 use std::thread;
@@ -23,6 +23,7 @@ fn main() {
         "haphazard" => run::<segpool::Haphazard>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "fast-smr" => run::<segpool::FastSmr>(),
+        "seize" => run::<segpool::Seize>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "crossbeam-epoch" => run::<segpool::CrossbeamEpoch>(),
         other => panic!("unknown strategy {other:?}"),

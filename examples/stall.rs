@@ -24,6 +24,8 @@ fn main() {
     {
         stalled::<segpool::Haphazard>(OnExhausted::Fail);
         stalled::<segpool::FastSmr>(OnExhausted::Fail);
+        stalled::<segpool::Seize>(OnExhausted::Grow);
+        stalled::<segpool::Seize>(OnExhausted::Fail);
         stalled::<segpool::CrossbeamEpoch>(OnExhausted::Grow);
         stalled::<segpool::CrossbeamEpoch>(OnExhausted::Fail);
     }

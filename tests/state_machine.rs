@@ -27,7 +27,8 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use segpool::{
-    Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, PushErrorKind, Qsbr, QueueStats, Reclaim, SegQueue,
+    Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, PushErrorKind, Qsbr, QueueStats, Reclaim,
+    SegQueue,
 };
 
 // ---------------------------------------------------------------------------------------------------------------

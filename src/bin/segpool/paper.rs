@@ -48,8 +48,19 @@ fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, segment_size: usize)
     })
 }
 
-const STRATEGIES: [&str; 10] =
-    ["limbo", "hazard", "epoch", "hazard-eras", "ibr", "qsbr", "leak", "haphazard", "fast-smr", "crossbeam-epoch"];
+const STRATEGIES: [&str; 11] = [
+    "limbo",
+    "hazard",
+    "epoch",
+    "hazard-eras",
+    "ibr",
+    "qsbr",
+    "leak",
+    "haphazard",
+    "fast-smr",
+    "seize",
+    "crossbeam-epoch",
+];
 
 /// The targets, each with what this run measured (1 producer, 1 consumer or worker, Grow).
 fn targets(rows: &[Row]) -> String {
@@ -126,13 +137,17 @@ fn targets(rows: &[Row]) -> String {
         );
         let allocating: Vec<String> = ratios
             .iter()
-            .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr" | "qsbr"))
+            .filter(|(name, _, _)| {
+                matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr" | "qsbr")
+            })
             .filter_map(|(name, _, allocs)| allocs.map(|allocs| format!("{name} {allocs:.4}")))
             .collect();
         if !allocating.is_empty() {
             let all_zero = ratios
                 .iter()
-                .filter(|(name, _, _)| matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr" | "qsbr"))
+                .filter(|(name, _, _)| {
+                    matches!(name.as_str(), "limbo" | "hazard" | "epoch" | "hazard-eras" | "ibr" | "qsbr")
+                })
                 .all(|(_, _, allocs)| allocs.is_some_and(|allocs| allocs == 0.0));
             line(
                 &format!(

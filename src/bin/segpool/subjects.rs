@@ -154,6 +154,8 @@ pub enum Subject {
     Haphazard,
     /// The fast-smr crate's 2GEIBR (reference).
     FastSmr,
+    /// The seize crate's Hyaline (reference).
+    Seize,
     /// The crossbeam-epoch crate (reference).
     CrossbeamEpoch,
     /// `Mutex<VecDeque>`.
@@ -182,6 +184,7 @@ impl Subject {
             Subject::Leak => "leak",
             Subject::Haphazard => "haphazard",
             Subject::FastSmr => "fast-smr",
+            Subject::Seize => "seize",
             Subject::CrossbeamEpoch => "crossbeam-epoch",
             Subject::MutexDeque => "mutex-deque",
             Subject::Segqueue => "segqueue",
@@ -208,7 +211,11 @@ impl Subject {
     /// Whether this build and this operating system have it.
     pub fn available(self) -> bool {
         match self {
-            Subject::Haphazard | Subject::FastSmr | Subject::CrossbeamEpoch | Subject::CrossbeamChannel => {
+            Subject::Haphazard
+            | Subject::FastSmr
+            | Subject::Seize
+            | Subject::CrossbeamEpoch
+            | Subject::CrossbeamChannel => {
                 cfg!(feature = "reference")
             }
             Subject::IoUring => cfg!(all(target_os = "linux", feature = "uring")),
@@ -245,6 +252,8 @@ pub fn dispatch<V: Visitor>(subject: Subject, visitor: V) -> V::Output {
         Subject::Haphazard => visitor.visit::<SegmentedKind<segpool::Haphazard>>(subject),
         #[cfg(feature = "reference")]
         Subject::FastSmr => visitor.visit::<SegmentedKind<segpool::FastSmr>>(subject),
+        #[cfg(feature = "reference")]
+        Subject::Seize => visitor.visit::<SegmentedKind<segpool::Seize>>(subject),
         #[cfg(feature = "reference")]
         Subject::CrossbeamEpoch => visitor.visit::<SegmentedKind<segpool::CrossbeamEpoch>>(subject),
         #[cfg(feature = "reference")]
