@@ -148,10 +148,8 @@ fn seize_values_dropped_once() {
 
 /// Moves the queue after every handle dropped, while retired segments may still wait for their strategy (deferred
 /// closures, retired tokens), then uses it again from several threads: values intact, no stale views, and the
-/// pending segments come back to the moved pool. `pending_outlives_handles`: whether the strategy can still hold
-/// retired segments once no handle is left (not Seize: under Hyaline the last of the operations that hold a batch
-/// frees it when it leaves, so there nothing is pending at the move, which the test then checks).
-fn move_after_handles_dropped<R: Reclaim>(pending_outlives_handles: bool) {
+/// pending segments come back to the moved pool (Seize's wait in the retiring guard's batch, not yet flushed).
+fn move_after_handles_dropped<R: Reclaim>() {
     /// Three threads each push `PER_THREAD` values (retrying refused pushes) and pop as they go; then the rest is
     /// drained. Every value must come out exactly once.
     fn traffic<R: Reclaim>(q: &SegQueue<u64, R>, round: u64) {
@@ -202,14 +200,11 @@ fn move_after_handles_dropped<R: Reclaim>(pending_outlives_handles: bool) {
         }
         drop((worker, stall));
         drop(stalled);
-        if q.stats().retired_pending > 0 || !pending_outlives_handles {
+        if q.stats().retired_pending > 0 {
             break;
         }
     }
     let before = q.stats();
-    if !pending_outlives_handles {
-        assert_eq!(before.retired_pending, 0, "{}: pending with no operation running: {before:?}", R::NAME);
-    }
     println!("{} before the moves: {before:?}", R::NAME);
 
     // Move it twice with no handle alive: onto the heap, then to another thread, which uses it and hands it back.
@@ -247,28 +242,28 @@ fn move_after_handles_dropped<R: Reclaim>(pending_outlives_handles: bool) {
 #[test]
 fn crossbeam_move_after_handles_dropped() {
     support::bounded(|| {
-        move_after_handles_dropped::<CrossbeamEpoch>(true);
+        move_after_handles_dropped::<CrossbeamEpoch>();
     })
 }
 
 #[test]
 fn haphazard_move_after_handles_dropped() {
     support::bounded(|| {
-        move_after_handles_dropped::<Haphazard>(true);
+        move_after_handles_dropped::<Haphazard>();
     })
 }
 
 #[test]
 fn fast_smr_move_after_handles_dropped() {
     support::bounded(|| {
-        move_after_handles_dropped::<FastSmr>(true);
+        move_after_handles_dropped::<FastSmr>();
     })
 }
 
 #[test]
 fn seize_move_after_handles_dropped() {
     support::bounded(|| {
-        move_after_handles_dropped::<Seize>(false);
+        move_after_handles_dropped::<Seize>();
     })
 }
 
@@ -332,14 +327,18 @@ fn crossbeam_stall_holds_back_everything() {
 
 /// Hyaline-1 (seize): the stalled pop's reservation holds every batch retired while it lasts (here the worker shares
 /// its thread, hence its reservation, with the stall: the same thing), so under `Grow` the pool grows with the
-/// traffic; when the stall ends its leave frees them all, and nothing stays pending.
+/// traffic; when the stall ends its leave frees them all, and nothing stays pending but what waits in the retiring
+/// guard's batch for the next flush.
 #[test]
 fn seize_stall_holds_back_everything() {
     let (during, after) = stall::<Seize>();
     assert_eq!(during.retired_pending, during.segments_retired, "nothing reclaimed during the stall: {during:?}");
     assert!(during.segments_retired >= STALL_VALUES / 4 - 1, "{during:?}");
     assert!(during.segments_allocated >= STALL_VALUES / 4, "the pool grew with the traffic: {during:?}");
-    assert_eq!(after.retired_pending, 0, "every operation since the stall has left: {after:?}");
+    assert!(
+        after.retired_pending < segpool::reclaim::seize::RETIRE_BATCH as u64,
+        "every operation since the stall has left: {after:?}"
+    );
     assert!(after.segments_recycled > during.segments_recycled, "reclamation resumed: {after:?}");
 }
 
