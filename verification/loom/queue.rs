@@ -208,6 +208,7 @@ fifo_models! {
     epoch_fifo => segpool::Epoch,
     hazard_eras_fifo => segpool::HazardEras,
     ibr_fifo => segpool::Ibr,
+    hyaline_fifo => segpool::Hyaline,
     leak_fifo => segpool::Leak,
 }
 
@@ -235,5 +236,6 @@ aba_models! {
     epoch_aba => segpool::Epoch, sound: true,
     hazard_eras_aba => segpool::HazardEras, sound: true,
     ibr_aba => segpool::Ibr, sound: true,
+    hyaline_aba => segpool::Hyaline, sound: true,
     unprotected_aba => segpool::Unprotected, sound: false,
 }
