@@ -36,6 +36,10 @@
 //! - `born_after_enter`: a segment born after the protector entered, after the clock moved, and loaded by it in
 //!   the same operation, then retired and reclaimed by the other thread (see [`born_after_enter`]): an era
 //!   reservation that does not follow the clock misses it.
+//! - `unlink_inside_operation`: the retirer unlinks segment 1 inside its own operation (after its `enter`, as the
+//!   queue does), retires it and segment 3 and collects, unordered with the protector's operation (see
+//!   [`unlink_inside_operation`]): a reclaim that relies on a fence before the unlink instead of its own after the
+//!   retirement misses the protector.
 //!
 //! What loom cannot see: its `fence(SeqCst)` joins the causality of every earlier `SeqCst` fence, which C++ does
 //! not promise. So an edge that a strategy leaves to an `Acquire` read is checked only in the executions where no
@@ -53,6 +57,10 @@
 //! `collect` that does nothing) fail the coverage assertions of all four models of their strategy (0.1 s each):
 //! two retirements stay under the scan threshold, so without `collect` no scan on the retirer's side follows the
 //! protector's operation, and the shapes those assertions require never occur.
+//! Hyaline's `hyaline_enter_no_fence` dies by a causality violation in the three models of the first shape (0.03 s);
+//! `hyaline_publish_no_fence` survives them (the retirer's `enter` fence comes after the unlink there and does the
+//! publish fence's work) and dies in `unlink_inside_operation` (0.06 s); `hyaline_count_checks_old` and
+//! `hyaline_push_into_inactive` fail `finish` in all five (a batch never freed; 0.1 s).
 //!
 //! Bounds: 2 threads; the protector runs one operation with two protections (`born_after_enter`: until the source
 //! moves), the retirer two or three operations on two handles; `LOOM_MAX_PREEMPTIONS` (default 3). Time here:
@@ -356,6 +364,47 @@ fn born_after_enter<R: Reclaim>() {
     }
 }
 
+/// The unlink inside the retirer's operation, as the queue does it: the retirer enters, unlinks segment 1, retires
+/// it and segment 3 and collects, while the protector runs one operation unordered with it. In the other scenarios
+/// the unlink comes before the retirer's `enter`, whose fence then orders it for strategies that reclaim without a
+/// fence of their own after the retirement; here only such a fence does. Hyaline's publish reads every slot after
+/// its fence: without it (the `hyaline_publish_no_fence` mutant) it can read the protector's slot still inactive
+/// while the protector loads segment 1 (store buffering), and the retirer's own `leave` frees the batch under the
+/// protector. Asserts that some execution had the protector use segment 1 and the retirer reclaim it before the
+/// join (not for Limbo: with a one-entry ring, the eviction of segment 1 by segment 3 finds it referenced or not
+/// yet protected, and in the latter case the protector reads the next segment).
+fn unlink_inside_operation<R: Reclaim>() {
+    let used_then_reclaimed = std::sync::Arc::new(AtomicBool::new(false));
+    let shape = used_then_reclaimed.clone();
+    segpool::sync::model(move || {
+        let strategy = Arc::new(R::new(&config()));
+        let store = Arc::new(Store::<R>::new(SEGMENTS));
+        let src = Arc::new(word(1, 1));
+        let used_first = std::sync::Arc::new(AtomicBool::new(false));
+        let mut retirer = strategy.register();
+        let protector = spawn_protector(&strategy, &store, &src, &used_first);
+        strategy.enter(&mut retirer);
+        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1, inside the operation
+        strategy.retire(&mut retirer, 1, &*store);
+        strategy.retire(&mut retirer, 3, &*store);
+        strategy.collect(&mut retirer, &*store);
+        strategy.leave(&mut retirer, &*store);
+        let reclaimed_here = store.reused_here(1);
+        protector.join().unwrap();
+        if reclaimed_here && used_first.load(StdOrdering::Relaxed) {
+            shape.store(true, StdOrdering::Relaxed);
+        }
+        finish(&*strategy, vec![retirer], &*store);
+    });
+    if recycles::<R>() && R::NAME != segpool::Limbo::NAME {
+        assert!(
+            used_then_reclaimed.load(StdOrdering::Relaxed),
+            "{}: no execution had the protector use segment 1 and the retirer reclaim it before the join",
+            R::NAME
+        );
+    }
+}
+
 support::for_each_strategy! {
     |R| {
         #[test]
@@ -376,6 +425,11 @@ support::for_each_strategy! {
         #[test]
         fn born_after_enter() {
             super::born_after_enter::<R>();
+        }
+
+        #[test]
+        fn unlink_inside_operation() {
+            super::unlink_inside_operation::<R>();
         }
     }
 }
