@@ -162,6 +162,40 @@ fn epoch_reports_exhaustion_while_stalled_then_recovers() {
 
 const COLLECT: u64 = segpool::reclaim::epoch::COLLECT_THRESHOLD as u64;
 
+const BATCH: u64 = segpool::reclaim::hyaline::BATCH as u64;
+
+/// Hyaline-1: the stalled handle's slot stays active, so every batch published during the stall puts a node into
+/// its list and waits for its `leave`: with `Grow`, unreclaimed segments (and the memory) grow with the traffic, as
+/// with Epoch. When the stall ends, its `leave` frees every one of those batches at once.
+#[test]
+fn hyaline_grows_without_bound_while_stalled_then_recovers() {
+    let report = stalled_run::<segpool::Hyaline>(OnExhausted::Grow);
+    assert!(report.peak_pending >= PAIRS - 2 * BATCH, "pending must track the traffic: {:?}", report.during);
+    assert!(report.during.segments_allocated >= PAIRS - 2 * BATCH, "{:?}", report.during);
+    assert!(report.after.retired_pending < BATCH, "recovered after the stall: {:?}", report.after);
+    assert_eq!(
+        report.after.segments_allocated, report.during.segments_allocated,
+        "no growth after: {:?}",
+        report.after
+    );
+}
+
+/// Hyaline-1 under `Fail`: pushes are handed back while the stall lasts (every segment ends up in a batch the
+/// stalled slot holds), and the queue works again once it ends.
+#[test]
+fn hyaline_reports_exhaustion_while_stalled_then_recovers() {
+    let report = stalled_run::<segpool::Hyaline>(OnExhausted::Fail);
+    assert!(report.refused >= PAIRS - SEGMENTS as u64 - 2 * BATCH, "refusals while stalled: {:?}", report.during);
+    assert_eq!(report.during.segments_allocated, SEGMENTS as u64, "{:?}", report.during);
+    assert!(
+        report.refused_after <= 2,
+        "recovered after the stall: {} refused, {:?}",
+        report.refused_after,
+        report.after
+    );
+    assert!(report.after.retired_pending < BATCH, "{:?}", report.after);
+}
+
 const SCAN: u64 = segpool::reclaim::eras::SCAN_THRESHOLD as u64;
 
 /// The most lives a running handle keeps on its list between operations besides those a stall holds back:
