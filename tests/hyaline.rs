@@ -9,15 +9,19 @@
 //! - A partial batch is published when a shortage is signalled (`collect`), at the holder's next `leave`.
 //! - `park` and `unregister` publish the partial batch, or hand it to the orphan list when too many slots are
 //!   active, and a later publisher adopts it.
+//! - A leaver reads a node's links before it drops the node's reference: a store whose next owner retires and
+//!   publishes each segment the moment it is made reusable shows it deterministically.
 //! - Racing readers never hold a segment that was made reusable (a second line behind the loom models).
 
 mod support;
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use segpool::reclaim::SegmentStore;
 use segpool::reclaim::hyaline::BATCH;
 use segpool::{Config, Hyaline, HyalineMeta, Reclaim, SegRef, SegmentId};
 use support::{RaceStore, RecordingStore, word};
@@ -285,5 +289,90 @@ fn racing_readers_never_hold_a_reused_segment() {
         println!("hyaline: {readers} readers, {moves} moves, {checks} checks, {violations} violations");
         assert!(moves > min_race && checks > min_race, "the race barely ran: {moves} moves, {checks} checks");
         assert_eq!(violations, 0, "a held segment was made reusable ({checks} checks, {moves} moves)");
+    })
+}
+
+/// A store whose "next owner" (handle `B`, inside an operation) retires each segment again, and publishes it, the
+/// moment it is made reusable: the fastest reuse there can be, inside the very call that frees the batch.
+struct ReusingStore<'h> {
+    metas: Vec<HyalineMeta>,
+    reused: RefCell<Vec<u32>>,
+    strategy: &'h Hyaline,
+    next_owner: RefCell<Option<<Hyaline as Reclaim>::Handle>>,
+    armed: Cell<bool>,
+}
+
+impl SegmentStore for ReusingStore<'_> {
+    type Meta = HyalineMeta;
+
+    fn meta(&self, id: SegmentId) -> &HyalineMeta {
+        &self.metas[id as usize]
+    }
+
+    fn make_reusable(&self, id: SegmentId) {
+        let times = {
+            let mut reused = self.reused.borrow_mut();
+            reused[id as usize] += 1;
+            reused[id as usize]
+        };
+        // Once per segment: a second reuse while armed is already the bug, and retiring it again could cycle.
+        if self.armed.get() && times == 1 {
+            let mut owner = self.next_owner.borrow_mut();
+            let owner = owner.as_mut().expect("the next owner is set before arming");
+            self.strategy.retire(owner, id, self);
+            self.strategy.collect(owner, self); // published at once, into the next owner's own slot
+        }
+    }
+}
+
+/// A reader holding nodes of two batches leaves; its decrement on the first node frees that node's batch, whose
+/// segments the next owner at once retires and publishes again (rewriting their `slot_next`). A leaver that reads
+/// the link after its decrement (`hyaline_next_after_release`) follows the new owner's list instead of its own:
+/// it frees segments still held, or never drops the older batch. Done right, every segment is reused exactly
+/// twice: once by the reader's leave, once by the next owner's.
+#[test]
+fn leaver_reads_links_before_its_reference_is_gone() {
+    support::bounded(|| {
+        let h = Hyaline::new(&Config::default());
+        let store = ReusingStore {
+            metas: (0..SEGMENTS).map(|_| HyalineMeta::default()).collect(),
+            reused: RefCell::new(vec![0; SEGMENTS]),
+            strategy: &h,
+            next_owner: RefCell::new(None),
+            armed: Cell::new(false),
+        };
+        let src = word(0, 1);
+        let mut reader = h.register();
+        let mut publisher = h.register();
+        let mut owner = h.register();
+        h.enter(&mut reader);
+        let _ = h.protect(&mut reader, 0, &src, &store);
+        // Two batches published while the reader is inside: its list holds a node of each.
+        h.enter(&mut publisher);
+        for id in 1..=2 * BATCH as SegmentId {
+            h.retire(&mut publisher, id, &store);
+        }
+        assert_eq!(publisher.unpublished(), 0);
+        h.leave(&mut publisher, &store);
+        assert!(store.reused.borrow().iter().all(|&n| n == 0), "the reader holds both batches");
+        h.enter(&mut owner);
+        *store.next_owner.borrow_mut() = Some(owner);
+        store.armed.set(true);
+        h.leave(&mut reader, &store);
+        store.armed.set(false);
+        let reused_by_reader = store.reused.borrow().clone();
+        let mut owner = store.next_owner.borrow_mut().take().expect("still there");
+        h.leave(&mut owner, &store);
+        let expected: Vec<u32> = (0..SEGMENTS).map(|id| if (1..=2 * BATCH).contains(&id) { 2 } else { 0 }).collect();
+        assert_eq!(
+            *store.reused.borrow(),
+            expected,
+            "each segment reused once by the reader's leave and once by the next owner's (after the reader's \
+             leave: {reused_by_reader:?})"
+        );
+        assert_eq!(h.pending(), 0);
+        h.unregister(&mut owner, &store);
+        h.unregister(&mut reader, &store);
+        h.unregister(&mut publisher, &store);
     })
 }
