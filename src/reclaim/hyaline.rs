@@ -11,8 +11,8 @@
 //!   holding one word: `0` while the handle is outside an operation (*inactive*), otherwise [`ACTIVE`] plus, in the
 //!   low 32 bits, the head of the slot's *list* (a segment index + 1, `0` for the empty list).
 //! - **Batch nodes are retired segments.** [`Hyaline::retire`] appends the segment to the handle's *batch*,
-//!   chained through its [`HyalineMeta::batch_next`] (no allocation). The batch's *reference count* lives on its
-//!   first node ([`HyalineMeta::batch_refs`]), and every node knows that node ([`HyalineMeta::batch_first`]).
+//!   chained through its [`HyalineMeta`]'s `batch_next` (no allocation). The batch's *reference count* lives on its
+//!   first node (`batch_refs`), and every node knows that node (`batch_first`).
 //! - **enter** stores active-and-empty into the handle's slot and runs a `SeqCst` fence. **protect** is a plain
 //!   load: the active slot covers the whole operation.
 //! - **publish** (when the batch holds [`BATCH`] segments): a `SeqCst` fence (every segment of the batch was
@@ -130,7 +130,8 @@ mod batch;
 /// A handle publishes its batch once it holds this many segments. See the module docs for why 4.
 pub const BATCH: usize = 4;
 
-/// The active bit of a slot word; the low 32 bits are the head of the slot's list ([`Link`]).
+/// The active bit of a slot word; the low 32 bits are the head of the slot's list (a segment index + 1, `0`
+/// for the empty list).
 pub const ACTIVE: u64 = 1 << 32;
 
 /// The slot word of a handle outside any operation.

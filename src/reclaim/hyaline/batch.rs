@@ -1,4 +1,4 @@
-//! A handle's batch of retired segments, chained through [`HyalineMeta::batch_next`] (no allocation), and the
+//! A handle's batch of retired segments, chained through `HyalineMeta::batch_next` (no allocation), and the
 //! per-segment state of [`Hyaline`](super::Hyaline).
 
 use crate::reclaim::SegmentStore;
