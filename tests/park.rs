@@ -1,8 +1,8 @@
 #![cfg(segpool_std)]
 //! `Handle::park`: a handle about to go quiet hands over the retired segments only it could reclaim.
 //!
-//! Hazard, Epoch, HazardEras, Ibr and Hyaline keep retired segments per handle and reclaim them during that handle's own
-//! operations. A handle that stops operating (a pool worker asleep) would keep them for good, and under `Fail` its
+//! Hazard, Epoch, HazardEras, Ibr and Hyaline keep retired segments per handle and reclaim them during that handle's
+//! own operations. A handle that stops operating (a pool worker asleep) would keep them for good, and under `Fail` its
 //! list can hold the whole pool, so every push fails although nothing is protected any more. The pool's workers park
 //! before they sleep; a pool test once found an Epoch worker asleep on 598 of 600 segments.
 //!

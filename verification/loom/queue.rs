@@ -1,7 +1,7 @@
 //! Loom models of `SegQueue`, exhaustive within a preemption bound: exactly-once delivery and per-producer FIFO
 //! with two producers and with two consumers, and ABA on recycled segments. Strategies: those written against the
-//! facade (Limbo, Hazard, Epoch, Leak, HazardEras, Ibr, Hyaline) and, for ABA, `Unprotected`, which reuses segments at once
-//! and so leaves the generation checks alone against stale references.
+//! facade (Limbo, Hazard, Epoch, Leak, HazardEras, Ibr, Hyaline) and, for ABA, `Unprotected`, which reuses
+//! segments at once and so leaves the generation checks alone against stale references.
 //!
 //! Bounds: at most 3 threads (main included), at most 8 operations per thread; preemption bound 3 for the ABA
 //! models (`segpool::sync::model`) and 2 for the FIFO models ([`FIFO_PREEMPTIONS`]); `LOOM_MAX_PREEMPTIONS`
@@ -62,8 +62,8 @@ fn two_producers_one_consumer<R: Reclaim>() {
 /// One producer pushes three values (SegmentSize 2) while two consumers pop, twice and once, then the main thread
 /// drains. Checks: every value exactly once, each consumer sees the values in push order, no stale view.
 /// Bound: 3 threads, 3 pushes / 2 + 1 pops + drain, 2 preemptions. Time here (`--release`, alone): Limbo 0.2 s,
-/// Hazard 28 s, Epoch 29 s, Leak 0.3 s, HazardEras 15 s, Ibr 9.4 s, Hyaline 18 s. (With two pops per consumer: Epoch 103 s,
-/// Hazard 56 s.)
+/// Hazard 28 s, Epoch 29 s, Leak 0.3 s, HazardEras 15 s, Ibr 9.4 s, Hyaline 18 s. (With two pops per consumer:
+/// Epoch 103 s, Hazard 56 s.)
 fn one_producer_two_consumers<R: Reclaim>() {
     segpool::sync::model_with_bound(FIFO_PREEMPTIONS, || {
         let q = queue::<R>(2, 4);
