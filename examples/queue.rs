@@ -1,12 +1,12 @@
 //! A `SegQueue` with a chosen reclamation strategy: a producer thread and a consumer, `push`, `pop_batch` and
 //! `pop`, then the queue's segment accounting.
 //!
-//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|leak|haphazard|fast-smr|crossbeam-epoch]`
+//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|hyaline|leak|haphazard|fast-smr|crossbeam-epoch]`
 //! (default: hazard).
 
 use std::thread;
 
-use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, HazardEras, Hyaline, Ibr, Leak, Limbo, OnExhausted, Reclaim, SegQueue};
 
 const VALUES: u64 = 10_000;
 
@@ -17,6 +17,7 @@ fn main() {
         "epoch" => run::<Epoch>(),
         "hazard-eras" => run::<HazardEras>(),
         "ibr" => run::<Ibr>(),
+        "hyaline" => run::<Hyaline>(),
         "leak" => run::<Leak>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "haphazard" => run::<segpool::Haphazard>(),
