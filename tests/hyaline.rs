@@ -11,6 +11,7 @@
 //!   active, and a later publisher adopts it.
 //! - A leaver reads a node's links before it drops the node's reference: a store whose next owner retires and
 //!   publishes each segment the moment it is made reusable shows it deterministically.
+//! - The batch size's promise with few segments: a single handle doing push/pop pairs is never refused with 8.
 //! - Racing readers never hold a segment that was made reusable (a second line behind the loom models).
 
 mod support;
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use segpool::reclaim::SegmentStore;
 use segpool::reclaim::hyaline::BATCH;
-use segpool::{Config, Hyaline, HyalineMeta, Reclaim, SegRef, SegmentId};
+use segpool::{Config, Hyaline, HyalineMeta, OnExhausted, Reclaim, SegQueue, SegRef, SegmentId};
 use support::{RaceStore, RecordingStore, word};
 
 const SEGMENTS: usize = 32;
@@ -377,4 +378,31 @@ fn leaver_reads_links_before_its_reference_is_gone() {
         h.unregister(&mut reader, &store);
         h.unregister(&mut publisher, &store);
     })
+}
+
+/// The batch size's promise (module docs, "The batch size"): a single handle keeps at most `BATCH - 1` segments
+/// unpublished, and a batch it publishes alone is freed at its own `leave`, so push/pop pairs with up to two values
+/// in flight never find a `Fail` pool of 8 segments dry.
+#[test]
+#[cfg_attr(miri, ignore = "20,000 pairs per configuration: too slow for Miri")]
+fn single_handle_is_never_refused() {
+    for (segment_size, segment_count, depth) in [(1, 16, 2), (64, 16, 65), (1, 8, 2), (1, 8, 1), (64, 8, 65)] {
+        let config = Config { segment_size, segment_count, on_exhausted: OnExhausted::Fail, limbo_len: 1 };
+        let q: SegQueue<u64, Hyaline> = SegQueue::with_config(config).expect("valid config");
+        let mut h = q.handle();
+        let mut next_pop = 0;
+        for value in 0..20_000 {
+            h.push(value).unwrap_or_else(|e| {
+                panic!("size {segment_size}, {segment_count} segments, push {value}: {e}; {:?}", q.stats())
+            });
+            if value >= depth {
+                assert_eq!(h.pop(), Some(next_pop));
+                next_pop += 1;
+            }
+        }
+        let stats = q.stats();
+        assert!(stats.segments_recycled > 0, "{stats:?}");
+        assert!(stats.retired_pending < BATCH as u64, "{stats:?}");
+        assert_eq!(stats.stale_views, 0, "{stats:?}");
+    }
 }
