@@ -1,12 +1,12 @@
 //! A `SegQueue` with a chosen reclamation strategy: a producer thread and a consumer, `push`, `pop_batch` and
 //! `pop`, then the queue's segment accounting.
 //!
-//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|qsbr|leak|haphazard|fast-smr|seize|crossbeam-epoch]`
+//! `cargo run --example queue [limbo|hazard|epoch|hazard-eras|ibr|qsbr|hyaline|leak|haphazard|fast-smr|seize|crossbeam-epoch]`
 //! (default: hazard).
 
 use std::thread;
 
-use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, HazardEras, Hyaline, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue};
 
 const VALUES: u64 = 10_000;
 
@@ -18,6 +18,7 @@ fn main() {
         "hazard-eras" => run::<HazardEras>(),
         "ibr" => run::<Ibr>(),
         "qsbr" => run::<Qsbr>(),
+        "hyaline" => run::<Hyaline>(),
         "leak" => run::<Leak>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "haphazard" => run::<segpool::Haphazard>(),

@@ -5,7 +5,7 @@
 //!
 //! `cargo run --example stall`. The same scenario, with each strategy's promise asserted, is `tests/stall.rs`.
 
-use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue};
+use segpool::{Config, Epoch, Hazard, HazardEras, Hyaline, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue};
 
 const PAIRS: u64 = 2_000;
 
@@ -19,6 +19,8 @@ fn main() {
     stalled::<HazardEras>(OnExhausted::Fail); // bounded past a stall, as Hazard: a bounded pool suffices
     stalled::<Ibr>(OnExhausted::Fail);
     stalled::<Qsbr>(OnExhausted::Fail);
+    stalled::<Hyaline>(OnExhausted::Grow); // Hyaline-1 is not robust: grows with the traffic, as Epoch
+    stalled::<Hyaline>(OnExhausted::Fail);
     stalled::<Leak>(OnExhausted::Grow); // Leak never recycles: it refuses Fail
     #[cfg(all(feature = "reference", segpool_std))]
     {

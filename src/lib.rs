@@ -65,7 +65,7 @@ pub use pool::{CancelToken, Pool, ShutdownReport, Submit, SubmitError, SubmitErr
 pub use queue::{Handle, PushError, PushErrorKind, QueueStats, SegQueue, Stall};
 #[cfg(all(feature = "reference", segpool_std))]
 pub use reclaim::{CrossbeamEpoch, FastSmr, Haphazard, Seize};
-pub use reclaim::{Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, Qsbr, Reclaim};
+pub use reclaim::{Epoch, Hazard, HazardEras, Hyaline, HyalineMeta, Ibr, Leak, Limbo, Qsbr, Reclaim};
 // Not beside the sound strategies in the docs: `Unprotected` is a verification baseline (`reclaim::Unprotected`).
 // The root path stays for the tests, models and benches that name it.
 #[doc(hidden)]

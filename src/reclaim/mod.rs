@@ -41,6 +41,15 @@
 //!   two-epoch rule then frees what every online handle has passed. Nothing is published per operation: one load of
 //!   the global epoch per `leave`. No stale views; a handle that never quiesces (stalled inside an operation, or
 //!   online and idle) stops all reclamation, as a pinned epoch does.
+//! - **Hyaline** (Hyaline-1, Nikolaev & Ravindran 2021): every handle's registry record is a *slot*, active while
+//!   it is inside an operation; retired segments gather in a per-handle *batch* of [`hyaline::BATCH`], which is
+//!   published by pushing one of its segments onto every active slot's list and counting the pushes on the batch's
+//!   first segment; each `leave` takes its slot's list and drops one reference per node, and the last drop makes the
+//!   batch reusable. `protect` is a plain load. Shortages are answered as Epoch answers them (partial batches are
+//!   published at `leave`, `park` and `unregister` hand them to an orphan list). No stale views; a stalled handle
+//!   keeps its slot active and every batch published meanwhile waits for it, so unreclaimed segments grow without
+//!   bound with the traffic (as Epoch's); one fence per `enter`, one swap per `leave` plus a decrement per node
+//!   received.
 //! - **Leak** (the baseline): nothing is ever reused, so it runs only under `OnExhausted::Grow` (it refuses `Fail`
 //!   and `Wait`, under which its queue would die after `segment_count * segment_size` values); every segment
 //!   after the first `segment_count` is a fresh allocation. Unreclaimed segments: all retired ones. Costs nothing
@@ -93,6 +102,7 @@ pub mod fast_smr;
 pub mod haphazard;
 pub mod hazard;
 pub mod hazard_eras;
+pub mod hyaline;
 pub mod ibr;
 pub mod leak;
 pub mod limbo;
@@ -116,6 +126,7 @@ pub use fast_smr::FastSmr;
 pub use haphazard::Haphazard;
 pub use hazard::Hazard;
 pub use hazard_eras::HazardEras;
+pub use hyaline::{Hyaline, HyalineMeta};
 pub use ibr::Ibr;
 pub use leak::Leak;
 pub use limbo::Limbo;

@@ -48,6 +48,8 @@ macro_rules! for_each_strategy {
             { recycles: yes, allocation_free: yes, send_handle: yes });
         $crate::support::for_each_strategy!(@one $form qsbr => segpool::Qsbr
             { recycles: yes, allocation_free: yes, send_handle: yes });
+        $crate::support::for_each_strategy!(@one $form hyaline => segpool::Hyaline
+            { recycles: yes, allocation_free: yes, send_handle: yes });
         #[cfg(all(feature = "reference", segpool_std))]
         $crate::support::for_each_strategy!(@one $form haphazard => segpool::Haphazard
             { recycles: yes, allocation_free: no, send_handle: yes });

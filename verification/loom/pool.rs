@@ -12,8 +12,8 @@
 //!   and waits for the job; then a full drain. A woken worker that then retires must pass its wake-up token on,
 //!   or the job sits in the backend while the other worker sleeps (a deadlock). 3 threads (main, two workers).
 //!
-//! Strategies: Limbo, Hazard, Epoch, HazardEras and Ibr, the facade strategies that recycle segments (`Leak` never
-//! recycles and is the same backend code with less in it; the reference adapters are std only). The queue:
+//! Strategies: Limbo, Hazard, Epoch, HazardEras, Ibr and Hyaline, the facade strategies that recycle segments (`Leak`
+//! never recycles and is the same backend code with less in it; the reference adapters are std only). The queue:
 //! SegmentSize 2, 2 segments, `Grow`, one job per model, so no segment is ever retired: the models are about the
 //! pool's protocol, which is the same over every backend, not the queue's (`loom_queue` checks that). The
 //! `Mutex<VecDeque>` backend is left out on purpose: its lock orders a push before any later pop and a pop before

@@ -1,7 +1,7 @@
 //! Loom models of `SegQueue`, exhaustive within a preemption bound: exactly-once delivery and per-producer FIFO
 //! with two producers and with two consumers, and ABA on recycled segments. Strategies: those written against the
-//! facade (Limbo, Hazard, Epoch, Leak, HazardEras, Ibr) and, for ABA, `Unprotected`, which reuses segments at once
-//! and so leaves the generation checks alone against stale references.
+//! facade (Limbo, Hazard, Epoch, Leak, HazardEras, Ibr, Hyaline) and, for ABA, `Unprotected`, which reuses
+//! segments at once and so leaves the generation checks alone against stale references.
 //!
 //! Bounds: at most 3 threads (main included), at most 8 operations per thread; preemption bound 3 for the ABA
 //! models (`segpool::sync::model`) and 2 for the FIFO models ([`FIFO_PREEMPTIONS`]); `LOOM_MAX_PREEMPTIONS`
@@ -31,7 +31,8 @@ const FIFO_PREEMPTIONS: usize = 2;
 /// Two producers push two values each (SegmentSize 2, so the segment fills and a successor is linked under
 /// contention) while the main thread pops three times, then drains. Checks: every value exactly once, each
 /// producer's values in push order, no stale view. Bound: 3 threads, 2 pushes / 3 pops + drain, 2 preemptions.
-/// Time here (`--release`, alone): Limbo 0.1 s, Hazard 3.3 s, Epoch 1.8 s, Leak 0.04 s, HazardEras 1.8 s, Ibr 1.6 s.
+/// Time here (`--release`, alone): Limbo 0.1 s, Hazard 3.3 s, Epoch 1.8 s, Leak 0.04 s, HazardEras 1.8 s, Ibr 1.6 s,
+/// Hyaline 4.8 s.
 fn two_producers_one_consumer<R: Reclaim>() {
     segpool::sync::model_with_bound(FIFO_PREEMPTIONS, || {
         let q = queue::<R>(2, 4);
@@ -61,8 +62,8 @@ fn two_producers_one_consumer<R: Reclaim>() {
 /// One producer pushes three values (SegmentSize 2) while two consumers pop, twice and once, then the main thread
 /// drains. Checks: every value exactly once, each consumer sees the values in push order, no stale view.
 /// Bound: 3 threads, 3 pushes / 2 + 1 pops + drain, 2 preemptions. Time here (`--release`, alone): Limbo 0.2 s,
-/// Hazard 28 s, Epoch 29 s, Leak 0.3 s, HazardEras 15 s, Ibr 9.4 s. (With two pops per consumer: Epoch 103 s,
-/// Hazard 56 s.)
+/// Hazard 28 s, Epoch 29 s, Leak 0.3 s, HazardEras 15 s, Ibr 9.4 s, Hyaline 18 s. (With two pops per consumer:
+/// Epoch 103 s, Hazard 56 s.)
 fn one_producer_two_consumers<R: Reclaim>() {
     segpool::sync::model_with_bound(FIFO_PREEMPTIONS, || {
         let q = queue::<R>(2, 4);
@@ -120,7 +121,8 @@ impl Reached {
 /// the consumer runs, so its pop must return one. Checks: that, every value exactly once, and stale views only
 /// where the strategy allows them (`sound`); for `Unprotected`, that some execution did meet a recycled segment.
 /// Bound: 2 threads, 5 pushes / 3 pops + drain on main, 1 pop on the consumer, 3 preemptions. Time here
-/// (`--release`, alone): Limbo 0.3 s, Hazard 0.8 s, Epoch 1.3 s, Unprotected 0.4 s, HazardEras 1.4 s, Ibr 1.6 s.
+/// (`--release`, alone): Limbo 0.3 s, Hazard 0.8 s, Epoch 1.3 s, Unprotected 0.4 s, HazardEras 1.4 s, Ibr 1.6 s,
+/// Hyaline 0.5 s.
 fn stale_consumer_on_recycled_segment<R: Reclaim>(sound: bool) {
     let reached = std::sync::Arc::new(Reached::default());
     let seen_stale = reached.clone();
@@ -158,7 +160,7 @@ fn stale_consumer_on_recycled_segment<R: Reclaim>(sound: bool) {
 /// exactly once, stale views only where the strategy allows them; for `Unprotected`, that some execution met the
 /// recycled segment. Bound: 2 threads, 5 pushes / 3 pops + drain on main, 1 push on the producer, 3 preemptions. Time
 /// here (`--release`, alone): Limbo 1.7 s, Hazard 2.0 s, Epoch 3.6 s, Unprotected 4.5 s, HazardEras 6.7 s, Ibr
-/// 3.6 s.
+/// 3.6 s, Hyaline 5.0 s.
 fn stale_producer_on_recycled_segment<R: Reclaim>(sound: bool) {
     let reached = std::sync::Arc::new(Reached::default());
     let seen_stale = reached.clone();
@@ -209,6 +211,7 @@ fifo_models! {
     hazard_eras_fifo => segpool::HazardEras,
     ibr_fifo => segpool::Ibr,
     qsbr_fifo => segpool::Qsbr,
+    hyaline_fifo => segpool::Hyaline,
     leak_fifo => segpool::Leak,
 }
 
@@ -237,5 +240,6 @@ aba_models! {
     hazard_eras_aba => segpool::HazardEras, sound: true,
     ibr_aba => segpool::Ibr, sound: true,
     qsbr_aba => segpool::Qsbr, sound: true,
+    hyaline_aba => segpool::Hyaline, sound: true,
     unprotected_aba => segpool::Unprotected, sound: false,
 }

@@ -36,7 +36,10 @@
 //! - `born_after_enter`: a segment born after the protector entered, after the clock moved, and loaded by it in
 //!   the same operation, then retired and reclaimed by the other thread (see [`born_after_enter`]): an era
 //!   reservation that does not follow the clock misses it.
-//!
+//! - `unlink_inside_operation`: the retirer unlinks segment 1 inside its own operation (after its `enter`, as the
+//!   queue does), retires it and segment 3 and collects, unordered with the protector's operation (see
+//!   [`unlink_inside_operation`]): a reclaim that relies on a fence before the unlink instead of its own after the
+//!   retirement misses the protector.
 //! - `second_operation`: the protector's first operation retires four segments, so its own step advances the
 //!   epoch, and its second operation loads and uses segment 1 while the retirer (inside an operation since before
 //!   the protector started) unlinks, retires and reclaims it (see [`second_operation`]): Qsbr's announcement at
@@ -58,6 +61,10 @@
 //! `collect` that does nothing) fail the coverage assertions of all four models of their strategy (0.1 s each):
 //! two retirements stay under the scan threshold, so without `collect` no scan on the retirer's side follows the
 //! protector's operation, and the shapes those assertions require never occur.
+//! Hyaline's `hyaline_enter_no_fence` dies by a causality violation in the three models of the first shape (0.03 s);
+//! `hyaline_publish_no_fence` survives them (the retirer's `enter` fence comes after the unlink there and does the
+//! publish fence's work) and dies in `unlink_inside_operation` (0.06 s); `hyaline_count_checks_old` and
+//! `hyaline_push_into_inactive` fail `finish` in all five (a batch never freed; 0.1 s).
 //!
 //! `qsbr_announce_no_fence` (an announcement stored without its fence) survives the first four scenarios, where
 //! the protector runs a single operation covered by the fenced pin of going online, and dies in `second_operation`
@@ -69,7 +76,8 @@
 //! of it Epoch's (its hand-over models about 3.5 s of CPU each, `protect_vs_retire` 2 s); Hazard, Limbo and Leak
 //! take under 0.2 s each. With HazardEras and Ibr and `born_after_enter`, 24 models: 21 s wall release (each of
 //! the era strategies' models 0.6 to 2.2 s, `born_after_enter` 1.7 s and 1.1 s, the other strategies' 0.1 s or
-//! less).
+//! less). With Hyaline and `unlink_inside_operation`, 35 models: 27 s wall release on the shared machine (Hyaline's
+//! five 0.1 s or less; `unlink_inside_operation` 0.4 s for all seven strategies together).
 //! Run: `cargo test --release --features loom --test loom_strategies`.
 #![cfg(feature = "loom")]
 
@@ -105,9 +113,13 @@ fn recycles<R: Reclaim>() -> bool {
 /// reclaimer's side, where the payload check has something to check (the coverage assertions require an execution
 /// that does). Limbo cannot: a segment still referenced when it is evicted is reclaimed by its holder's last
 /// release, on the holder's thread (its race-relevant case, a release between the evictor's two reads of the
-/// count, is reclaimed inside the first attempt). Every other strategy, including one added later, is held to it.
+/// count, is reclaimed inside the first attempt). Nor can Hyaline: a batch published while the protector is inside
+/// its operation puts a node into the protector's slot, so the protector's own `leave` drops the last reference and
+/// frees it on the protector's thread (the case where the reclaim crosses threads, a protector that leaves before
+/// the publisher adds its count, is reclaimed inside the first attempt). Every other strategy, including one added
+/// later, is held to it.
 fn reclaims_after_overlap<R: Reclaim>() -> bool {
-    R::NAME != segpool::Limbo::NAME
+    R::NAME != segpool::Limbo::NAME && R::NAME != segpool::Hyaline::NAME
 }
 
 type Store<R> = PayloadStore<<R as Reclaim>::SegmentMeta>;
@@ -431,6 +443,47 @@ fn second_operation<R: Reclaim>() {
     }
 }
 
+/// The unlink inside the retirer's operation, as the queue does it: the retirer enters, unlinks segment 1, retires
+/// it and segment 3 and collects, while the protector runs one operation unordered with it. In the other scenarios
+/// the unlink comes before the retirer's `enter`, whose fence then orders it for strategies that reclaim without a
+/// fence of their own after the retirement; here only such a fence does. Hyaline's publish reads every slot after
+/// its fence: without it (the `hyaline_publish_no_fence` mutant) it can read the protector's slot still inactive
+/// while the protector loads segment 1 (store buffering), and the retirer's own `leave` frees the batch under the
+/// protector. Asserts that some execution had the protector use segment 1 and the retirer reclaim it before the
+/// join (not for Limbo: with a one-entry ring, the eviction of segment 1 by segment 3 finds it referenced or not
+/// yet protected, and in the latter case the protector reads the next segment).
+fn unlink_inside_operation<R: Reclaim>() {
+    let used_then_reclaimed = std::sync::Arc::new(AtomicBool::new(false));
+    let shape = used_then_reclaimed.clone();
+    segpool::sync::model(move || {
+        let strategy = Arc::new(R::new(&config()));
+        let store = Arc::new(Store::<R>::new(SEGMENTS));
+        let src = Arc::new(word(1, 1));
+        let used_first = std::sync::Arc::new(AtomicBool::new(false));
+        let mut retirer = strategy.register();
+        let protector = spawn_protector(&strategy, &store, &src, &used_first);
+        strategy.enter(&mut retirer);
+        src.store(SegRef::new(2, 1).bits(), Ordering::Release); // unlink segment 1, inside the operation
+        strategy.retire(&mut retirer, 1, &*store);
+        strategy.retire(&mut retirer, 3, &*store);
+        strategy.collect(&mut retirer, &*store);
+        strategy.leave(&mut retirer, &*store);
+        let reclaimed_here = store.reused_here(1);
+        protector.join().unwrap();
+        if reclaimed_here && used_first.load(StdOrdering::Relaxed) {
+            shape.store(true, StdOrdering::Relaxed);
+        }
+        finish(&*strategy, vec![retirer], &*store);
+    });
+    if recycles::<R>() && R::NAME != segpool::Limbo::NAME {
+        assert!(
+            used_then_reclaimed.load(StdOrdering::Relaxed),
+            "{}: no execution had the protector use segment 1 and the retirer reclaim it before the join",
+            R::NAME
+        );
+    }
+}
+
 support::for_each_strategy! {
     |R| {
         #[test]
@@ -456,6 +509,11 @@ support::for_each_strategy! {
         #[test]
         fn second_operation() {
             super::second_operation::<R>();
+        }
+
+        #[test]
+        fn unlink_inside_operation() {
+            super::unlink_inside_operation::<R>();
         }
     }
 }
