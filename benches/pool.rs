@@ -42,7 +42,7 @@ mod suite {
     use criterion::measurement::WallTime;
     use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
     use segpool::pool::{BackendKind, MutexDeque, Segmented};
-    use segpool::{Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Pool, Qsbr, Submit};
+    use segpool::{Epoch, Hazard, HazardEras, Hyaline, Ibr, Leak, Limbo, OnExhausted, Pool, Qsbr, Submit};
     use sha2::{Digest, Sha256};
 
     /// Something to do with each backend type. Generic methods cannot be closures, hence a trait.
@@ -58,6 +58,7 @@ mod suite {
         visitor.visit::<Segmented<HazardEras>>();
         visitor.visit::<Segmented<Ibr>>();
         visitor.visit::<Segmented<Qsbr>>();
+        visitor.visit::<Segmented<Hyaline>>();
         visitor.visit::<Segmented<Leak>>();
         visitor.visit::<MutexDeque>();
         #[cfg(feature = "reference")]

@@ -11,7 +11,7 @@
 //! - `pop_batch`: one thread pushes 256 values, then drains them with `pop_batch(64)`. A batch never crosses a
 //!   segment, so at SegmentSize 1 it is one value per call.
 //!
-//! Strategies: `limbo`, `hazard`, `epoch`, `hazard-eras`, `ibr`, `qsbr`, `leak`, and with feature `reference` (on by
+//! Strategies: `limbo`, `hazard`, `epoch`, `hazard-eras`, `ibr`, `qsbr`, `hyaline`, `leak`, and with feature `reference` (on by
 //! default) `haphazard`, `fast-smr` and `crossbeam-epoch`, each at SegmentSize 1, 64 and 1024 with `OnExhausted::Grow` and 64 segments up front (Limbo:
 //! `limbo_len` 8), so no push is refused. Peers, once per workload (they have no segment size):
 //! `crossbeam_queue::SegQueue` as `segqueue`, and `Mutex<VecDeque>` as `mutex-deque`.
@@ -34,7 +34,7 @@ mod suite {
     use std::time::{Duration, Instant};
 
     use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
-    use segpool::{Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue};
+    use segpool::{Config, Epoch, Hazard, HazardEras, Hyaline, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue};
 
     const SEGMENT_SIZES: [usize; 3] = [1, 64, 1024];
     /// Most values per round (one fresh queue each): bounds what `Leak` allocates to a few tens of MB.
@@ -340,6 +340,7 @@ mod suite {
         subject::<SegQueue<u64, HazardEras>, W>(&mut group, &workload);
         subject::<SegQueue<u64, Ibr>, W>(&mut group, &workload);
         subject::<SegQueue<u64, Qsbr>, W>(&mut group, &workload);
+        subject::<SegQueue<u64, Hyaline>, W>(&mut group, &workload);
         subject::<SegQueue<u64, Leak>, W>(&mut group, &workload);
         #[cfg(feature = "reference")]
         {

@@ -41,7 +41,8 @@ mod suite {
     use segpool::segment_arena::SegmentArena;
     use segpool::sync::AtomicU64;
     use segpool::{
-        Config, Epoch, Hazard, HazardEras, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue, SegRef, Unprotected,
+        Config, Epoch, Hazard, HazardEras, Hyaline, Ibr, Leak, Limbo, OnExhausted, Qsbr, Reclaim, SegQueue, SegRef,
+        Unprotected,
     };
 
     /// Counts allocations (and reallocations) of every thread while [`COUNTING`] is set.
@@ -226,6 +227,7 @@ mod suite {
             $run::<HazardEras>($($arg),*);
             $run::<Ibr>($($arg),*);
             $run::<Qsbr>($($arg),*);
+            $run::<Hyaline>($($arg),*);
             $run::<Leak>($($arg),*);
             #[cfg(feature = "reference")]
             {

@@ -148,6 +148,8 @@ pub enum Subject {
     Ibr,
     /// Our quiescent-state-based reclamation.
     Qsbr,
+    /// Our Hyaline-1 (reference-counted batches).
+    Hyaline,
     /// No reclamation: the baseline every ratio is taken against.
     Leak,
     /// The haphazard crate's hazard pointers (reference).
@@ -181,6 +183,7 @@ impl Subject {
             Subject::HazardEras => "hazard-eras",
             Subject::Ibr => "ibr",
             Subject::Qsbr => "qsbr",
+            Subject::Hyaline => "hyaline",
             Subject::Leak => "leak",
             Subject::Haphazard => "haphazard",
             Subject::FastSmr => "fast-smr",
@@ -247,6 +250,7 @@ pub fn dispatch<V: Visitor>(subject: Subject, visitor: V) -> V::Output {
         Subject::HazardEras => visitor.visit::<SegmentedKind<segpool::HazardEras>>(subject),
         Subject::Ibr => visitor.visit::<SegmentedKind<segpool::Ibr>>(subject),
         Subject::Qsbr => visitor.visit::<SegmentedKind<segpool::Qsbr>>(subject),
+        Subject::Hyaline => visitor.visit::<SegmentedKind<segpool::Hyaline>>(subject),
         Subject::Leak => visitor.visit::<SegmentedKind<segpool::Leak>>(subject),
         #[cfg(feature = "reference")]
         Subject::Haphazard => visitor.visit::<SegmentedKind<segpool::Haphazard>>(subject),
