@@ -105,6 +105,8 @@ fn table(threads: usize, max_pairs: u32, preemptions: usize, between_operations:
             s.spawn(|| row::<segpool::Leak>(threads, max_pairs, preemptions, between_operations)),
             s.spawn(|| row::<segpool::HazardEras>(threads, max_pairs, preemptions, between_operations)),
             s.spawn(|| row::<segpool::Ibr>(threads, max_pairs, preemptions, between_operations)),
+            s.spawn(|| row::<segpool::Qsbr>(threads, max_pairs, preemptions, between_operations)),
+            s.spawn(|| row::<segpool::Hyaline>(threads, max_pairs, preemptions, between_operations)),
         ]
         .map(|search| search.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
@@ -172,8 +174,8 @@ fn two_preemptions() {
 /// and requires the same minimum. Every step boundary of this search is a point where loom may switch threads
 /// too, so loom's schedules include these and its minima can only be larger; equality says that preempting inside
 /// a strategy call and reading older values add no exhaustion at these bounds, but for the two cells where loom's
-/// weak memory adds one (Leak at 2 preemptions, k = 2; Leak at 3 threads, k = 1), which must differ exactly as
-/// documented.
+/// weak memory adds one (Leak and Hyaline at 2 preemptions, k = 2; Leak at 3 threads, k = 1), which must differ
+/// exactly as documented.
 #[test]
 fn agrees_with_loom() {
     let one = table(2, 5, 1, false);
@@ -189,6 +191,9 @@ fn agrees_with_loom() {
     let leak = minima::STRATEGIES.iter().position(|&name| name == "leak").expect("leak");
     assert_eq!(two[leak][1], 4, "Leak at k=2, 2 preemptions, sequentially consistent");
     two[leak][1] = 5; // loom's 5: a stale read of the free-list head (see LOOM_2_THREADS_2_PREEMPTIONS)
+    let hyaline = minima::STRATEGIES.iter().position(|&name| name == "hyaline").expect("hyaline");
+    assert_eq!(two[hyaline][1], 4, "Hyaline at k=2, 2 preemptions, sequentially consistent");
+    two[hyaline][1] = 5; // loom's 5: weak memory too (see LOOM_2_THREADS_2_PREEMPTIONS)
     assert_table(&two, &minima::LOOM_2_THREADS_2_PREEMPTIONS, "loom's 2 threads, 2 preemptions");
 }
 

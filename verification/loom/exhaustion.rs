@@ -231,7 +231,7 @@ fn minimums<R: Reclaim>(max_pairs: u32) -> Vec<usize> {
 /// it stops at 3 (k = 4 adds 80 s here). HazardEras and Ibr stop at 3 too: each scan and `protect` reads the clock
 /// and the records, so their k = 4 takes minutes (their cell there, 8, is Epoch's and Leak's; the explicit search
 /// separates them from Epoch only from k = 7 on). `SEGPOOL_LOOM_MAX_PAIRS` sets every strategy's range.
-const DEFAULT_MAX_PAIRS: [u32; STRATEGY_COUNT] = [4, 4, 4, 3, 3, 3];
+const DEFAULT_MAX_PAIRS: [u32; STRATEGY_COUNT] = [4, 4, 4, 3, 3, 3, 3, 3];
 
 fn env_number(name: &str) -> Option<usize> {
     let text = std::env::var(name).ok()?;
@@ -270,6 +270,8 @@ fn minimal_segment_count_table() {
             s.spawn(|| minimums::<segpool::Leak>(max_pairs[3])),
             s.spawn(|| minimums::<segpool::HazardEras>(max_pairs[4])),
             s.spawn(|| minimums::<segpool::Ibr>(max_pairs[5])),
+            s.spawn(|| minimums::<segpool::Qsbr>(max_pairs[6])),
+            s.spawn(|| minimums::<segpool::Hyaline>(max_pairs[7])),
         ]
         .map(|search| search.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
