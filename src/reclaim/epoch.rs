@@ -201,6 +201,11 @@ impl fmt::Debug for EpochHandle {
 }
 
 impl EpochHandle {
+    /// Whether the handle holds no retired segment.
+    pub(crate) fn bag_is_empty(&self) -> bool {
+        self.bag.is_empty()
+    }
+
     /// Publishes `epoch` as pinned with a plain `Release` store and no fence: only the `qsbr_announce_no_fence`
     /// mutant calls this (a sound pin is [`Epoch::pin`]).
     pub(crate) fn publish_unfenced(&mut self, epoch: u64) {
@@ -290,12 +295,30 @@ impl Epoch {
         let current = self.global.load(Ordering::Acquire);
         // Seal fence and advance fence at once: every segment in the bag was unlinked before this point.
         fence(Ordering::SeqCst);
+        let seal = self.global.load(Ordering::Relaxed);
+        self.step_after_fence(handle, current, seal, store);
+    }
+
+    /// A step whose fence a [`Self::pin`] just ran (Qsbr's announcement): the pin read `G` both before its last
+    /// fence and after it, and found the same epoch, so that epoch serves as the step's `current` (read before the
+    /// fence) and as its seal (read after it; every segment in the bag was retired before the pin began).
+    pub(crate) fn step_after_pin<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
+        debug_assert!(handle.pinned, "step_after_pin without a pin");
+        let epoch = handle.epoch;
+        self.step_after_fence(handle, epoch, epoch, store);
+    }
+
+    /// The rest of a step, after its fence: `current` was read before the fence, `seal` after it.
+    fn step_after_fence<S: SegmentStore<Meta = ()>>(
+        &self,
+        handle: &mut EpochHandle,
+        current: u64,
+        seal: u64,
+        store: &S,
+    ) {
         let fresh = handle.bag.len() - handle.sealed;
-        if fresh > 0 {
-            let seal = self.global.load(Ordering::Relaxed);
-            for entry in &mut handle.bag[handle.sealed..] {
-                entry.1 = seal;
-            }
+        for entry in &mut handle.bag[handle.sealed..] {
+            entry.1 = seal;
         }
         let global = self.try_advance(current);
         // With the epoch unchanged since the last filter nothing can have expired: the older entries were judged
@@ -312,24 +335,6 @@ impl Epoch {
         if let Some(mut orphans) = self.orphans.try_lock() {
             self.release_expired(&mut orphans, global, store);
         }
-    }
-
-    /// Makes reusable what in the handle's sealed bag expired at the global epoch now, without a step (no fence, no
-    /// seal, no advance): Qsbr calls it when an announcement found the epoch moved, so a handle frees at its
-    /// quiescent states what others' advances let go. An `Acquire` load of `G` serves as a step's read does (module
-    /// docs, "Why two epochs", 4).
-    pub(crate) fn release_own<S: SegmentStore<Meta = ()>>(&self, handle: &mut EpochHandle, store: &S) {
-        let global = self.global.load(Ordering::Acquire);
-        if global == handle.filtered_at || handle.sealed == 0 {
-            return;
-        }
-        handle.filtered_at = global;
-        let before = handle.bag.len();
-        // Only sealed entries can expire (the fresh ones carry UNSEALED), and `retain` keeps the order, so the
-        // sealed prefix just gets shorter.
-        self.release_expired(&mut handle.bag, global, store);
-        handle.sealed -= before - handle.bag.len();
-        handle.next_step = handle.next_step.min(handle.bag.len() + COLLECT_THRESHOLD);
     }
 
     /// Moves what a step just left in the handle's bag to the orphan list, which every handle's step filters.
