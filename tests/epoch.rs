@@ -14,14 +14,13 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
-use std::thread;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use segpool::reclaim::epoch::COLLECT_THRESHOLD;
-use segpool::{Config, Epoch, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue, SegRef, SegmentId};
-use support::{RaceStore, RecordingStore, Stress, word};
+use segpool::{Config, Epoch, OnExhausted, PushErrorKind, QueueStats, Reclaim, SegQueue, SegmentId};
+use support::race::Race;
+use support::{RecordingStore, Stress};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Through the queue
@@ -461,81 +460,12 @@ fn racing_readers_never_hold_a_reclaimed_segment() {
     support::bounded(|| {
         // Under Miri (about 1000 times slower, on a virtual clock) the race is bounded by moves instead of time: 8
         // segments, each recycled about 10 times.
-        const SEGMENTS: usize = if cfg!(miri) { 8 } else { 64 };
-        let min_run = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(500) };
-        let (min_moves, min_checks) = if cfg!(miri) { (10 * SEGMENTS as u64 + 1, 100) } else { (0, 10_000) };
-        let ep = Arc::new(epoch());
-        let store = Arc::new(RaceStore::new(SEGMENTS));
-        let src = Arc::new(word(0, 1));
-        let stop = Arc::new(AtomicBool::new(false));
-        let checks = Arc::new(AtomicU64::new(0));
-        let readers = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-        let start = Arc::new(Barrier::new(readers + 1));
-
-        let reader_threads: Vec<_> = (0..readers)
-            .map(|_| {
-                let (ep, store, src, stop, checks, start) =
-                    (ep.clone(), store.clone(), src.clone(), stop.clone(), checks.clone(), start.clone());
-                thread::spawn(move || {
-                    let mut h = ep.register();
-                    start.wait();
-                    let mut violations = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        ep.enter(&mut h);
-                        let seen = SegRef::from_bits(ep.protect(&mut h, 0, &src, &*store));
-                        for round in 0..32 {
-                            if store.reclaimed[seen.index() as usize].load(Ordering::SeqCst) >= seen.generation() {
-                                violations += 1;
-                            }
-                            if round % 8 == 7 {
-                                thread::yield_now(); // a preempted reader: the retirer runs meanwhile
-                            }
-                        }
-                        checks.fetch_add(32, Ordering::Relaxed);
-                        ep.leave(&mut h, &*store);
-                    }
-                    ep.unregister(&mut h, &*store);
-                    violations
-                })
-            })
-            .collect();
-
-        let mut retirer = ep.register();
-        start.wait();
-        let began = Instant::now();
-        let mut moves = 0u64;
-        // At least `min_run`, and until the readers did enough checks (a loaded machine may starve them for a while).
-        while began.elapsed() < min_run
-            || moves < min_moves
-            || (checks.load(Ordering::Relaxed) < 5 * min_checks && began.elapsed() < 20 * min_run)
-        {
-            let next = loop {
-                if let Some(id) = store.free.lock().unwrap().pop() {
-                    break id;
-                }
-                ep.enter(&mut retirer);
-                ep.collect(&mut retirer, &*store);
-                ep.leave(&mut retirer, &*store);
-                thread::yield_now();
-            };
-            let generation = store.generation[next as usize].fetch_add(1, Ordering::Relaxed) + 1;
-            let old = SegRef::from_bits(src.swap(SegRef::new(next, generation).bits(), Ordering::AcqRel));
-            ep.enter(&mut retirer);
-            ep.retire(&mut retirer, old.index(), &*store);
-            ep.collect(&mut retirer, &*store);
-            ep.leave(&mut retirer, &*store);
-            moves += 1;
-        }
-        stop.store(true, Ordering::Relaxed);
-        let violations: u64 = reader_threads.into_iter().map(|t| t.join().expect("reader panicked")).sum();
-        ep.unregister(&mut retirer, &*store);
-        let checks = checks.load(Ordering::Relaxed);
-        println!("{readers} readers: {moves} moves, {checks} checks, {violations} violations");
-        // Segments are recycled, so `moves` far above SEGMENTS means reclamation kept pace during the race.
-        assert!(
-            moves > 10 * SEGMENTS as u64 && checks > min_checks,
-            "the race barely ran: {moves} moves, {checks} checks"
-        );
-        assert_eq!(violations, 0, "a segment was made reusable while a reader that loaded it was pinned");
+        let race = if cfg!(miri) {
+            Race { segments: 8, hold: 32, run_for: Duration::ZERO, min_moves: 81, min_race: 80 }
+        } else {
+            Race { segments: 64, hold: 32, run_for: Duration::from_millis(500), min_moves: 0, min_race: 640 }
+        };
+        // Segments are recycled, so moves far above the segment count mean reclamation kept pace during the race.
+        support::race::readers_never_hold_a_reused_segment(epoch(), race);
     })
 }

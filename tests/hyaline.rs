@@ -17,15 +17,13 @@
 mod support;
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use segpool::reclaim::SegmentStore;
 use segpool::reclaim::hyaline::BATCH;
-use segpool::{Config, Hyaline, HyalineMeta, OnExhausted, Reclaim, SegQueue, SegRef, SegmentId};
-use support::{RaceStore, RecordingStore, word};
+use segpool::{Config, Hyaline, HyalineMeta, OnExhausted, Reclaim, SegQueue, SegmentId};
+use support::race::Race;
+use support::{RecordingStore, word};
 
 const SEGMENTS: usize = 32;
 
@@ -221,77 +219,14 @@ fn dropped_handle_does_not_hold_later_batches() {
 #[test]
 fn racing_readers_never_hold_a_reused_segment() {
     support::bounded(|| {
-        const SEGMENTS: usize = 16;
-        const HOLD: usize = 16;
-        let run_for = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(1_000) };
         // Moves wait for the readers to leave (each batch is freed by its last reader), so with more threads than
         // cores they come slowly: 1,400 to 19,000 per second here; 200 still shows the race ran.
-        let (min_moves, min_race) = if cfg!(miri) { (60, 40) } else { (0, 200) };
-        let strategy = Arc::new(Hyaline::new(&Config::default()));
-        let store = Arc::new(RaceStore::<HyalineMeta>::new(SEGMENTS));
-        let src = Arc::new(word(0, 1));
-        let stop = Arc::new(AtomicBool::new(false));
-        let readers = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-        let start = Arc::new(Barrier::new(readers + 1));
-        let reader_threads: Vec<_> = (0..readers)
-            .map(|_| {
-                let (s, store, src, stop, start) =
-                    (strategy.clone(), store.clone(), src.clone(), stop.clone(), start.clone());
-                thread::spawn(move || {
-                    let mut h = s.register();
-                    start.wait();
-                    let (mut checks, mut violations) = (0u64, 0u64);
-                    while !stop.load(Ordering::Relaxed) {
-                        s.enter(&mut h);
-                        let held = SegRef::from_bits(s.protect(&mut h, 0, &src, &*store));
-                        for _ in 0..HOLD {
-                            checks += 1;
-                            violations += u64::from(
-                                store.reclaimed[held.index() as usize].load(Ordering::SeqCst) >= held.generation(),
-                            );
-                            std::hint::spin_loop();
-                        }
-                        s.leave(&mut h, &*store);
-                    }
-                    s.unregister(&mut h, &*store);
-                    (checks, violations)
-                })
-            })
-            .collect();
-
-        let mut retirer = strategy.register();
-        start.wait();
-        let deadline = Instant::now() + run_for;
-        let mut moves = 0u64;
-        while Instant::now() < deadline || moves < min_moves {
-            strategy.enter(&mut retirer);
-            let next = loop {
-                if let Some(id) = store.free.lock().unwrap().pop() {
-                    break id;
-                }
-                // Our own slot holds what our own collect published: leave to let it go, and come back.
-                strategy.collect(&mut retirer, &*store);
-                strategy.leave(&mut retirer, &*store);
-                thread::yield_now();
-                strategy.enter(&mut retirer);
-            };
-            let generation = store.generation[next as usize].fetch_add(1, Ordering::Relaxed) + 1;
-            let old = SegRef::from_bits(src.swap(SegRef::new(next, generation).bits(), Ordering::AcqRel));
-            strategy.retire(&mut retirer, old.index(), &*store);
-            strategy.leave(&mut retirer, &*store);
-            moves += 1;
-        }
-        stop.store(true, Ordering::Relaxed);
-        let (mut checks, mut violations) = (0, 0);
-        for t in reader_threads {
-            let (c, v) = t.join().expect("reader panicked");
-            checks += c;
-            violations += v;
-        }
-        strategy.unregister(&mut retirer, &*store);
-        println!("hyaline: {readers} readers, {moves} moves, {checks} checks, {violations} violations");
-        assert!(moves > min_race && checks > min_race, "the race barely ran: {moves} moves, {checks} checks");
-        assert_eq!(violations, 0, "a held segment was made reusable ({checks} checks, {moves} moves)");
+        let race = if cfg!(miri) {
+            Race { segments: 16, hold: 16, run_for: Duration::ZERO, min_moves: 60, min_race: 40 }
+        } else {
+            Race { segments: 16, hold: 16, run_for: Duration::from_millis(1_000), min_moves: 0, min_race: 200 }
+        };
+        support::race::readers_never_hold_a_reused_segment(Hyaline::new(&Config::default()), race);
     })
 }
 

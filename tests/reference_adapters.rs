@@ -390,92 +390,21 @@ fn seize_protection_lasts_the_whole_operation_across_threads() {
     within(HUNG, "seize protection across threads", run);
 }
 
-/// One retirer moves a source word from segment to segment and, after each move, retires the old segment (seize
-/// frees it at once when no reader is inside an operation); readers, on threads of their own, keep entering,
-/// protecting the word and checking, for a while, that the (index, generation) they loaded was not made reusable.
+/// The readers' race of `support::race` (seize frees a batch at once when no reader is inside an operation).
 /// A reservation made after the load instead of before it would let a retirement that runs between a reader's load
 /// and its enter free what the reader then uses; that window is a few instructions wide against a retirement's
 /// `membarrier`, so this race (like the mpmc runs of tests/reference.rs) catches such a bug only now and then: it
 /// checks the common case, not that ordering.
 #[test]
 fn seize_racing_readers_never_hold_a_reclaimed_segment() {
-    use std::sync::{Arc, Barrier};
-    use std::time::Instant;
-    use support::RaceStore;
-    let run = || {
-        const SEGMENTS: usize = if cfg!(miri) { 8 } else { 64 };
-        let min_run = if cfg!(miri) { Duration::ZERO } else { Duration::from_millis(500) };
-        let (min_moves, min_checks) = if cfg!(miri) { (10 * SEGMENTS as u64 + 1, 100) } else { (0, 10_000) };
-        let strategy = Arc::new(Seize::new(&Config::default()));
-        let store = Arc::new(RaceStore::new(SEGMENTS));
-        let src = Arc::new(word(0, 1));
-        let stop = Arc::new(AtomicBool::new(false));
-        let checks = Arc::new(AtomicU64::new(0));
-        let readers = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-        let start = Arc::new(Barrier::new(readers + 1));
-        let reader_threads: Vec<_> = (0..readers)
-            .map(|_| {
-                let (strategy, store, src, stop, checks, start) =
-                    (strategy.clone(), store.clone(), src.clone(), stop.clone(), checks.clone(), start.clone());
-                thread::spawn(move || {
-                    let mut h = strategy.register();
-                    start.wait();
-                    let mut violations = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        strategy.enter(&mut h);
-                        let seen = SegRef::from_bits(strategy.protect(&mut h, 0, &src, &*store));
-                        for round in 0..32 {
-                            if store.reclaimed[seen.index() as usize].load(Ordering::SeqCst) >= seen.generation() {
-                                violations += 1;
-                            }
-                            if round % 8 == 7 {
-                                thread::yield_now(); // a preempted reader: the retirer runs meanwhile
-                            }
-                        }
-                        checks.fetch_add(32, Ordering::Relaxed);
-                        strategy.leave(&mut h, &*store);
-                    }
-                    strategy.unregister(&mut h, &*store);
-                    violations
-                })
-            })
-            .collect();
-        let mut retirer = strategy.register();
-        start.wait();
-        let began = Instant::now();
-        let mut moves = 0u64;
-        while began.elapsed() < min_run
-            || moves < min_moves
-            || (checks.load(Ordering::Relaxed) < 5 * min_checks && began.elapsed() < 20 * min_run)
-        {
-            let next = loop {
-                if let Some(id) = store.free.lock().unwrap().pop() {
-                    break id;
-                }
-                strategy.enter(&mut retirer);
-                strategy.collect(&mut retirer, &*store);
-                strategy.leave(&mut retirer, &*store);
-                thread::yield_now();
-            };
-            let generation = store.generation[next as usize].fetch_add(1, Ordering::Relaxed) + 1;
-            let old = SegRef::from_bits(src.swap(SegRef::new(next, generation).bits(), Ordering::AcqRel));
-            strategy.enter(&mut retirer);
-            strategy.retire(&mut retirer, old.index(), &*store);
-            strategy.leave(&mut retirer, &*store);
-            moves += 1;
-        }
-        stop.store(true, Ordering::Relaxed);
-        let violations: u64 = reader_threads.into_iter().map(|t| t.join().expect("reader panicked")).sum();
-        strategy.unregister(&mut retirer, &*store);
-        let checks = checks.load(Ordering::Relaxed);
-        println!("seize, {readers} readers: {moves} moves, {checks} checks, {violations} violations");
-        assert!(
-            moves > 10 * SEGMENTS as u64 && checks > min_checks,
-            "the race barely ran: {moves} moves, {checks} checks"
-        );
-        assert_eq!(violations, 0, "a segment was made reusable while a reader that loaded it was inside its operation");
+    let race = if cfg!(miri) {
+        support::race::Race { segments: 8, hold: 32, run_for: Duration::ZERO, min_moves: 81, min_race: 80 }
+    } else {
+        support::race::Race { segments: 64, hold: 32, run_for: Duration::from_millis(500), min_moves: 0, min_race: 640 }
     };
-    within(HUNG, "seize racing readers", run);
+    within(HUNG, "seize racing readers", move || {
+        support::race::readers_never_hold_a_reused_segment(Seize::new(&Config::default()), race);
+    });
 }
 
 fn assert_send<T: Send>() {}

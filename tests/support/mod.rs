@@ -14,6 +14,7 @@
 
 pub mod child;
 pub mod eras;
+pub mod race;
 pub mod stores;
 pub mod strategies;
 pub mod stress;
