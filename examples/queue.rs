@@ -24,6 +24,7 @@ fn main() {
         "haphazard" => run::<segpool::Haphazard>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "fast-smr" => run::<segpool::FastSmr>(),
+        #[cfg(all(feature = "reference", segpool_std))]
         "seize" => run::<segpool::Seize>(),
         #[cfg(all(feature = "reference", segpool_std))]
         "crossbeam-epoch" => run::<segpool::CrossbeamEpoch>(),
