@@ -9,7 +9,7 @@
 //!   small that segments are recycled while the other thread works ([`two_threads`]); the pool's directory growing
 //!   past its first chunk (32 segments), through the queue and from two threads at once; `wait_take` woken by
 //!   `push_free`.
-//! - `reclaim::registry` (through Hazard, Epoch, HazardEras, Ibr and Hyaline): records released and reused,
+//! - `reclaim::registry` (through Hazard, Epoch, Qsbr, HazardEras, Ibr and Hyaline): records released and reused,
 //!   registered from two threads at once, and handles that outlive their strategy ([`registry_records`]).
 //! - `reclaim::haphazard`, `reclaim::crossbeam`: through the queue tests above, and handles that outlive their
 //!   strategy while a retired segment is still pending ([`handles_outlive_the_strategy`]): the hazard pointers
@@ -207,7 +207,7 @@ fn protect_once<R: Reclaim>(
     strategy.leave(handle, store);
 }
 
-/// Registry records of a strategy that keeps them (Hazard, Epoch, HazardEras, Ibr, Hyaline): a released record is
+/// Registry records of a strategy that keeps them (Hazard, Epoch, Qsbr, HazardEras, Ibr, Hyaline): a released record is
 /// reused by the next registration; two threads register and unregister at once (racing on the list head and the
 /// records' flags); handles dropped after the strategy (and its registry) keep their records alive. `records` reports
 /// how many records the registry holds, if the strategy says.
@@ -373,6 +373,11 @@ fn hyaline_handles_outlive_the_strategy() {
 }
 
 #[test]
+fn qsbr_handles_outlive_the_strategy() {
+    handles_outlive_the_strategy::<segpool::Qsbr>();
+}
+
+#[test]
 fn hazard_registry_records() {
     registry_records::<Hazard>(|hz| Some(hz.hazard_count() / PROTECT_SLOTS));
 }
@@ -395,6 +400,11 @@ fn ibr_registry_records() {
 #[test]
 fn hyaline_registry_records() {
     registry_records::<segpool::Hyaline>(|_| None);
+}
+
+#[test]
+fn qsbr_registry_records() {
+    registry_records::<segpool::Qsbr>(|_| None);
 }
 
 /// `Leak` under `Grow` at SegmentSize=1 allocates a segment per value: 40 values take the directory past its first
