@@ -6,7 +6,11 @@
 //!    only the thread that took the segment off the free list calls, before the segment is reachable. Generation 0
 //!    is never used, so the zeroed stamps of a new segment never look published.
 //! 2. **A slot is written once per generation**, by the producer whose reservation CAS on `Segment::word`
-//!    (which compares state, reserve count *and* generation) moved the reserve count past it.
+//!    (which compares state, reserve count *and* generation) moved the reserve count past it. Slot 0 is the
+//!    exception: the producer that links a fresh segment writes it and reserves it before the link, while the
+//!    segment is still private to it (`Segment::prefill`); if the link fails it takes the value back
+//!    (`Segment::unfill`) before anyone could see it. Either way, once a segment is reachable each slot is
+//!    written once per generation.
 //! 3. **A slot is read once per generation**, by the consumer whose claim CAS on `Segment::consumer.claim` (which
 //!    compares the generation too) moved the claim index past it, and only after the slot's stamp equals that
 //!    generation (the producer publishes the stamp with `Release` after writing the value; the consumer loads it
@@ -82,8 +86,10 @@ pub(crate) mod state {
     pub const OPEN: u8 = 0;
     /// Every slot is reserved (set by the CAS that reserves the last one).
     pub const CLOSED: u8 = 1;
-    /// Fully consumed and unlinked; handed to the reclamation strategy, or on the free list.
-    pub const RETIRED: u8 = 2;
+    /// Fresh from the allocator, never used. (A retired segment stays `CLOSED` until its next reset: nothing reads
+    /// its state in between, so the retiring consumer does not write the word, which would move its cache line to
+    /// the consumer and back to the next producer once per segment.)
+    pub const FRESH: u8 = 2;
 }
 
 /// The packed segment state word: `state (8 bits) | reserve count (24 bits) | generation (32 bits)`.
@@ -183,7 +189,7 @@ impl<T, M: Default> Segment<T, M> {
     /// A new segment in generation 0 (never used, invariant 1): it must go through [`Self::reset_for_use`].
     pub fn new(size: usize) -> Self {
         Segment {
-            word: CachePadded(AtomicU64::new(StateWord::new(state::RETIRED, size, 0).0)),
+            word: CachePadded(AtomicU64::new(StateWord::new(state::FRESH, size, 0).0)),
             consumer: CachePadded(ConsumerWords {
                 claim: AtomicU64::new(ClaimWord::new(size, 0).0),
                 consumed: AtomicU32::new(0),
@@ -236,12 +242,43 @@ impl<T, M> Segment<T, M> {
     /// # Safety
     ///
     /// The caller's reservation CAS for slot `index` in `generation` succeeded and it has not written the slot yet
-    /// (invariant 2): no other thread reads or writes the slot until the stamp is published.
+    /// (invariant 2), or the segment is private to it ([`Self::prefill`]): no other thread reads or writes the slot
+    /// until the stamp is published.
     pub unsafe fn write(&self, index: usize, value: T, generation: u32) {
         // SAFETY: by the caller's contract this thread owns the slot exclusively until the stamp below is stored.
         self.slots[index].value.with_mut(|slot| unsafe { (*slot).write(value) });
         let publish = if cfg!(segpool_mutant = "relaxed_publish") { Ordering::Relaxed } else { Ordering::Release };
         self.slots[index].stamp.store(generation, publish);
+    }
+
+    /// Writes `value` into slot 0 and reserves that slot, before the segment is linked: a full tail then costs
+    /// one link, instead of a link and then a reservation on the new tail (another protect, load and CAS per
+    /// segment; at SegmentSize 1, per value).
+    ///
+    /// # Safety
+    ///
+    /// The segment is private to the caller: reset for `generation` by it and not linked (no other thread can
+    /// reach it until the caller's link CAS publishes it), and slot 0 holds no value.
+    pub unsafe fn prefill(&self, value: T, generation: u32) {
+        let state = if self.size() == 1 { state::CLOSED } else { state::OPEN };
+        // (The mutant forgets the reservation: a producer that reaches the linked segment reserves slot 0 again
+        // and overwrites the value.)
+        let reserved = if cfg!(segpool_mutant = "prefill_unreserved") { 0 } else { 1 };
+        // Relaxed: the link CAS that makes the segment reachable publishes the store (it is `AcqRel`).
+        self.word.store(StateWord::new(state, reserved, generation).0, Ordering::Relaxed);
+        // SAFETY: the segment is private to this thread (caller's contract), so nothing else touches slot 0.
+        unsafe { self.write(0, value, generation) };
+    }
+
+    /// Takes back the value [`Self::prefill`] wrote after the link failed, and releases the reservation.
+    ///
+    /// # Safety
+    ///
+    /// The caller prefilled this segment in `generation` and its link CAS failed, so the segment is still private.
+    pub unsafe fn unfill(&self, generation: u32) -> T {
+        self.word.store(StateWord::new(state::OPEN, 0, generation).0, Ordering::Relaxed);
+        // SAFETY: slot 0 holds the value the caller prefilled, and nobody else could have reached it.
+        unsafe { self.take(0) }
     }
 
     /// Moves the value out of slot `index`.

@@ -199,9 +199,10 @@ impl<T, M> SegmentArena<T, M> {
                 Ok(_) => {
                     let segment = self.get(id);
                     // Count second lives only: not fresh segments (generation 0) and not spares that a producer
-                    // took but never linked (still OPEN; see `Handle::push`).
+                    // took but never linked (still OPEN; see `Handle::push`). A retired segment is CLOSED: every slot
+                    // was reserved.
                     let word = StateWord(segment.word.load(Ordering::Relaxed));
-                    if word.generation() != 0 && word.state() == state::RETIRED {
+                    if word.generation() != 0 && word.state() == state::CLOSED {
                         self.recycled.fetch_add(1, Ordering::Relaxed);
                     }
                     segment.reset_for_use();
@@ -217,22 +218,50 @@ impl<T, M> SegmentArena<T, M> {
     /// The caller guarantees no thread will act on the segment's current generation any more (the reclamation
     /// strategy's promise), or that the segment was never published.
     pub fn push_free(&self, id: SegmentId) {
-        let segment = self.get(id);
+        self.push_free_all([id]);
+    }
+
+    /// Puts every segment of `ids` on the free list with one update of its head, and wakes threads waiting for
+    /// one. Same promise as [`Self::push_free`] for each segment.
+    ///
+    /// Why a batch: the head is the one cache line that every take and every free writes. A strategy that frees
+    /// what it found reusable one by one moves that line between the freeing and the taking cores once per segment
+    /// (at SegmentSize 1, once per value). The segments are chained through their `next_free` words while they are
+    /// still private to the caller, so only the chain's bottom link is written inside the CAS loop.
+    pub fn push_free_all(&self, ids: impl IntoIterator<Item = SegmentId>) {
+        let mut ids = ids.into_iter();
+        let Some(bottom) = ids.next() else {
+            return;
+        };
+        let mut top = bottom;
+        for id in ids {
+            self.get(id).next_free.store(top, Ordering::Relaxed);
+            top = id;
+        }
+        let bottom_link = &self.get(bottom).next_free;
         let mut head = self.free_head.load(Ordering::Relaxed);
+        if cfg!(segpool_mutant = "chain_links_once") {
+            // Mutant: the bottom link is written once, before the loop, as if the head could not move meanwhile; a
+            // retried CAS then publishes a chain whose bottom points at a stale head, losing what was pushed since.
+            bottom_link.store(free_index(head), Ordering::Relaxed);
+        }
         loop {
-            segment.next_free.store(free_index(head), Ordering::Relaxed);
+            if !cfg!(segpool_mutant = "chain_links_once") {
+                bottom_link.store(free_index(head), Ordering::Relaxed);
+            }
             let tag = if cfg!(segpool_mutant = "untagged_free_list") {
                 free_tag(head)
             } else {
                 free_tag(head).wrapping_add(1)
             };
-            match self.free_head.compare_exchange_weak(head, pack_free(id, tag), Ordering::AcqRel, Ordering::Relaxed) {
+            // Release: the chain's links (written above) are visible to whoever pops through them.
+            match self.free_head.compare_exchange_weak(head, pack_free(top, tag), Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(current) => head = current,
             }
         }
         // Pairs with the fence in `wait_take`: either this load sees the waiter, or the waiter's next pop sees
-        // the segment pushed above.
+        // the segments pushed above.
         if !cfg!(segpool_mutant = "lost_wakeup") {
             fence(Ordering::SeqCst);
         }

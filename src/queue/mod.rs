@@ -2,10 +2,12 @@
 //!
 //! The queue is a singly linked list of segments from `head` (consumers) to `tail` (producers), both
 //! generation-tagged [`SegRef`]s. Producers reserve a slot with a CAS on the tail segment's state word, write the
-//! value and publish the slot's stamp. Consumers claim the longest contiguous run of published slots with a CAS on
-//! the head segment's claim word. A full segment gets a successor from the segment arena; a fully claimed segment
-//! is unlinked (tail first, then head, as in Michael and Scott's queue, so the tail never lags behind the head) and,
-//! once every claimed slot was read, retired to the strategy. The numbered invariants live in [`crate::segment`].
+//! value and publish the slot's stamp. A producer that finds the tail segment full takes a fresh segment from the
+//! segment arena, writes its value into the first slot while the segment is still private to it, and links it:
+//! one link per segment, and no reservation on the new tail. Consumers claim the longest contiguous run of
+//! published slots with a CAS on the head segment's claim word. A fully claimed segment is unlinked (tail first,
+//! then head, as in Michael and Scott's queue, so the tail never lags behind the head) and, once every claimed slot
+//! was read, retired to the strategy. The numbered invariants live in [`crate::segment`].
 
 use std::fmt;
 
@@ -71,6 +73,10 @@ impl<T, M> SegmentStore for SegmentArena<T, M> {
 
     fn make_reusable(&self, id: SegmentId) {
         self.push_free(id);
+    }
+
+    fn make_reusable_all(&self, ids: impl IntoIterator<Item = SegmentId>) {
+        self.push_free_all(ids);
     }
 
     fn starving(&self) -> bool {
@@ -229,7 +235,12 @@ impl<T, R: Reclaim> SegQueue<T, R> {
     }
 
     /// One push attempt inside an operation. `spare` carries a segment taken from the pool but not linked yet.
-    fn push_protected(&self, local: &mut R::Handle, value: T, spare: &mut Option<SegmentId>) -> Result<(), Blocked<T>> {
+    fn push_protected(
+        &self,
+        local: &mut R::Handle,
+        mut value: T,
+        spare: &mut Option<SegmentId>,
+    ) -> Result<(), Blocked<T>> {
         let size = self.config.segment_size;
         loop {
             let tail = self.protect(local, &self.tail);
@@ -277,16 +288,27 @@ impl<T, R: Reclaim> SegQueue<T, R> {
                 },
             };
             let fresh_segment = self.pool.get(fresh_id);
-            let fresh = SegRef::new(fresh_id, fresh_segment.generation());
+            let fresh_generation = fresh_segment.generation();
+            let fresh = SegRef::new(fresh_id, fresh_generation);
             // Before every attempt, so that the strategy's birth stamp precedes the link that makes it reachable.
             self.reclaim.born(local, fresh_id, &self.pool);
             let position = segment.first_position.load(Ordering::Relaxed) + size as u64;
             fresh_segment.first_position.store(position, Ordering::Relaxed);
+            // SAFETY: `fresh_id` came from the arena (or `spare`) to this thread and is not linked: it is private
+            // to us, and slot 0 is empty (a failed link below takes the value back before keeping it as a spare).
+            unsafe { fresh_segment.prefill(value, fresh_generation) };
             match segment.next.compare_exchange(next.bits(), fresh.bits(), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     let _ = self.tail.compare_exchange(tail.bits(), fresh.bits(), Ordering::AcqRel, Ordering::Relaxed);
+                    return Ok(());
                 }
-                Err(_) => *spare = Some(fresh_id), // someone else linked first; keep ours for later
+                Err(_) => {
+                    // Someone else linked first: our segment was never reachable, so take the value back and keep
+                    // the segment for later.
+                    // SAFETY: we prefilled it above in `fresh_generation` and the link failed.
+                    value = unsafe { fresh_segment.unfill(fresh_generation) };
+                    *spare = Some(fresh_id);
+                }
             }
         }
     }
@@ -362,7 +384,11 @@ impl<T, R: Reclaim> SegQueue<T, R> {
                 return 0; // the queue is empty at this instant
             }
             // Move the tail first so it never points at a segment behind the head (and so never at a retired one).
-            let _ = self.tail.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed);
+            // Load before the CAS: the tail is the producers' line, and it has almost always moved on already;
+            // a failing CAS would still take the line away from them exclusively.
+            if self.load_ref(&self.tail) == head {
+                let _ = self.tail.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed);
+            }
             if self.head.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 self.finish_reads(local, segment, head, 1);
             }
@@ -377,7 +403,6 @@ impl<T, R: Reclaim> SegQueue<T, R> {
         // The `+ 1` is the unlink: a segment is retired only once it is off the list as well as read.
         let retire_at = if cfg!(segpool_mutant = "retire_before_unlink") { size } else { size + 1 };
         if done == retire_at {
-            segment.word.store(StateWord::new(state::RETIRED, size as usize, at.generation()).0, Ordering::Release);
             self.counters.retired.fetch_add(1, Ordering::Relaxed);
             self.reclaim.retire(local, at.index(), &self.pool);
         }

@@ -279,14 +279,11 @@ impl Epoch {
 
     /// Makes reusable every entry of `list` sealed at least two epochs before `global`; keeps the others.
     fn release_expired<S: SegmentStore<Meta = ()>>(&self, list: &mut Vec<(SegmentId, u64)>, global: u64, store: &S) {
-        list.retain(|&(id, sealed_at)| {
-            if !expired(sealed_at, global) {
-                return true;
-            }
+        let expired = list.extract_if(.., |&mut (_, sealed_at)| expired(sealed_at, global));
+        store.make_reusable_all(expired.map(|(id, _)| {
             self.counts.reused();
-            store.make_reusable(id);
-            false
-        });
+            id
+        }));
     }
 
     /// One step: seal, try to advance, free what expired (own bag and, if free, the orphans). See the module docs.

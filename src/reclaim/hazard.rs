@@ -202,14 +202,8 @@ impl Hazard {
         hazards: &[SegmentId],
         store: &S,
     ) {
-        list.retain(|&id| {
-            if hazards.binary_search(&id).is_ok() {
-                return true;
-            }
-            self.counts.reused();
-            store.make_reusable(id);
-            false
-        });
+        let unprotected = list.extract_if(.., |id| hazards.binary_search(id).is_err());
+        store.make_reusable_all(unprotected.inspect(|_| self.counts.reused()));
     }
 
     /// Michael's scan: frees what no hazard slot names from this handle's list and, if it can take it at once,

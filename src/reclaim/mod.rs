@@ -151,6 +151,14 @@ pub trait SegmentStore {
     fn meta(&self, id: SegmentId) -> &Self::Meta;
     /// Declares segment `id` safe to reuse: it goes back on the pool's free list.
     fn make_reusable(&self, id: SegmentId);
+    /// Declares every segment of `ids` safe to reuse, as one update of the free list: what a strategy that frees
+    /// in batches (a scan, an expired bag) should call, because the free list's head is a cache line that every
+    /// take and free writes.
+    fn make_reusable_all(&self, ids: impl IntoIterator<Item = SegmentId>) {
+        for id in ids {
+            self.make_reusable(id);
+        }
+    }
     /// Whether some thread is waiting for a free segment right now (`OnExhausted::Wait`). Strategies that keep
     /// retired segments per handle give them back at every operation while this holds: a one-off request can be
     /// missed by a scan that frees nothing yet, and the waiter cannot ask again while it sleeps.

@@ -57,9 +57,8 @@ impl ReadyList {
         if !self.take_into(scratch) {
             return;
         }
-        for id in scratch.drain(..) {
-            store.make_reusable(id);
+        store.make_reusable_all(scratch.drain(..).inspect(|_| {
             reused.fetch_add(1, Ordering::Relaxed);
-        }
+        }));
     }
 }

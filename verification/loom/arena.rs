@@ -1,7 +1,7 @@
 //! Loom models of the segment arena on its own: the tagged Treiber free list and waiting for a free segment.
 //!
 //! Bounds: 2 threads plus the main thread, at most 4 arena operations per thread, `LOOM_MAX_PREEMPTIONS` (default
-//! 3). Both models take well under a second. Run: `cargo test --release --features loom --test loom_arena`.
+//! 3). The models take well under a second. Run: `cargo test --release --features loom --test loom_arena`.
 #![cfg(feature = "loom")]
 
 use std::sync::atomic::AtomicBool as PlainBool;
@@ -55,6 +55,36 @@ fn free_list_take_is_aba_safe() {
         if let Some(id) = second {
             holders.give_back(&arena, id);
         }
+        let mut free: Vec<SegmentId> = std::iter::from_fn(|| arena.try_take()).take(4).collect();
+        free.sort_unstable();
+        assert_eq!(free, [0, 1, 2], "the free list must hold every segment exactly once");
+    });
+}
+
+/// A batch free races a take and a free: the main thread gives two segments back as one chain
+/// (`push_free_all`, what a hazard scan or an expired epoch bag does) while the other thread takes the third and
+/// gives it back. The chain's bottom link must point at the head its CAS replaced, re-read on every retry: a
+/// link written once before the loop (mutant `chain_links_once`) loses the segment pushed meanwhile, or hands it
+/// out twice. Checks as above: no segment held twice, and at the end the list holds all three once each.
+#[test]
+fn batch_free_races_take_and_free() {
+    segpool::sync::model(|| {
+        let arena = Arc::new(Arena::new(1, 3));
+        let holders = Arc::new(Holders([PlainBool::new(false), PlainBool::new(false), PlainBool::new(false)]));
+        let mine = [holders.take(&arena).expect("three free"), holders.take(&arena).expect("two free")];
+        let other = {
+            let (arena, holders) = (arena.clone(), holders.clone());
+            thread::spawn(move || {
+                if let Some(id) = holders.take(&arena) {
+                    holders.give_back(&arena, id);
+                }
+            })
+        };
+        for &id in &mine {
+            holders.0[id as usize].store(false, Ordering::Relaxed);
+        }
+        arena.push_free_all(mine);
+        other.join().unwrap();
         let mut free: Vec<SegmentId> = std::iter::from_fn(|| arena.try_take()).take(4).collect();
         free.sort_unstable();
         assert_eq!(free, [0, 1, 2], "the free list must hold every segment exactly once");

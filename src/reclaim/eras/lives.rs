@@ -96,18 +96,12 @@ impl LifeList {
         let pin_holds = self.pinned > 0
             && (snapshot.contains(&self.pinned_by) || cfg!(segpool_mutant = "eras_pin_outlives_its_interval"));
         let start = if pin_holds { self.pinned } else { 0 };
-        let mut kept = start;
-        for index in start..self.lives.len() {
-            let life = self.lives[index];
-            if snapshot.iter().any(|&interval| life.overlapped_by(interval)) {
-                self.lives[kept] = life;
-                kept += 1;
-            } else {
-                counts.reused();
-                store.make_reusable(life.id);
-            }
-        }
-        self.lives.truncate(kept);
+        let free =
+            self.lives.extract_if(start.., |life| !snapshot.iter().any(|&interval| life.overlapped_by(interval)));
+        store.make_reusable_all(free.map(|life| {
+            counts.reused();
+            life.id
+        }));
         if !pin_holds {
             self.pinned = 0;
             match snapshot.iter().min_by_key(|interval| interval.upper) {
