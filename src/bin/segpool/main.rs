@@ -1,11 +1,11 @@
 //! `cargo run --release`: the comparison of reclamation strategies, segpool's main job.
 //!
 //! Runs a matrix of workloads (see `workloads.rs`) for every subject (the strategies behind the segmented queue,
-//! and the peers: `Mutex<VecDeque>`, crossbeam's `SegQueue` and channel, io_uring or IOCP, and with `--wpool`
-//! the seed project's own Go benchmark, see `wpool.rs`), prints a table per
-//! configuration with ratios against the `Leak` baseline, and writes `results.csv`, `summary.md` and SVG plots
-//! into the output folder. `cargo run --release -- paper` regenerates the paper's tables and figures from a
-//! results file. `--help` lists the flags.
+//! and the peers: `Mutex<VecDeque>`, crossbeam's `SegQueue` and channel, io_uring or IOCP, and with `--wpool` the
+//! seed project's own Go benchmark, see `wpool.rs`), prints a table per configuration with ratios against the
+//! `Leak` baseline, and writes `results.csv`, `summary.md` and SVG plots into the output folder.
+//! `cargo run --release -- paper` regenerates the paper's tables and figures from a results file. `--help` lists
+//! the flags.
 
 #[cfg(segpool_std)]
 mod measure;
