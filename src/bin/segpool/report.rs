@@ -12,7 +12,12 @@ use plotters::prelude::*;
 /// The CSV header; [`Row::to_csv`] and [`Row::from_csv`] follow it field by field.
 pub const CSV_HEADER: &str = "workload,subject,kind,producers,consumers,segment_size,policy,runs,jobs,ns_per_job,\
 ns_per_job_min,ns_per_job_max,mjobs_per_s,p50_ns,p99_ns,allocs_per_job,peak_unreclaimed,segments_allocated,\
-exhaustion_events,handed_back";
+exhaustion_events,handed_back,bytes_per_job";
+
+/// The header before `bytes_per_job` (results files written before wpool's rows); still read.
+const CSV_HEADER_WITHOUT_BYTES: &str = "workload,subject,kind,producers,consumers,segment_size,policy,runs,jobs,\
+ns_per_job,ns_per_job_min,ns_per_job_max,mjobs_per_s,p50_ns,p99_ns,allocs_per_job,peak_unreclaimed,\
+segments_allocated,exhaustion_events,handed_back";
 
 /// One subject in one configuration: the median of its throughput runs and its memory run.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +43,8 @@ pub struct Row {
     pub segments_allocated: Option<u64>,
     pub exhaustion_events: Option<u64>,
     pub handed_back: u64,
+    /// Bytes allocated per job, for rows whose harness reports it (Go's B/op: [`crate::wpool`]).
+    pub bytes_per_job: Option<f64>,
 }
 
 fn optional<T: ToString>(value: Option<T>) -> String {
@@ -76,6 +83,7 @@ impl Row {
             optional(self.segments_allocated),
             optional(self.exhaustion_events),
             self.handed_back.to_string(),
+            optional(self.bytes_per_job),
         ]
         .join(",")
     }
@@ -83,7 +91,7 @@ impl Row {
     pub fn from_csv(line: &str) -> Result<Row, String> {
         let fields: Vec<&str> = line.split(',').collect();
         let expected = CSV_HEADER.split(',').count();
-        if fields.len() != expected {
+        if fields.len() != expected && fields.len() != expected - 1 {
             return Err(format!("{} fields, expected {expected}", fields.len()));
         }
         fn parse<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, String> {
@@ -112,6 +120,7 @@ impl Row {
             segments_allocated: parse_optional("segments_allocated", fields[17])?,
             exhaustion_events: parse_optional("exhaustion_events", fields[18])?,
             handed_back: parse("handed_back", fields[19])?,
+            bytes_per_job: parse_optional("bytes_per_job", fields.get(20).copied().unwrap_or(""))?,
         })
     }
 }
@@ -129,7 +138,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> std::io::Result<()> {
 pub fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
     let text = fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
     let mut lines = text.lines();
-    if lines.next() != Some(CSV_HEADER) {
+    if !matches!(lines.next(), Some(CSV_HEADER | CSV_HEADER_WITHOUT_BYTES)) {
         return Err(format!("{}: not a segpool results file (its header differs)", path.display()));
     }
     lines
@@ -191,7 +200,10 @@ pub fn markdown_table(rows: &[&Row]) -> String {
             leak.map_or_else(dash, |leak| format!("{:.2}", row.ns_per_job / leak)),
             row.p50_ns.map_or_else(dash, human_ns),
             row.p99_ns.map_or_else(dash, human_ns),
-            row.allocs_per_job.map_or_else(dash, |a| format!("{a:.4}")),
+            match row.bytes_per_job {
+                Some(bytes) => crate::wpool::allocs_cell(row.allocs_per_job, bytes),
+                None => row.allocs_per_job.map_or_else(dash, |a| format!("{a:.4}")),
+            },
             row.peak_unreclaimed.map_or_else(dash, |p| p.to_string()),
             row.exhaustion_events.map_or_else(dash, |e| e.to_string()),
             row.handed_back,
@@ -205,6 +217,9 @@ pub fn markdown_report(rows: &[Row]) -> String {
     let mut text = String::new();
     for table in tables(rows) {
         let _ = write!(text, "### {}\n\n{}\n", title(table[0]), markdown_table(&table));
+    }
+    if rows.iter().any(|row| row.kind == crate::wpool::KIND) {
+        let _ = writeln!(text, "{}", crate::wpool::FOOTNOTE);
     }
     text
 }
@@ -306,6 +321,7 @@ mod tests {
             segments_allocated: None,
             exhaustion_events: Some(0),
             handed_back: 7,
+            bytes_per_job: None,
         }
     }
 
@@ -313,6 +329,15 @@ mod tests {
     fn csv_round_trips() {
         let original = row();
         assert_eq!(Row::from_csv(&original.to_csv()), Ok(original));
+    }
+
+    #[test]
+    fn a_go_row_round_trips_and_old_files_still_read() {
+        let go = Row { kind: crate::wpool::KIND.into(), bytes_per_job: Some(41.0), ..row() };
+        assert_eq!(Row::from_csv(&go.to_csv()), Ok(go));
+        let old = row().to_csv().rsplit_once(',').unwrap().0.to_owned();
+        assert_eq!(Row::from_csv(&old), Ok(row()), "a line without bytes_per_job");
+        assert_eq!(CSV_HEADER.rsplit_once(',').unwrap().0, CSV_HEADER_WITHOUT_BYTES);
     }
 
     #[test]

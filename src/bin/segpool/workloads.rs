@@ -99,7 +99,7 @@ pub struct Cell {
 impl Cell {
     /// Enough segments up front for a full window (plus the segments producers and consumers stand on), so that
     /// exhaustion means reclamation fell behind, not an undersized pool.
-    fn backend_config(&self) -> Config {
+    pub fn backend_config(&self) -> Config {
         let in_flight = self.window as usize * self.producers;
         let mut segment_count = in_flight.div_ceil(self.segment_size) + 2 * (self.producers + self.consumers) + 4;
         let on_exhausted = match self.policy {
