@@ -56,6 +56,11 @@ mod cli {
         /// Consumer threads (queue workloads) and pool workers (pool workloads) [default: 1; --full: 1,2,4]
         #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=64))]
         workers: Vec<u64>,
+        /// Matched configurations instead of every producers × workers pair: N producers and N consumers or
+        /// workers for each N, e.g. 1,2,4 (more threads than cores oversubscribes)
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=64),
+              conflicts_with_all = ["producers", "workers"])]
+        threads: Vec<u64>,
         /// Slots per segment, one configuration per value [default: 1,64; --full: 1,64,1024]
         #[arg(long, value_delimiter = ',')]
         segment_size: Vec<usize>,
@@ -128,8 +133,8 @@ mod cli {
     struct Plan {
         workloads: Vec<Workload>,
         subjects: Vec<Subject>,
-        producers: Vec<usize>,
-        workers: Vec<usize>,
+        /// (producers, consumers or workers), one configuration each.
+        threads: Vec<(usize, usize)>,
         segment_sizes: Vec<usize>,
         policy: Policy,
         duration: Duration,
@@ -198,8 +203,13 @@ mod cli {
             Ok(Plan {
                 workloads,
                 subjects,
-                producers: pick(&args.producers, &[1], &[1, 2]),
-                workers: pick(&args.workers, &[1], &[1, 2, 4]),
+                threads: if args.threads.is_empty() {
+                    let workers = pick(&args.workers, &[1], &[1, 2, 4]);
+                    let producers = pick(&args.producers, &[1], &[1, 2]);
+                    producers.iter().flat_map(|&p| workers.iter().map(move |&w| (p, w))).collect()
+                } else {
+                    args.threads.iter().map(|&n| (n as usize, n as usize)).collect()
+                },
                 segment_sizes,
                 policy: args.policy,
                 duration: args.duration.unwrap_or(Duration::from_millis(if args.full { 500 } else { 150 })),
@@ -219,24 +229,22 @@ mod cli {
         fn groups(&self) -> Vec<Vec<Cell>> {
             let mut groups = Vec::new();
             for &workload in &self.workloads {
-                for &producers in &self.producers {
-                    for &consumers in &self.workers {
-                        let (policy, duration, window) = (self.policy, self.duration, self.window);
-                        groups.push(
-                            self.segment_sizes
-                                .iter()
-                                .map(|&segment_size| Cell {
-                                    workload,
-                                    producers,
-                                    consumers,
-                                    segment_size,
-                                    policy,
-                                    duration,
-                                    window,
-                                })
-                                .collect(),
-                        );
-                    }
+                for &(producers, consumers) in &self.threads {
+                    let (policy, duration, window) = (self.policy, self.duration, self.window);
+                    groups.push(
+                        self.segment_sizes
+                            .iter()
+                            .map(|&segment_size| Cell {
+                                workload,
+                                producers,
+                                consumers,
+                                segment_size,
+                                policy,
+                                duration,
+                                window,
+                            })
+                            .collect(),
+                    );
                 }
             }
             groups

@@ -11,6 +11,9 @@ use std::path::Path;
 
 use crate::report::{self, Row};
 
+mod targets;
+use targets::{STRATEGIES, find, targets};
+
 /// The sections this generator owns, each with its content.
 fn sections(rows: &[Row], figures: &[String]) -> Vec<(&'static str, String)> {
     vec![
@@ -44,139 +47,6 @@ pub fn method_line(rows: &[Row]) -> String {
     )
 }
 
-fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, segment_size: usize) -> Option<&'a Row> {
-    rows.iter().find(|row| {
-        row.workload == workload
-            && row.subject == subject
-            && row.segment_size == segment_size
-            && row.producers == 1
-            && row.consumers == 1
-            && row.policy == "grow"
-    })
-}
-
-/// Our strategies that never allocate in steady state (the targets table checks it).
-const ALLOCATION_FREE: [&str; 7] = ["limbo", "hazard", "epoch", "hazard-eras", "ibr", "qsbr", "hyaline"];
-
-const STRATEGIES: [&str; 12] = [
-    "limbo",
-    "hazard",
-    "epoch",
-    "hazard-eras",
-    "ibr",
-    "qsbr",
-    "hyaline",
-    "leak",
-    "haphazard",
-    "fast-smr",
-    "seize",
-    "crossbeam-epoch",
-];
-
-/// The targets, each with what this run measured (1 producer, 1 consumer or worker, Grow).
-fn targets(rows: &[Row]) -> String {
-    let mut text = String::from("| target | measured | met |\n|---|---|---|\n");
-    let mut line = |target: &str, measured: String, met: Option<bool>| {
-        let met = met.map_or("n/a", |met| if met { "yes" } else { "no" });
-        let _ = writeln!(text, "| {target} | {measured} | {met} |");
-    };
-    let size = rows.iter().map(|row| row.segment_size).filter(|&size| size == 64).max().unwrap_or(64);
-    let best = STRATEGIES
-        .iter()
-        .filter_map(|name| find(rows, "empty", name, size))
-        .min_by(|a, b| a.ns_per_job.total_cmp(&b.ns_per_job));
-    let channel = find(rows, "empty", "crossbeam-channel", size);
-    match best {
-        Some(best) => {
-            line(
-                "pool, empty job, 1p1w: best strategy ≤ 30 ns/job (4x better than wpool's 122–192 ns)",
-                format!("{} {:.1} ns/job (size {size})", best.subject, best.ns_per_job),
-                Some(best.ns_per_job <= 30.0),
-            );
-            if let Some(wpool) = find(rows, "empty", crate::wpool::SUBJECT, size) {
-                let speedup = wpool.ns_per_job / best.ns_per_job;
-                line(
-                    "pool, empty job, 1p1w: best strategy at least 4x faster than wpool, side by side (Go harness)",
-                    format!(
-                        "{speedup:.2}x ({} {:.1} vs wpool {:.1} ns/job)",
-                        best.subject, best.ns_per_job, wpool.ns_per_job
-                    ),
-                    Some(speedup >= 4.0),
-                );
-            }
-            if let Some(channel) = channel {
-                line(
-                    "pool, empty job, 1p1w: best strategy faster than crossbeam-channel",
-                    format!(
-                        "{:.2}x the channel's {:.1} ns/job",
-                        best.ns_per_job / channel.ns_per_job,
-                        channel.ns_per_job
-                    ),
-                    Some(best.ns_per_job < channel.ns_per_job),
-                );
-            }
-        }
-        None => line("pool, empty job, 1p1w", "not in this run".into(), None),
-    }
-    let segqueue = find(rows, "queue", "segqueue", size);
-    let leak = find(rows, "queue", "leak", size);
-    for (strategy, bound) in [("epoch", 1.0), ("hazard", 1.3)] {
-        if let (Some(ours), Some(peer)) = (find(rows, "queue", strategy, size), segqueue) {
-            let ratio = ours.ns_per_job / peer.ns_per_job;
-            line(
-                &format!("queue 1p1c: {strategy} within {bound:.1}x of crossbeam SegQueue"),
-                format!("{ratio:.2}x ({:.1} vs {:.1} ns/value)", ours.ns_per_job, peer.ns_per_job),
-                Some(ratio <= bound),
-            );
-        }
-    }
-    if let Some(leak) = leak {
-        let ratios: Vec<(String, f64)> = STRATEGIES
-            .iter()
-            .filter_map(|name| find(rows, "queue", name, size))
-            .map(|row| (row.subject.clone(), row.ns_per_job / leak.ns_per_job))
-            .collect();
-        let worst = ratios.iter().map(|(_, ratio)| *ratio).fold(0.0, f64::max);
-        let listed: Vec<String> = ratios.iter().map(|(name, ratio)| format!("{name} {ratio:.2}")).collect();
-        line("queue 1p1c: every strategy within 1.3x of Leak", listed.join(", "), Some(worst <= 1.3));
-    }
-    for workload in ["queue", "empty"] {
-        let ratios: Vec<(String, f64, Option<f64>)> = STRATEGIES
-            .iter()
-            .filter(|&&name| name != "leak")
-            .filter_map(|name| Some((find(rows, workload, name, 1)?, find(rows, workload, name, 64)?)))
-            .map(|(one, sixty_four)| (one.subject.clone(), one.ns_per_job / sixty_four.ns_per_job, one.allocs_per_job))
-            .collect();
-        if ratios.is_empty() {
-            continue;
-        }
-        let worst = ratios.iter().map(|(_, ratio, _)| *ratio).fold(0.0, f64::max);
-        let listed: Vec<String> = ratios.iter().map(|(name, ratio, _)| format!("{name} {ratio:.2}")).collect();
-        line(
-            &format!("{workload}: SegmentSize 1 at most 2x SegmentSize 64 per job (reclaiming strategies)"),
-            listed.join(", "),
-            Some(worst <= 2.0),
-        );
-        let allocating: Vec<String> = ratios
-            .iter()
-            .filter(|(name, _, _)| ALLOCATION_FREE.contains(&name.as_str()))
-            .filter_map(|(name, _, allocs)| allocs.map(|allocs| format!("{name} {allocs:.4}")))
-            .collect();
-        if !allocating.is_empty() {
-            let all_zero = ratios
-                .iter()
-                .filter(|(name, _, _)| ALLOCATION_FREE.contains(&name.as_str()))
-                .all(|(_, _, allocs)| allocs.is_some_and(|allocs| allocs == 0.0));
-            line(
-                &format!("{workload}: zero allocations per job at SegmentSize 1 ({})", ALLOCATION_FREE.join(", ")),
-                allocating.join(", "),
-                Some(all_zero),
-            );
-        }
-    }
-    text
-}
-
 /// Time per job at SegmentSize 1 over SegmentSize 64, per strategy and workload (1p1c, Grow).
 fn segment_size_table(rows: &[Row]) -> String {
     let mut text =
@@ -184,7 +54,8 @@ fn segment_size_table(rows: &[Row]) -> String {
     text.push_str("|---|---|---:|---:|---:|---:|\n");
     for workload in ["queue", "stall", "empty"] {
         for name in STRATEGIES {
-            if let (Some(one), Some(sixty_four)) = (find(rows, workload, name, 1), find(rows, workload, name, 64)) {
+            if let (Some(one), Some(sixty_four)) = (find(rows, workload, name, 1, 1), find(rows, workload, name, 64, 1))
+            {
                 let _ = writeln!(
                     text,
                     "| {workload} | {name} | {:.1} | {:.1} | {:.2} | {} |",

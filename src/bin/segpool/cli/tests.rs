@@ -1,4 +1,4 @@
-//! The comparison's plan: what `--wpool` adds to it.
+//! The comparison's plan: the thread configurations, and what `--wpool` adds to it.
 
 use super::*;
 
@@ -33,4 +33,16 @@ fn a_plan_with_wpool_alternates_its_rounds_with_ours() {
     let fail = self::plan(&["--workloads=empty", "--subjects=hazard", "--policy=fail", "--wpool=/x"]);
     let (_, under_fail) = fail.rounds(&fail.groups()[0], true);
     assert!(under_fail.iter().all(|turn| matches!(turn, Ours(_))), "wpool cannot run under Fail");
+}
+
+/// `--threads` gives matched configurations (N producers, N consumers), not the cross product of the two lists;
+/// it cannot be combined with either.
+#[test]
+fn threads_gives_matched_configurations() {
+    let threads = |plan: &Plan| plan.groups().iter().map(|group| (group[0].producers, group[0].consumers)).collect();
+    let matched: Vec<(usize, usize)> = threads(&plan(&["--workloads=queue", "--threads=1,2,4"]));
+    assert_eq!(matched, [(1, 1), (2, 2), (4, 4)]);
+    let crossed: Vec<(usize, usize)> = threads(&plan(&["--workloads=queue", "--producers=1,2", "--workers=1,2"]));
+    assert_eq!(crossed, [(1, 1), (1, 2), (2, 1), (2, 2)]);
+    assert!(Args::try_parse_from(["segpool", "--threads=2", "--producers=1"]).is_err());
 }
