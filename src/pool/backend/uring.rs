@@ -7,9 +7,8 @@
 //! completion queue costs against the in-process queues.
 //!
 //! Submission is batched: a push only writes its entry into the submission queue and publishes the queue's tail;
-//! it enters the kernel (`io_uring_enter`) only when it finds the submission queue full. A pop that finds fewer
-//! completions than it wants while entries are pending submits them all, with one `io_uring_enter`, and reaps
-//! again. So a job is visible to any pop from the moment its push returns, though it may still be in the
+//! it enters the kernel (`io_uring_enter`) only when it finds the submission queue full. A pop that finds no
+//! completion while entries are pending submits them all, with one `io_uring_enter`, and reaps again. So a job is visible to any pop from the moment its push returns, though it may still be in the
 //! submission queue: the pool's wake-up protocol relies on that (a woken worker must find the job), and so does
 //! shutdown (its pops flush what is pending and hand it back). A lone job is never stranded: whoever pops next
 //! submits it. The cost is one system call per popped batch instead of one per push.
@@ -78,6 +77,7 @@ use io_uring::{IoUring, opcode};
 
 use self::slab::{Chain, Slab, Vacant};
 use super::{Backend, BackendKind, RefusalKind, Refused};
+use crate::cache_padded::CachePadded;
 use crate::config::deadline_after;
 use crate::{Config, ConfigError, OnExhausted};
 
@@ -108,11 +108,12 @@ pub struct Uring<J = ()> {
     /// Held while reaping the completion queue (one reaper at a time); taken after `overflow` when a pop holds both.
     reaping: Mutex<()>,
     /// Entries written to the submission queue, counted after their tail is published.
-    published: AtomicU64,
+    published: CachePadded<AtomicU64>,
     /// Entries the kernel took, as the `io_uring_enter` calls that took them report.
-    consumed: AtomicU64,
-    /// Jobs pushed and not yet reaped; kept at most `capacity` so that the completion queue never overflows.
-    in_flight: AtomicUsize,
+    consumed: CachePadded<AtomicU64>,
+    /// Jobs pushed and not yet reaped; kept at most `capacity` so that the completion queue never overflows. These
+    /// counters are each on their own cache lines: pushers and poppers update different ones on every job.
+    in_flight: CachePadded<AtomicUsize>,
     /// The completion queue's size.
     capacity: usize,
     on_exhausted: OnExhausted,
@@ -225,34 +226,44 @@ impl<J: Send + 'static> Uring<J> {
     }
 
     /// Returns once the kernel has taken every entry published before the call (and so completed its no-op).
-    /// Needs no lock (module docs); another thread's concurrent call may take some of them, which it counts.
+    /// Needs no lock (module docs). Loops because the kernel may take fewer entries than queued (when short of
+    /// memory), and because another thread entering meanwhile may take some of them: then this call's enter takes
+    /// none, and it waits for that thread to count them.
     fn flush(&self) {
         let target = self.published.load(Ordering::Acquire);
+        let mut idle_rounds = 0u32;
         while self.consumed.load(Ordering::Acquire) < target {
-            // The kernel may take fewer entries than queued (when short of memory): loop until `target` is
-            // reached. Taking none means another thread took them and is about to count them. Any error other
-            // than a transient one means the ring broke after `build` checked it, which this backend cannot
-            // recover from.
             match self.ring.submitter().submit() {
-                Ok(0) => std::thread::yield_now(),
+                Ok(0) => {
+                    // The other thread is between its `io_uring_enter` and its count: a few microseconds, unless
+                    // it was preempted there, so spin a little before yielding.
+                    idle_rounds += 1;
+                    if idle_rounds < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
                 Ok(taken) => {
                     self.consumed.fetch_add(taken as u64, Ordering::AcqRel);
                 }
                 Err(error) if is_transient(&error) => std::thread::yield_now(),
+                // The ring broke after `build` checked it, which this backend cannot recover from.
                 Err(error) => panic!("io_uring_enter failed after the ring was set up: {error}"),
             }
         }
     }
 
-    /// Reaps up to `max` completions into `out`, submitting the pending entries first if the completion queue
-    /// holds fewer than `max`.
+    /// Reaps up to `max` completions into `out`; if there were none, submits the pending entries and reaps again.
+    /// Submitting only when the completion queue is empty, rather than whenever it holds fewer than `max`, lets
+    /// the entries pushed while the popper runs what it reaped pile up into one larger submission.
     fn reap_flushing(&self, out: &mut Vec<J>, max: usize) -> usize {
         let taken = self.reap(out, max);
-        if taken == max || !self.pending() {
+        if taken > 0 || !self.pending() {
             return taken;
         }
         self.flush();
-        taken + self.reap(out, max - taken)
+        self.reap(out, max)
     }
 
     /// Reaps up to `max` completions into `out`.
@@ -297,9 +308,9 @@ impl<J: Send + 'static> Backend<J> for Uring<J> {
             slab,
             submitting: Mutex::new(vacant),
             reaping: Mutex::new(()),
-            published: AtomicU64::new(0),
-            consumed: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
+            published: CachePadded(AtomicU64::new(0)),
+            consumed: CachePadded(AtomicU64::new(0)),
+            in_flight: CachePadded(AtomicUsize::new(0)),
             capacity,
             on_exhausted: config.on_exhausted,
             overflow: Mutex::new(VecDeque::new()),
