@@ -1,7 +1,7 @@
 #![cfg(segpool_std)]
 //! The typed pool allocates nothing per job: once warm, submitting through a [`Submitter`] and running the jobs
 //! on the workers makes zero heap allocations, for every strategy whose queue allocates nothing once warm (those
-//! marked `allocation_free` in `support::for_each_strategy!`) and for the mutex baseline. Boxed closures, by
+//! marked `allocation_free` in `support::for_each_strategy!`), for the mutex baseline and for io_uring (Linux). Boxed closures, by
 //! contrast, cost one allocation per job, which the counter must see.
 //!
 //! The counter is process-wide (the workers are other threads), so this binary holds one test function: nothing
@@ -155,5 +155,11 @@ fn typed_pool_allocates_nothing_per_job() {
         });
         let allocations = typed_pool_allocations::<MutexDeque>();
         assert_eq!(allocations, 0, "mutex-deque: {allocations} allocations for {JOBS} jobs");
+        // io_uring keeps its jobs in a slab of reused slots: once warm, no box per job either.
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        {
+            let allocations = typed_pool_allocations::<segpool::pool::Uring>();
+            assert_eq!(allocations, 0, "io_uring: {allocations} allocations for {JOBS} jobs");
+        }
     })
 }

@@ -1,7 +1,7 @@
 //! The io_uring backend's unit tests (they see its private state: `capacity`, `overflowed`, the reap hook).
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use super::*;
@@ -205,4 +205,122 @@ fn drop_frees_queued_jobs() {
     }
     drop(uring);
     assert_eq!(Arc::strong_count(&job), 1);
+}
+
+/// A lone job is visible to the next pop although its push did not enter the kernel: the pop submits it.
+/// Fails if pushes stopped batching (`consumed` would count the entry at once) or if a pop reaped without
+/// submitting what is pending (the job would be stranded in the submission queue).
+#[test]
+fn pop_submits_a_lone_pending_entry() {
+    let uring = build::<usize>(OnExhausted::Fail);
+    uring.push(&mut (), 7).expect("room in the ring");
+    assert_eq!(uring.published.load(Ordering::Relaxed), 1);
+    assert_eq!(uring.consumed.load(Ordering::Relaxed), 0, "a push that finds room does not enter the kernel");
+    let mut out = Vec::new();
+    assert_eq!(uring.pop_batch(&mut (), &mut out, 16), 1, "the pop submitted the pending entry and reaped it");
+    assert_eq!(out, [7]);
+    assert_eq!(uring.consumed.load(Ordering::Relaxed), 1);
+}
+
+/// Popping until empty (what `Pool::shutdown` does to hand back the jobs not run) returns every job, in order,
+/// also those still in the submission queue when it starts, across several submission-queue fills.
+#[test]
+fn draining_returns_submitted_and_pending_jobs() {
+    let uring = build::<usize>(OnExhausted::Fail);
+    let jobs = SUBMISSION_ENTRIES as usize + 100; // one flush by a push that found the queue full, then pending
+    for job in 0..jobs {
+        uring.push(&mut (), job).expect("room in the ring");
+    }
+    assert!(uring.pending(), "the last pushes are still in the submission queue");
+    assert_in_order(&drain(&uring), jobs);
+    assert!(!uring.pending());
+    assert_eq!(uring.in_flight.load(Ordering::Relaxed), 0);
+}
+
+/// Dropping the backend drops the jobs never submitted to the kernel (still in the submission queue) too.
+#[test]
+fn drop_frees_pending_jobs() {
+    let job = Arc::new(());
+    let uring = build::<Arc<()>>(OnExhausted::Fail);
+    for _ in 0..3 {
+        uring.push(&mut (), job.clone()).expect("room in the ring");
+    }
+    assert!(uring.pending());
+    drop(uring);
+    assert_eq!(Arc::strong_count(&job), 1);
+}
+
+/// The slab never hands one slot to two jobs: with every slot holding a job, each `user_data` is distinct, each
+/// take returns its own job exactly once (a second take, or a stale `user_data` after the slot's reuse, returns
+/// nothing), and a full slab refuses an insert instead of overwriting a slot.
+#[test]
+fn slab_hands_each_slot_out_once() {
+    let slots = 2 * slab::CHUNK;
+    let (slab, mut vacant) = Slab::<usize>::new(slots);
+    let names: Vec<u64> = (0..slots).map(|job| slab.insert(&mut vacant, job).expect("a vacant slot")).collect();
+    let mut distinct = names.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), slots, "two jobs got the same user_data");
+    assert_eq!(slab.insert(&mut vacant, usize::MAX).err(), Some(usize::MAX), "a full slab refuses");
+    let mut emptied = Chain::new();
+    for (job, &name) in names.iter().enumerate().step_by(2) {
+        assert_eq!(slab.take(name, &mut emptied), Some(job));
+        assert_eq!(slab.take(name, &mut emptied), None, "job {job} taken twice");
+    }
+    slab.release(&mut emptied);
+    // Refill the emptied slots: the old names must not reach the new jobs.
+    let refills: Vec<u64> = (0..slots / 2).map(|job| slab.insert(&mut vacant, slots + job).expect("vacant")).collect();
+    for &name in names.iter().step_by(2) {
+        assert_eq!(slab.take(name, &mut emptied), None, "a stale user_data read a reused slot");
+    }
+    let mut out: Vec<usize> = names
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .chain(&refills)
+        .map(|&name| slab.take(name, &mut emptied).expect("each job is taken once"))
+        .collect();
+    out.sort_unstable();
+    assert_eq!(out, (1..slots).step_by(2).chain(slots..slots + slots / 2).collect::<Vec<_>>());
+}
+
+/// A slot goes back to the free list only after its job was read out: a submitter that inserts while a take is
+/// between claiming the slot and reading it must not get that slot (here it gets none: every other slot is
+/// full). Replayed deterministically with the slab's hook. Kills the mutant `uring_slot_freed_before_take`, under
+/// which the insert reuses the slot and the take returns the new job.
+#[test]
+fn slot_is_not_reused_before_its_job_is_read() {
+    let (slab, vacant) = Slab::<usize>::new(slab::CHUNK);
+    let (slab, vacant) = (Arc::new(slab), Arc::new(Mutex::new(vacant)));
+    let names: Vec<u64> =
+        (0..slab::CHUNK).map(|job| slab.insert(&mut lock(&vacant), job).expect("a vacant slot")).collect();
+    let (refused, inserter) = (Arc::new(AtomicBool::new(false)), (slab.clone(), vacant.clone()));
+    let refused_by_hook = refused.clone();
+    slab::BEFORE_READ.set(Some(Box::new(move || {
+        let (slab, vacant) = inserter;
+        refused_by_hook.store(slab.insert(&mut lock(&vacant), usize::MAX).is_err(), Ordering::Relaxed);
+    })));
+    let mut emptied = Chain::new();
+    assert_eq!(slab.take(names[0], &mut emptied), Some(0), "the take returned another job than its own");
+    assert!(slab::BEFORE_READ.take().is_none(), "take reached the hook");
+    assert!(refused.load(Ordering::Relaxed), "an insert reused a slot whose job was not read out yet");
+}
+
+/// Slots are reused: 2,000 jobs with at most 50 in flight take slots from the first chunk only (without reuse,
+/// each job would take a fresh slot and the slab would grow to eight chunks). The process-wide allocation count
+/// through a pool is in `tests/pool_alloc.rs`.
+#[test]
+fn slab_reuses_slots_in_steady_state() {
+    let uring = build::<usize>(OnExhausted::Fail);
+    let mut out = Vec::with_capacity(64);
+    for job in 0..2000 {
+        uring.push(&mut (), job).expect("room in the ring");
+        if job % 50 == 49 {
+            while uring.pop_batch(&mut (), &mut out, 64) > 0 {
+                out.clear();
+            }
+        }
+    }
+    assert_eq!(lock(&uring.submitting).grown(), slab::CHUNK, "the slab grew although slots were free");
 }
