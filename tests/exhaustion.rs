@@ -192,8 +192,9 @@ fn grow_with_default_limbo_needs_limbo_len_plus_two_segments() {
 // (c) Wait
 
 /// SegmentSize=2, three segments, limbo of 1, `Wait`: six values fill every segment; the seventh push waits. A
-/// consumer that pops four values retires the first segment (into the ring: still not reusable); the fifth pop
-/// unlinks and retires the second segment, which evicts the first: the waiting push takes it and succeeds.
+/// consumer that pops two values empties the first segment, which its second pop unlinks and retires (into the
+/// ring: still not reusable); popping the next two unlinks and retires the second segment, which evicts the first:
+/// the waiting push takes it and succeeds.
 #[test]
 fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
     support::bounded(|| {
@@ -218,13 +219,13 @@ fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
             thread::spawn(move || {
                 let mut h = q.handle();
                 let mut popped = Vec::new();
-                for _ in 0..4 {
+                for _ in 0..2 {
                     popped.push(h.pop().expect("six values were pushed"));
                 }
                 popped
             })
         };
-        assert_eq!(consumer.join().unwrap(), [0, 1, 2, 3]);
+        assert_eq!(consumer.join().unwrap(), [0, 1]);
         let stats = q.stats();
         assert_eq!((stats.segments_retired, stats.retired_pending, stats.segments_recycled), (1, 1, 0), "{stats:?}");
         // The only retired segment is still in the ring, so the producer cannot have a segment. (Giving it time to go
@@ -234,9 +235,12 @@ fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
 
         let consumer = {
             let q = q.clone();
-            thread::spawn(move || q.handle().pop())
+            thread::spawn(move || {
+                let mut h = q.handle();
+                (h.pop(), h.pop())
+            })
         };
-        assert_eq!(consumer.join().unwrap(), Some(4));
+        assert_eq!(consumer.join().unwrap(), (Some(2), Some(3)));
         assert_eq!(producer.join().unwrap(), Ok(()), "the waiting push must succeed once a segment is reusable");
         let stats = q.stats();
         println!("Wait, SegmentSize=2, segment_count=3, limbo_len=1: {stats:#?}");
@@ -247,7 +251,7 @@ fn wait_succeeds_once_a_consumer_makes_a_segment_reusable() {
         assert_eq!(stats.segments_allocated, 3);
         assert_eq!(stats.stale_views, 0);
         let mut h = q.handle();
-        assert_eq!((h.pop(), h.pop(), h.pop()), (Some(5), Some(6), None));
+        assert_eq!((h.pop(), h.pop(), h.pop(), h.pop()), (Some(4), Some(5), Some(6), None));
     })
 }
 
@@ -327,17 +331,19 @@ fn queue_keeps_working_after_fail() {
         assert_eq!(refused.into_inner(), 6);
     }
     assert_eq!(q.len(), 6);
-    // Pops 0..=3 retire the first segment (into the ring), pop 4 retires the second, evicting the first.
-    for expected in 0..4 {
+    // Pop 1 empties the first segment and retires it (into the ring); pop 3 retires the second, evicting the first.
+    for expected in 0..2 {
         assert_eq!(h.pop(), Some(expected));
     }
     assert!(h.push(6).is_err(), "the only retired segment is still in limbo");
-    assert_eq!(h.pop(), Some(4));
+    for expected in 2..4 {
+        assert_eq!(h.pop(), Some(expected));
+    }
     h.push(6).expect("the evicted segment is reusable now");
     let stats = q.stats();
     println!("Fail then recovery, SegmentSize=2, segment_count=3, limbo_len=1: {stats:#?}");
     assert_eq!((stats.failed_pushes, stats.segments_retired, stats.segments_recycled), (3, 2, 1), "{stats:?}");
-    assert_eq!((h.pop(), h.pop(), h.pop()), (Some(5), Some(6), None));
+    assert_eq!((h.pop(), h.pop(), h.pop(), h.pop()), (Some(4), Some(5), Some(6), None));
     // segment_count >= limbo_len + 2: alternating pairs never run dry again.
     let pairs = if cfg!(miri) { 20 } else { 500 }; // Miri: still several times round the pool
     assert_eq!(pairs_until_refused(&q, pairs), pairs);

@@ -372,6 +372,15 @@ impl<T, R: Reclaim> SegQueue<T, R> {
                 }
                 let taken = end - start;
                 self.finish_reads(local, segment, head, taken as u32);
+                if end == size {
+                    // The run emptied the segment: unlink it now, while it is still protected, rather than in the
+                    // next pop, which would first protect it again only to find it empty (at SegmentSize 1, one
+                    // protect per value saved).
+                    let next = SegRef::from_bits(segment.next.load(Ordering::Acquire));
+                    if !next.is_none() {
+                        self.unlink(local, segment, head, next);
+                    }
+                }
                 return taken;
             }
             // Every slot is claimed: unlink the segment once it has a successor.
@@ -383,15 +392,21 @@ impl<T, R: Reclaim> SegQueue<T, R> {
                 }
                 return 0; // the queue is empty at this instant
             }
-            // Move the tail first so it never points at a segment behind the head (and so never at a retired one).
-            // Load before the CAS: the tail is the producers' line, and it has almost always moved on already;
-            // a failing CAS would still take the line away from them exclusively.
-            if self.load_ref(&self.tail) == head {
-                let _ = self.tail.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed);
-            }
-            if self.head.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                self.finish_reads(local, segment, head, 1);
-            }
+            self.unlink(local, segment, head, next);
+        }
+    }
+
+    /// Unlinks the segment `head` names, every slot of which is claimed, in favour of its successor `next`, unless
+    /// another consumer did; inside an operation that protects it.
+    fn unlink(&self, local: &mut R::Handle, segment: &Segment<T, R::SegmentMeta>, head: SegRef, next: SegRef) {
+        // Move the tail first so it never points at a segment behind the head (and so never at a retired one).
+        // Load before the CAS: the tail is the producers' line, and it has almost always moved on already; a
+        // failing CAS would still take the line away from them exclusively.
+        if self.load_ref(&self.tail) == head {
+            let _ = self.tail.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed);
+        }
+        if self.head.compare_exchange(head.bits(), next.bits(), Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+            self.finish_reads(local, segment, head, 1);
         }
     }
 

@@ -26,22 +26,19 @@
 //!   thread; 0.3 s / 2 s;
 //! - `agrees_with_loom`: the cells loom computes, recomputed here; under 2 s.
 //!
-//! What the tables show (`verification/support/exhaustion_minima.rs` has them): the strategies separate at k = 4
-//! (2 threads) and k = 3 (3 threads), and no minimum ever stops growing, because the one preemption can stop a
+//! What the tables show (`verification/support/exhaustion_minima.rs` has them, with each row's shape): the
+//! strategies separate at k = 3, and almost no minimum stops growing, because the one preemption can stop a
 //! producer between reserving its slot and publishing it: every pop then returns `None` at that slot, so each
-//! value the other threads push needs a segment of its own. Past a point every strategy but Leak needs
-//! `(n - 1) * k` segments plus a constant of its own: Limbo's is 3 (its one-entry ring, the stalled slot's segment,
-//! the head's); **Hazard's is 6, reached at k = 7** at 2 and at 3 threads (before that it grows by n per pair): the
-//! stalled handle registered first, so its scan threshold is `R = 6` and it holds at most `R - 1 = 5` unscanned
-//! segments, which it retired in its first 6 pairs (the witnesses, `SEGPOOL_EXPLORE_WITNESSES=1`, show exactly
-//! that). Epoch equals Leak until k = 6 (a pinned stall blocks all reuse) and has Hazard's constant from k = 7 on;
-//! Leak needs `n * k`. HazardEras and Ibr (equal in every cell) equal Leak up to k = 9 and then need `(n - 1) * k`
-//! plus 9 (Hazard and Epoch: 6). In the witness at k = 10 (`SEGPOOL_EXPLORE_WITNESSES=1`) the stalled thread stops
-//! in its 9th push, after 8 pairs: its list then keeps the 4 lives that its last scan sealed at the era its own pops
-//! reserved, and only its own scans judge its list.
+//! value the other threads push needs a segment of its own. At SegmentSize 1 the only reservation left to split is
+//! the first push's, on the queue's first segment: every later segment is linked with its value already in it
+//! (`Segment::prefill`). Past a point every strategy but Leak needs about `(n - 1) * k` segments plus a constant of
+//! its own (Limbo 2; Hazard 1 or 2; Epoch 6, after equalling Leak while a pinned stall blocks all reuse; Hyaline
+//! 5); Leak needs `n * k`. HazardEras and Ibr at 2 threads almost stop growing from k = 9 (17, then 18). The
+//! witnesses (`SEGPOOL_EXPLORE_WITNESSES=1`) show each cell's exhausting execution. Before the pop unlinked the
+//! segment its run emptied in the same operation, every cell from k = 3 was equal or one to nine segments higher.
 //! With the stall only between operations the queue's demand stays bounded and the absolute minima stop growing:
-//! Hazard's at 8 from k = 7 (2 threads; k = 6 at 3), Limbo's at 4, Epoch's at 10, HazardEras's and Ibr's at 13 from
-//! k = 9 (k = 8 at 3).
+//! Hazard's at 8 from k = 7 (2 threads; k = 6 at 3), Limbo's at 4, Epoch's at 9, HazardEras's and Ibr's at 12 from
+//! k = 9 (k = 8 at 3), Hyaline's at 8; Qsbr's never does (an online handle holds reclamation back).
 //! The search calls `born` as a step of its own before every attempt to link, as the queue does; it is a no-op for
 //! the other strategies, whose cells it left unchanged (at the cost of more schedules: the default run went from
 //! 1.3 s to about 3 s release with the two era rows, k ≤ 14 from about 14 s to 15.5 s).

@@ -21,7 +21,6 @@ use segpool::{Config, OnExhausted, SegRef};
 
 const OPEN: u8 = 0;
 const CLOSED: u8 = 1;
-const RETIRED: u8 = 2;
 
 /// The words of one segment (SegmentSize 1), as in `src/segment.rs`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -135,10 +134,14 @@ enum Pc {
     PopFinish,
     PopRetire,
     PopNext,
-    PopSwingTail(SegRef),
-    PopHead(SegRef),
-    PopUnlinkFinish,
-    PopUnlinkRetire,
+    /// After a run that emptied its segment: look for a successor to unlink in the same operation.
+    PopEmptiedNext,
+    /// The unlink's statements; `true` when the unlink follows the run in the same operation (the pop then
+    /// ends), `false` when the pop found the segment already claimed (it then looks at the new head).
+    PopSwingTail(SegRef, bool),
+    PopHead(SegRef, bool),
+    PopUnlinkFinish(bool),
+    PopUnlinkRetire(bool),
     PopLeave,
     Unregister,
     Done,
@@ -292,17 +295,23 @@ impl<R: Reclaim> Worker<R> {
                 (Pc::PushLink(fresh), Step::Run)
             }
             Pc::PushLink(fresh) => {
+                // The value goes into the fresh segment's only slot before the link (`Segment::prefill`): the
+                // segment is private until the link, so the writes and the link are one step here.
+                let mine = fresh.index() as usize;
                 if segments[here].next == SegRef::none(generation).bits() {
+                    segments[mine].word = (CLOSED, 1, fresh.generation());
+                    segments[mine].value = Some(value);
+                    segments[mine].stamp = fresh.generation();
                     segments[here].next = fresh.bits();
                     (Pc::PushSwingTail(fresh), Step::Run)
                 } else {
-                    *spare = Some(fresh); // someone else linked first; keep ours for later
+                    *spare = Some(fresh); // someone else linked first; keep ours (its value taken back) for later
                     (Pc::PushProtect, Step::Run)
                 }
             }
             Pc::PushSwingTail(fresh) => {
                 cas(tail, *at, fresh);
-                (Pc::PushProtect, Step::Run)
+                (Pc::PushLeave, Step::Run) // the value went in with the segment
             }
             Pc::PushLeave => {
                 note(format!("push {value} done"));
@@ -357,44 +366,52 @@ impl<R: Reclaim> Worker<R> {
                     (Pc::PopFinish, Step::Run)
                 }
             }
-            Pc::PopFinish | Pc::PopUnlinkFinish => {
+            Pc::PopFinish => {
                 segments[here].consumed += 1;
-                let unlink = *pc == Pc::PopUnlinkFinish;
-                let next = match (segments[here].consumed == 2, unlink) {
-                    (true, false) => Pc::PopRetire,
-                    (true, true) => Pc::PopUnlinkRetire,
-                    (false, false) => Pc::PopLeave,
-                    (false, true) => Pc::PopProtect,
+                (if segments[here].consumed == 2 { Pc::PopRetire } else { Pc::PopEmptiedNext }, Step::Run)
+            }
+            Pc::PopRetire => {
+                strategy.retire(h, at.index(), arena);
+                (Pc::PopEmptiedNext, Step::Run)
+            }
+            Pc::PopEmptiedNext => {
+                // The run emptied the segment (SegmentSize 1): unlink it now if it has a successor.
+                let link = SegRef::from_bits(segments[here].next);
+                (if link.is_none() { Pc::PopLeave } else { Pc::PopSwingTail(link, true) }, Step::Run)
+            }
+            Pc::PopUnlinkFinish(emptied) => {
+                segments[here].consumed += 1;
+                let next = match (segments[here].consumed == 2, emptied) {
+                    (true, _) => Pc::PopUnlinkRetire(emptied),
+                    (false, true) => Pc::PopLeave,
+                    (false, false) => Pc::PopProtect,
                 };
                 (next, Step::Run)
             }
-            Pc::PopRetire | Pc::PopUnlinkRetire => {
-                segments[here].word = (RETIRED, 1, generation);
+            Pc::PopUnlinkRetire(emptied) => {
                 strategy.retire(h, at.index(), arena);
-                (if *pc == Pc::PopRetire { Pc::PopLeave } else { Pc::PopProtect }, Step::Run)
+                (if emptied { Pc::PopLeave } else { Pc::PopProtect }, Step::Run)
             }
             Pc::PopNext => {
                 let link = SegRef::from_bits(segments[here].next);
                 if !link.is_none() {
-                    (Pc::PopSwingTail(link), Step::Run)
+                    (Pc::PopSwingTail(link, false), Step::Run)
                 } else if link != SegRef::none(generation) {
                     stale(Pc::PopProtect)
                 } else {
                     (Pc::PopLeave, Step::Run) // the queue is empty at this instant
                 }
             }
-            Pc::PopSwingTail(link) => {
+            Pc::PopSwingTail(link, emptied) => {
                 // The tail first, so that it never points at a segment behind the head.
                 cas(tail, *at, link);
-                (Pc::PopHead(link), Step::Run)
+                (Pc::PopHead(link, emptied), Step::Run)
             }
-            Pc::PopHead(link) => {
-                if cas(head, *at, link) {
-                    (Pc::PopUnlinkFinish, Step::Run)
-                } else {
-                    (Pc::PopProtect, Step::Run)
-                }
-            }
+            Pc::PopHead(link, emptied) => match (cas(head, *at, link), emptied) {
+                (true, _) => (Pc::PopUnlinkFinish(emptied), Step::Run),
+                (false, true) => (Pc::PopLeave, Step::Run),
+                (false, false) => (Pc::PopProtect, Step::Run),
+            },
             Pc::PopLeave => {
                 note(format!("pop -> {:?}", popped.take()));
                 strategy.leave(h, arena);
