@@ -69,6 +69,27 @@ fn a_panicking_submit_does_not_wedge_shutdown() {
     assert_eq!((report.executed, report.not_run.len()), (2, 0), "{report:?}");
 }
 
+/// The same through a submitter, which owns a stripe of the submission gate: the unwinding submit leaves its stripe,
+/// or shutdown waits for it forever. And a stripe claimed by a dropped submitter is free again: 65 submitters one
+/// after the other, more than the 64 stripes, each with a panicking submit, all go through the gate and leave it.
+#[test]
+fn a_panicking_striped_submit_does_not_wedge_shutdown() {
+    let report = within(HANG_LIMIT, "shutdown after panicking striped submits", || {
+        let pool = Pool::builder().workers(1).handler(|_: u64| {}).backend::<PanickyBackend>().build().unwrap();
+        let held = pool.submitter(); // holds one stripe throughout: the others claim and release the rest
+        segpool::Submit::submit(&held, 0).unwrap();
+        for job in 1..=65 {
+            let submitter = pool.submitter();
+            PANIC_ON_NEXT_PUSH.with(|armed| armed.set(true));
+            let unwound = panic::catch_unwind(AssertUnwindSafe(|| segpool::Submit::submit(&submitter, 1000 + job)));
+            assert!(unwound.is_err(), "the push was armed to panic");
+            segpool::Submit::submit(&submitter, job).expect("the pool still accepts after a panicking submit");
+        }
+        pool.shutdown(None)
+    });
+    assert_eq!((report.executed, report.not_run.len()), (66, 0), "{report:?}");
+}
+
 /// Item 2: `Wait(Duration::MAX)` passed validation, then every push panicked adding it to `Instant::now()`. It
 /// means "wait as long as it takes": a producer far ahead of a slow worker waits for segments, and nothing is
 /// refused.
