@@ -4,22 +4,28 @@
 //!
 //! - **Striped**: a [`Submitter`](super::Submitter) from `Pool::submitter` claims one of [`STRIPES`] stripes when
 //!   it is made (a bit of the `free` bitmap) and gives it back when dropped. Only its own submits write that
-//!   stripe, so its cache line stays in the submitter's core: entering is a plain store of `true`, a `SeqCst`
-//!   fence and a load of `closed`; leaving is a `Release` store of `false`. No read-modify-write, and no line that
+//!   stripe, so its cache line stays in the submitter's core: entering is a plain store of `true`, a light fence
+//!   (below) and a load of `closed`; leaving is a `Release` store of `false`. No read-modify-write, and no line that
 //!   another submitter writes.
 //! - **Counted**: every other external submit (`Pool::submit`, which has no submitter to keep a stripe in, and a
 //!   submitter made while every stripe is claimed) adds itself to `count`, whose top bit ([`CLOSED`]) shutdown
 //!   sets, with one `SeqCst` `fetch_add` on the way in and a `fetch_sub` on the way out, as the whole gate did
 //!   before the stripes. This line is shared by all such submits.
 //!
-//! Closing ([`Gate::close`]) stores `closed`, issues a `SeqCst` fence, sets [`CLOSED`] in `count`, then waits for
-//! the count to reach zero and for every stripe to read `false`. The striped entry is Dekker's handshake against
-//! it: the submitter stores its stripe then reads `closed`, shutdown stores `closed` then reads each stripe, with a
-//! `SeqCst` fence between each pair. Of the two fences one comes first in their single total order: if the
-//! submitter's, shutdown's scan sees its stripe set (or cleared by its `Release` exit, after the push); if
-//! shutdown's, the submitter reads `closed` as set and refuses. Without the submitter's fence its load may be
-//! satisfied before its store is visible (a store-load reordering that x86's store buffer does), and both pass
-//! each other: the mutant `pool_stripe_enter_no_fence`, which only loom sees (shuttle runs every atomic `SeqCst`).
+//! Closing ([`Gate::close`]) stores `closed`, issues a fence, sets [`CLOSED`] in `count`, then waits for the count
+//! to reach zero and for every stripe to read `false`. The striped entry is Dekker's handshake against it: the
+//! submitter stores its stripe then reads `closed`, shutdown stores `closed` then reads each stripe, with a fence
+//! between each pair. Of the two fences one comes first: if the submitter's, shutdown's scan sees its stripe set
+//! (or cleared by its `Release` exit, after the push); if shutdown's, the submitter reads `closed` as set and
+//! refuses. Without the submitter's fence its load may be satisfied before its store is visible (a store-load
+//! reordering that x86's store buffer does), and both pass each other: the mutant `pool_stripe_enter_no_fence`,
+//! which only loom sees (shuttle runs every atomic `SeqCst`).
+//!
+//! The two fences are an asymmetric pair (`sync/asymmetric.rs`): the submitter's is [`light_fence`], a compiler
+//! fence on Linux, and shutdown's is [`heavy_fence`], a `membarrier` system call that makes every running thread
+//! of the process execute a full barrier. Closing happens once per pool, entering at every submit, so the
+//! submitter's entry is two plain accesses and its exit one. Under the model checkers and on other systems (or
+//! if the kernel refuses `membarrier`) both are `SeqCst` fences, and the models check that version.
 //! The counted entry needs no fence: its `fetch_add` and shutdown's `fetch_or` are `SeqCst` RMWs of one word.
 //!
 //! Both entries leave through a drop guard ([`Entry`]), so a submit that unwinds from a panicking push or metrics
@@ -29,7 +35,7 @@
 //! order the submitter's push before its read of `idle`; the gate's fence comes before the push, so it cannot.
 
 use crate::cache_padded::CachePadded;
-use crate::sync::{AtomicBool, AtomicU64, Ordering, fence, thread};
+use crate::sync::{AtomicBool, AtomicU64, Ordering, heavy_fence, light_fence, thread};
 
 /// The closed bit of the counted gate; the bits below count the counted submits inside `submit`.
 const CLOSED: u64 = 1 << 63;
@@ -131,8 +137,9 @@ impl Gate {
                 inside.store(true, Ordering::Relaxed);
                 let entry = Entry::Stripe(inside);
                 // Dekker against `close` (module docs): orders the store above before the load of `closed`.
+                // Mutant: no fence, as if a store and a later load kept their order (x86's store buffer does not).
                 if !cfg!(segpool_mutant = "pool_stripe_enter_no_fence") {
-                    fence(Ordering::SeqCst);
+                    light_fence();
                 }
                 (!self.closed.load(Ordering::Relaxed)).then_some(entry)
             }
@@ -148,8 +155,9 @@ impl Gate {
     /// submit it did not refuse has finished its push.
     pub(super) fn close(&self) -> bool {
         self.closed.store(true, Ordering::Relaxed);
-        // Dekker against the striped entry (module docs): orders the store above before the scan below.
-        fence(Ordering::SeqCst);
+        // Dekker against the striped entry (module docs): orders the store above before the scan below, and pairs
+        // with the entry's light fence.
+        heavy_fence();
         let already = self.count.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED != 0;
         if cfg!(segpool_mutant = "pool_shutdown_ignores_gate") {
             return already;

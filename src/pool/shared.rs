@@ -85,6 +85,8 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
         thread_name: String,
         batch: usize,
     ) -> Self {
+        // Before any submit: the gate's light fence is a compiler fence only once the process is registered.
+        crate::sync::prepare_asymmetric_fences();
         Shared {
             pinning,
             backend,
