@@ -18,14 +18,19 @@
 //! [`UnsafeCell`] has loom's closure-shaped API (`with`, `with_mut`) in every build, so loom can track each access
 //! to a slot and report a data race; in the std and shuttle builds it compiles down to `core::cell::UnsafeCell`.
 //!
+//! [`light_fence`] and [`heavy_fence`] are an asymmetric pair (`sync/asymmetric.rs`): a compiler fence against a
+//! `membarrier` system call on Linux, two `SeqCst` fences under the checkers and elsewhere.
+//!
 //! [`unmodelled`] holds the few atomics that deliberately stay invisible to the checkers (statistics counters and
 //! the write-once segment directory); each use explains why hiding it loses nothing.
 
 #[cfg(all(feature = "loom", feature = "shuttle"))]
 compile_error!("the `loom` and `shuttle` features are mutually exclusive: enable at most one model checker");
 
+mod asymmetric;
 mod model;
 
+pub use asymmetric::{heavy_fence, light_fence, prepare_asymmetric_fences};
 pub use model::model;
 #[cfg(feature = "shuttle")]
 pub use model::{DEFAULT_ITERATIONS, model_with_iterations};

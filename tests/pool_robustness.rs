@@ -69,6 +69,30 @@ fn a_panicking_submit_does_not_wedge_shutdown() {
     assert_eq!((report.executed, report.not_run.len()), (2, 0), "{report:?}");
 }
 
+/// The same through a submitter, which owns a stripe of the submission gate: the unwinding submit leaves its stripe,
+/// or shutdown waits for it forever. Each panicking submit goes through a fresh submitter, dropped right after (a
+/// later submit of the same submitter would clear a stripe left set). Before that, 65 submitters held at once: 64
+/// on stripes, the last on the shared count, all accepted; dropping them frees the stripes for the others.
+#[test]
+fn a_panicking_striped_submit_does_not_wedge_shutdown() {
+    let report = within(HANG_LIMIT, "shutdown after panicking striped submits", || {
+        let pool = Pool::builder().workers(1).handler(|_: u64| {}).backend::<PanickyBackend>().build().unwrap();
+        let held: Vec<_> = (0..65).map(|_| pool.submitter()).collect();
+        for (job, submitter) in held.iter().enumerate() {
+            segpool::Submit::submit(submitter, job as u64).expect("an open pool accepts");
+        }
+        drop(held);
+        for job in 0..3 {
+            PANIC_ON_NEXT_PUSH.with(|armed| armed.set(true));
+            let unwound = panic::catch_unwind(AssertUnwindSafe(|| segpool::Submit::submit(&pool.submitter(), job)));
+            assert!(unwound.is_err(), "the push was armed to panic");
+        }
+        pool.submit(100).expect("the pool still accepts after panicking submits");
+        pool.shutdown(None)
+    });
+    assert_eq!((report.executed, report.not_run.len()), (66, 0), "{report:?}");
+}
+
 /// Item 2: `Wait(Duration::MAX)` passed validation, then every push panicked adding it to `Instant::now()`. It
 /// means "wait as long as it takes": a producer far ahead of a slow worker waits for segments, and nothing is
 /// refused.

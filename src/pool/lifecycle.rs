@@ -2,16 +2,18 @@
 //!
 //! # Shutdown
 //!
-//! The submission gate counts submitters inside `submit` and has a closed bit; a submit leaves it through a drop
-//! guard, so that one unwinding from a panic is uncounted too. Shutdown sets the bit, waits for the count to reach
-//! zero (so every accepted job is in the backend), then tells workers to exit once the backend is empty. At the
+//! The submission gate (`gate.rs`) knows which external submits are inside `submit`: a submitter's own stripe
+//! flag, or a shared count for submits without one; a submit leaves it through a drop guard, so that one
+//! unwinding from a panic leaves too. Shutdown closes it, waits until no submit is inside (so every accepted job
+//! is in the backend), then tells workers to exit once the backend is empty. At the
 //! deadline it tells them to stop after their current job; each hands back the rest of its batch. The jobs still
 //! in the backend are then taken out and handed back.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::shared::{CLOSED, Queue, Shared, lock};
+use super::gate::Admission;
+use super::shared::{Queue, Shared, lock};
 use super::{
     Backend, BackendKind, Builder, CancelToken, Envelope, MAX_WORKERS, Metrics, NoMetrics, Segmented, ShutdownReport,
     Submit, SubmitError, Submitter, Task,
@@ -81,13 +83,17 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Pool<J, B, M> {
 
     /// Submits `job`, or hands it back: when the pool is shutting down, or the backend refuses it.
     pub fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
-        self.shared.submit(&mut self.shared.backend.local(), Envelope { job, token: None }, false)
+        self.shared.submit(&mut self.shared.backend.local(), Envelope { job, token: None }, Admission::Counted)
     }
 
     /// Submits `job` with a cancellation token: if the token is cancelled before the job starts, the job goes to
     /// the cancellation hook instead of the handler.
     pub fn submit_cancellable(&self, job: J, token: &CancelToken) -> Result<(), SubmitError<J>> {
-        self.shared.submit(&mut self.shared.backend.local(), Envelope { job, token: Some(token.clone()) }, false)
+        self.shared.submit(
+            &mut self.shared.backend.local(),
+            Envelope { job, token: Some(token.clone()) },
+            Admission::Counted,
+        )
     }
 
     /// A submitter that keeps this thread's backend state between submits (cheaper than [`Submit::submit`] on
@@ -114,7 +120,7 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Pool<J, B, M> {
     /// Adds `count` workers. Refused (with `false`) once shutdown has begun, or if the pool would have more than
     /// [`MAX_WORKERS`]; `false` too if the OS refused a thread, in which case the workers started before stay.
     pub fn add_workers(&self, count: usize) -> bool {
-        if self.shared.gate.load(Ordering::SeqCst) & CLOSED != 0 {
+        if self.shared.gate.is_closed() {
             return false;
         }
         if self.workers().saturating_add(count) > MAX_WORKERS {
@@ -141,18 +147,8 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Pool<J, B, M> {
         // Before the gate closes, and without overflow: nothing after the close may panic, or the workers would
         // never be joined. A deadline too far to be an `Instant` is no deadline.
         let deadline = deadline.and_then(deadline_after);
-        let already = shared.gate.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED != 0;
-        // Every submit that got past the gate finishes its push before we drain. (A submit waiting for a segment
-        // under `OnExhausted::Wait` ends by its own timeout, or when the working pool frees one.)
-        let mut spins = 0u32;
-        while shared.gate.load(Ordering::SeqCst) != CLOSED && !cfg!(segpool_mutant = "pool_shutdown_ignores_gate") {
-            if spins < 64 {
-                spins += 1;
-                crate::sync::spin_hint();
-            } else {
-                thread::yield_now();
-            }
-        }
+        // Every submit that got past the gate finishes its push before we drain.
+        let already = shared.gate.close();
         let mut deadline_passed = false;
         {
             let mut sleep = lock(&shared.sleep);

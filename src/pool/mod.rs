@@ -57,6 +57,8 @@
 //! - `submitter.rs`: the [`Submit`] trait and [`Submitter`], the one submit context of both a submitting thread
 //!   and a running job.
 //! - `shared.rs`: the state workers and submitters share, and the submit path through the submission gate.
+//! - `gate.rs`: the submission gate, a stripe per submitter and a shared count for the other submits, and why
+//!   shutdown never misses a submit it did not refuse.
 //! - `wake.rs`: how idle workers sleep and how a submit wakes one; its module docs hold the wake-up protocol and
 //!   the argument that no accepted job sits in the backend while every worker sleeps ("The wake-up protocol"),
 //!   and why a worker spins briefly before it sleeps ("Spinning").
@@ -73,6 +75,7 @@ mod backend;
 mod builder;
 mod envelope;
 mod error;
+mod gate;
 mod lifecycle;
 mod metrics;
 mod pinning;

@@ -1,17 +1,15 @@
 //! The state workers and submitters share ([`Shared`], one per pool, behind an `Arc`), and the submit path every
 //! submit takes ([`Shared::submit`]) through the submission gate.
 //!
-//! The gate is one word: the [`CLOSED`] bit, set by shutdown, and below it the number of external submits inside
-//! [`Shared::submit`]. What shutdown does with it is in `lifecycle.rs`'s module docs, "Shutdown".
+//! The gate ([`Gate`]) is in `gate.rs`, with the argument that shutdown never misses a submit it did not refuse;
+//! what shutdown does after closing it is in `lifecycle.rs`'s module docs, "Shutdown".
 
+use super::gate::{Admission, Gate};
 use super::pinning::Pinning;
 use super::wake::Sleep;
 use super::{Backend, BackendKind, Envelope, Metrics, PanicReport, RefusalKind, Submit, SubmitError, SubmitErrorKind};
 use crate::cache_padded::CachePadded;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
-
-/// The closed bit of the submission gate; the bits below count submitters inside `submit`.
-pub(super) const CLOSED: u64 = 1 << 63;
 
 pub(super) type Handler<J> = Box<dyn Fn(J, &dyn Submit<J>) + Send + Sync>;
 pub(super) type CancelHook<J> = Box<dyn Fn(J) + Send + Sync>;
@@ -42,12 +40,13 @@ pub(super) struct Shared<J: Send + 'static, B: BackendKind, M> {
     pub(super) metrics: M,
     pub(super) thread_name: String,
     pub(super) batch: usize,
-    // Layout: the words written often are each on their own cache lines (`CachePadded`), away from the flags
-    // workers read at every job (`stop`, `retire_hint`) and from each other. Unpadded, every submit's two RMWs
-    // on `gate` invalidated the line the worker reads `stop` from after each job, and the worker's per-batch
-    // counter updates invalidated the line the submitter reads `idle` from (false sharing).
-    /// `CLOSED` bit | submitters inside `submit`. Written twice per external submit.
-    pub(super) gate: CachePadded<AtomicU64>,
+    // Layout: the words written often are each on their own cache lines (`CachePadded`, also inside `Gate`), away
+    // from the flags workers read at every job (`stop`, `retire_hint`) and from each other. Unpadded, every
+    // submit's two RMWs on the gate invalidated the line the worker reads `stop` from after each job, and the
+    // worker's per-batch counter updates invalidated the line the submitter reads `idle` from (false sharing).
+    /// The submission gate (`gate.rs`). Written twice per external submit, on the submitter's own stripe when it
+    /// has one.
+    pub(super) gate: Gate,
     /// Workers that found the backend empty and may be asleep (`wake.rs`'s module docs). Read at every submit,
     /// written when a worker goes idle or wakes.
     pub(super) idle: CachePadded<AtomicUsize>,
@@ -68,19 +67,6 @@ pub(super) struct Shared<J: Send + 'static, B: BackendKind, M> {
     pub(super) leftovers: Mutex<Vec<Envelope<J>>>,
 }
 
-/// One external submit inside the submission gate; leaving it (the drop) uncounts the submit, also when the submit
-/// unwinds from a panicking push or metrics sink: a count left behind would make shutdown wait for it forever.
-struct GateEntry<'g>(&'g AtomicU64);
-
-impl Drop for GateEntry<'_> {
-    fn drop(&mut self) {
-        if cfg!(segpool_mutant = "pool_gate_leaks_on_unwind") && std::thread::panicking() {
-            return;
-        }
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic never happens while a pool mutex is held (jobs run outside them), so poison carries no meaning.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -99,6 +85,8 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
         thread_name: String,
         batch: usize,
     ) -> Self {
+        // Before any submit: the gate's light fence is a compiler fence only once the process is registered.
+        crate::sync::prepare_asymmetric_fences();
         Shared {
             pinning,
             backend,
@@ -108,7 +96,7 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
             metrics,
             thread_name,
             batch,
-            gate: CachePadded(AtomicU64::new(0)),
+            gate: Gate::default(),
             idle: CachePadded(AtomicUsize::new(0)),
             retire_hint: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
@@ -120,25 +108,24 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
         }
     }
 
-    /// Submits through `local`. `from_job`: the submit comes from a running job, which may still submit while
-    /// the pool drains (its worker is busy, so the drain cannot finish before the new job is in the backend), but
-    /// not after the deadline.
+    /// Submits through `local`, admitted as `admission` says. A submit from a running job ([`Admission::Job`])
+    /// may still submit while the pool drains (its worker is busy, so the drain cannot finish before the new job
+    /// is in the backend), but not after the deadline; an external one goes through the gate.
     pub(super) fn submit(
         &self,
         local: &mut Local<'_, J, B>,
         envelope: Envelope<J>,
-        from_job: bool,
+        admission: Admission,
     ) -> Result<(), SubmitError<J>> {
-        let (closed, inside) = if from_job {
+        let (closed, inside) = if admission == Admission::Job {
             (self.stop.load(Ordering::Acquire), None)
         } else {
-            // SeqCst with the shutdown's `fetch_or`: a submit either sees the closed bit or is counted before
-            // shutdown waits for the count to reach zero.
-            let closed = self.gate.fetch_add(1, Ordering::SeqCst) & CLOSED != 0;
-            (closed, Some(GateEntry(&self.gate)))
+            match self.gate.enter(admission) {
+                Some(entry) => (false, Some(entry)),
+                None => (true, None),
+            }
         };
         if closed {
-            drop(inside);
             self.metrics.refused();
             return Err(SubmitError::new(SubmitErrorKind::Closed, envelope.job));
         }

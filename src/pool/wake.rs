@@ -5,10 +5,21 @@
 //!
 //! # The wake-up protocol
 //!
-//! A worker that finds the backend empty increments `idle`, issues a `SeqCst` fence and looks again before it
-//! sleeps; a submitter pushes, issues a `SeqCst` fence and reads `idle`. Of two such fences one comes first, so
-//! either the worker's second look finds the job or the submitter sees the worker idle and leaves a wake-up token
-//! under the sleep mutex, which the worker checks before waiting. A token left for a worker that found the job on
+//! A worker that finds the backend empty increments `idle`, issues a fence and looks again before it sleeps; a
+//! submitter pushes, issues a fence and reads `idle`. Of two such fences one comes first, so either the worker's
+//! second look finds the job or the submitter sees the worker idle and leaves a wake-up token under the sleep
+//! mutex, which the worker checks before waiting.
+//!
+//! The two fences are an asymmetric pair (`sync/asymmetric.rs`): the submitter's, taken at every submit, is
+//! [`light_fence`], a compiler fence on Linux; the worker's, taken only when it is about to sleep, is
+//! [`heavy_fence`], a `membarrier` system call that makes every running thread of the process execute a full
+//! barrier. A submit thus checks for sleepers with one plain load and no fence (the `SeqCst` fence was a locked
+//! instruction on x86-64), and a worker pays a few microseconds more on its way to a sleep that costs about 10 µs
+//! to leave anyway (below, "Spinning"). Under the model checkers and elsewhere both are `SeqCst` fences, which is
+//! what the loom models check; `pool_wake_fence_relaxed` weakens the submitter's to `Release`.
+//!
+//! [`light_fence`]: crate::sync::light_fence
+//! [`heavy_fence`]: crate::sync::heavy_fence A token left for a worker that found the job on
 //! its second look wakes some worker once for nothing; tokens never exceed the number of idle workers.
 //!
 //! A woken worker that then retires has taken a token without popping: it leaves a fresh token on its way out,
@@ -28,7 +39,7 @@
 
 use super::shared::{Shared, lock};
 use super::{Backend, BackendKind, Envelope, Metrics, Submitter};
-use crate::sync::{Condvar, Ordering, fence};
+use crate::sync::{Condvar, Ordering, fence, light_fence};
 
 /// Looks at an empty backend before an idle worker announces itself idle (module docs, "Spinning"): 8, and none
 /// under the model checkers, where the extra looks are pops like any other and each would multiply the schedules
@@ -72,7 +83,11 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
     pub(super) fn wake_one(&self) {
         // The mutant: a `Release` fence, as if the fence only had to publish the job; it does not order the push
         // before the read of `idle`, so both may miss each other (a store-load reordering, visible only to loom).
-        fence(if cfg!(segpool_mutant = "pool_wake_fence_relaxed") { Ordering::Release } else { Ordering::SeqCst });
+        if cfg!(segpool_mutant = "pool_wake_fence_relaxed") {
+            fence(Ordering::Release);
+        } else {
+            light_fence();
+        }
         let idle = self.idle.load(Ordering::SeqCst);
         if idle > 0 && !cfg!(segpool_mutant = "pool_lost_wakeup") {
             self.pass_on_wakeup(&mut lock(&self.sleep), idle);

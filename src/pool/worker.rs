@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use super::shared::{Shared, lock};
 use super::{Backend, BackendKind, CancelToken, Envelope, Metrics, PanicReport, PanicSite, Submit, Submitter};
-use crate::sync::{Ordering, fence};
+use crate::sync::{Ordering, heavy_fence};
 
 /// One worker's job counts, kept in the worker and added to [`Shared::counts`] when it exits: the counts are read
 /// only by [`Pool::shutdown`], after it joined every worker. (They were added to the shared counters after every
@@ -157,7 +157,7 @@ impl<J: Send + 'static, B: BackendKind, M: Metrics> Shared<J, B, M> {
             }
             // Still empty: announce idleness, look again, then sleep (`wake.rs`, "The wake-up protocol").
             self.idle.fetch_add(1, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
+            heavy_fence();
             if self.backend.pop_batch(&mut context.local.borrow_mut(), &mut batch, self.batch) > 0 {
                 self.idle.fetch_sub(1, Ordering::SeqCst);
                 self.run_batch(index, &mut batch, &context, tally);

@@ -8,6 +8,9 @@
 //! - [`submit_races_shutdown`]: a thread submits one job while the main thread shuts the pool down (no deadline).
 //!   A refused submit gets its job back; an accepted job runs exactly once; the report hands nothing back (an
 //!   accepted job left in the backend after the drain). 3 threads (main, submitter, one worker).
+//! - [`striped_submit_races_shutdown`]: the same through a [`Submitter`](segpool::pool::Submitter), which owns
+//!   a stripe of the gate (`src/pool/gate.rs`): the Dekker handshake of the striped entry against shutdown's
+//!   scan. 3 threads.
 //! - [`retire_races_submit`]: two workers going idle while the main thread submits one job, retires one worker
 //!   and waits for the job; then a full drain. A woken worker that then retires must pass its wake-up token on,
 //!   or the job sits in the backend while the other worker sleeps (a deadlock). 3 threads (main, two workers).
@@ -26,8 +29,10 @@
 //! pops of an empty queue, multiplying the schedules without adding one in which the protocol differs.
 //!
 //! Time here (`--release`, each model alone, on the shared 2-core machine): `submit_races_idle` 0.1 / 0.4 / 0.2 s
-//! (Limbo / Hazard / Epoch), `submit_races_shutdown` 0.2 / 7.7 / 3.6 s, `retire_races_submit` 2.4 / 3.1 / 2.3 s;
-//! the whole file 18 s with one test thread.
+//! (Limbo / Hazard / Epoch), `submit_races_shutdown` 0.2 / 7.7 / 3.6 s, `striped_submit_races_shutdown` 0.3 / 5.2 /
+//! 3.4 s, `retire_races_submit` 2.4 / 3.1 / 2.3 s; the whole file (7 strategies) 63 s with one test thread. The
+//! striped model finds `pool_stripe_enter_no_fence` and `pool_shutdown_skips_stripes` in its first executions
+//! (under 0.1 s each).
 //! Run: `cargo test --release --features loom --test loom_pool`.
 #![cfg(feature = "loom")]
 
@@ -37,7 +42,7 @@ mod support;
 use std::ops::Deref;
 use std::sync::Mutex as PlainMutex;
 
-use segpool::pool::{BackendKind, Segmented};
+use segpool::pool::{BackendKind, Segmented, Submit};
 use segpool::sync::{Arc, Condvar, Mutex, thread};
 use segpool::{Config, OnExhausted, Pool, Reclaim};
 
@@ -191,6 +196,33 @@ fn submit_races_shutdown<R: Reclaim>() {
     });
 }
 
+/// [`submit_races_shutdown`] through a submitter that owns a gate stripe. Kills `pool_stripe_enter_no_fence` (the
+/// submitter reads `closed` before its stripe store is visible, shutdown scans the stripe before it: the job is
+/// pushed after the drain began and handed back or never run), `pool_shutdown_skips_stripes` and
+/// `pool_shutdown_ignores_gate`.
+fn striped_submit_races_shutdown<R: Reclaim>() {
+    model(PREEMPTIONS, || {
+        let ran = KeepOnPanic::new(Arc::new(Ran::default()));
+        let pool = KeepOnPanic::new(Arc::new(pool::<Segmented<R>>(&ran, 1)));
+        let submitter = {
+            let pool = KeepOnPanic::new(Arc::clone(&pool));
+            thread::spawn(move || match pool.submitter().submit(7) {
+                Ok(()) => true,
+                Err(refused) => {
+                    assert_eq!(refused.into_inner(), 7, "a refused job must come back");
+                    false
+                }
+            })
+        };
+        let report = pool.shutdown(None);
+        let accepted = submitter.join().unwrap();
+        assert!(report.not_run.is_empty() && !report.deadline_passed, "{report:?}");
+        let expected: &[u32] = if accepted { &[7] } else { &[] };
+        assert_eq!(ran.sorted(), expected, "an accepted job must run once, a refused one never");
+        assert_eq!(report.executed, u64::from(accepted), "{report:?}");
+    });
+}
+
 /// Two workers going idle while the main thread submits one job, retires one worker and waits for the job; then a
 /// full drain. The retirement races the submit's wake-up: the worker woken by the token may be the one that
 /// retires, and must then pass the token on to the other. Kills `pool_retire_swallows_wakeup` (with Limbo, at
@@ -220,6 +252,11 @@ support::for_each_strategy! {
         #[test]
         fn submit_races_shutdown() {
             super::submit_races_shutdown::<R>();
+        }
+
+        #[test]
+        fn striped_submit_races_shutdown() {
+            super::striped_submit_races_shutdown::<R>();
         }
 
         #[test]

@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo test --release --features shuttle --test shuttle_pool`; the search is set as for the other
 //! shuttle suites (`SEGPOOL_SHUTTLE_ITERATIONS`, `SEGPOOL_SHUTTLE_SCHEDULER`, replay on failure). Size: 2 workers,
-//! 2 submitting threads × 3 jobs (each job below 10 submits one child), the main thread shutting down meanwhile.
+//! 2 submitting threads × 3 jobs (each job below 10 submits one child; one thread submits through the pool, the
+//! other through a `Submitter`, on its own stripe of the submission gate), the main thread shutting down meanwhile.
 #![cfg(feature = "shuttle")]
 
 #[path = "../support/mod.rs"]
@@ -68,10 +69,16 @@ fn submit_races_shutdown<B: BackendKind>() {
             .map(|t| {
                 let pool = pool.clone();
                 thread::spawn(move || {
+                    // Thread 1 through a submitter, on its own gate stripe; thread 0 through the shared count.
+                    let submitter = (t == 1).then(|| pool.submitter());
                     let mut accepted = Vec::new();
                     for i in 0..3 {
                         let job = t * 5 + i;
-                        match pool.submit(job) {
+                        let outcome = match &submitter {
+                            Some(submitter) => submitter.submit(job),
+                            None => pool.submit(job),
+                        };
+                        match outcome {
                             Ok(()) => accepted.push(job),
                             Err(refused) => assert_eq!(refused.into_inner(), job, "a refused job must come back"),
                         }
@@ -151,21 +158,40 @@ impl<J: Send + 'static> Backend<J> for FirstPushPanics<J> {
 }
 
 /// A thread whose first submit panics (in the backend's push) and whose second is accepted or refused, while the
-/// main thread shuts the pool down: shutdown ends, the accepted job ran, a refused one came back.
-fn panicking_submit_races_shutdown() {
-    segpool::sync::model(|| {
+/// main thread shuts the pool down: shutdown ends, the accepted job ran, a refused one came back. `striped`: the
+/// first submit goes through a submitter (a stripe of the gate, `src/pool/gate.rs`), the second through the pool.
+fn panicking_submit_races_shutdown(striped: bool) {
+    segpool::sync::model(move || {
         let ran = Ran::default();
         let pool = Arc::new(pool::<FirstPushPanics>(&ran, 1));
         let submitter = {
             let pool = pool.clone();
             thread::spawn(move || {
-                let unwound = panic::catch_unwind(AssertUnwindSafe(|| pool.submit(20)));
-                match unwound {
-                    Err(_) => {}
+                // Striped: the panicking submit goes through a submitter, on its own gate stripe, which is then
+                // dropped; the second through the pool. (Had the second gone through the same submitter, its entry
+                // would have cleared a stripe the unwinding submit left set, hiding that leak.)
+                let submit_first = |job| match striped {
+                    true => pool.submitter().submit(job),
+                    false => pool.submit(job),
+                };
+                let unwound = panic::catch_unwind(AssertUnwindSafe(|| submit_first(20)));
+                let first_refused = match unwound {
+                    Err(_) => false,
                     // Refused before the push (the gate was already closed): the job came back, nothing ran.
-                    Ok(result) => assert_eq!(result.expect_err("the first push panics").into_inner(), 20),
+                    Ok(result) => {
+                        assert_eq!(result.expect_err("the first push panics").into_inner(), 20);
+                        true
+                    }
+                };
+                // Striped, the second submit may be accepted after the first was refused (shutdown stores `closed`
+                // before it sets the count's closed bit), and its push is then the first: it panics.
+                match panic::catch_unwind(AssertUnwindSafe(|| pool.submit(21))) {
+                    Ok(result) => result.is_ok(),
+                    Err(_) => {
+                        assert!(striped && first_refused, "only the backend's first push panics");
+                        false
+                    }
                 }
-                pool.submit(21).is_ok()
             })
         };
         let report = pool.shutdown(None);
@@ -177,7 +203,12 @@ fn panicking_submit_races_shutdown() {
 
 #[test]
 fn first_push_panics_submit_races_shutdown() {
-    panicking_submit_races_shutdown();
+    panicking_submit_races_shutdown(false);
+}
+
+#[test]
+fn first_push_panics_striped_submit_races_shutdown() {
+    panicking_submit_races_shutdown(true);
 }
 
 /// The models of one backend.

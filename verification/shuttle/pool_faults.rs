@@ -101,9 +101,15 @@ fn deadline_races_submits<B: BackendKind>(deadline: Duration) {
             .map(|t| {
                 let pool = pool.clone();
                 thread::spawn(move || {
+                    // Thread 1 through a submitter, on its own gate stripe; thread 0 through the shared count.
+                    let submitter = (t == 1).then(|| pool.submitter());
                     let mut accepted = Vec::new();
                     for job in [4 + 2 * t, 5 + 2 * t] {
-                        match pool.submit(job) {
+                        let outcome = match &submitter {
+                            Some(submitter) => submitter.submit(job),
+                            None => pool.submit(job),
+                        };
+                        match outcome {
                             Ok(()) => accepted.push(job),
                             Err(refused) => assert_eq!(refused.into_inner(), job, "a refused job comes back"),
                         }
