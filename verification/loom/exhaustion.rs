@@ -20,10 +20,11 @@
 //! for Limbo, Hazard and Epoch and k ≤ 3 for Leak, HazardEras and Ibr (`SEGPOOL_LOOM_MAX_PAIRS` sets every range;
 //! the era strategies' k = 4 costs minutes: 229 s and 324 s wall here, both at once), and **one
 //! preemption** (`LOOM_MAX_PREEMPTIONS` overrides it): a thread stalled once, anywhere, while the other runs on,
-//! which is the stall the strategies differ on. "No interleaving exhausts" means none within that bound. k = 4 is
-//! the first column where the strategies differ (Limbo and Hazard 7, Epoch 8); Leak needs `2k` by counting alone
-//! and its k = 4 costs 80 s more. Time here, on a loaded machine: release 63 s wall, 16 s CPU; debug (as `cargo
-//! test --features loom` runs it) 177 s wall, 21 s CPU; Epoch's k = 4 is most of it. `SEGPOOL_LOOM_MAX_PAIRS=5`
+//! which is the stall the strategies differ on. "No interleaving exhausts" means none within that bound. k = 3 is
+//! the first column where the strategies differ (Limbo and Hazard 5, the others 6; at k = 4 Limbo and Hazard 6,
+//! Epoch 8); Leak needs `2k` by counting alone and its k = 4 costs 80 s more. Time here, on a loaded machine:
+//! release 40 s wall (issue 17's queue, whose pop unlinks the segment it emptied; 63 s before); debug (as `cargo
+//! test --features loom` runs it) 177 s wall, 21 s CPU before that change; Epoch's k = 4 is most of it. `SEGPOOL_LOOM_MAX_PAIRS=5`
 //! took 8 minutes on a quiet machine; bound 2 at k ≤ 2 took 166 s wall, 20 s CPU. Run (the table is printed even
 //! without `--nocapture`; the witnesses need it):
 //! `cargo test --release --features loom --test loom_exhaustion -- --nocapture`.
