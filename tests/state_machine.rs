@@ -9,8 +9,9 @@
 //! - every segment holds exactly `segment_size` consecutive queue positions, the first segment positions
 //!   `0..segment_size` (a new segment is linked only when a push finds the tail full), so the push at position `p`
 //!   needs a fresh segment exactly when `p > 0 && p % segment_size == 0`;
-//! - a fully claimed head segment is unlinked (and, single-threaded, at once retired) lazily: by the pop that takes
-//!   position `q > 0` with `q % segment_size == 0`, never by a pop that finds the queue empty;
+//! - a fully claimed head segment is unlinked (and, single-threaded, at once retired) by the pop whose run claimed
+//!   its last slot, if the segment has a successor then (a value was pushed past it); otherwise lazily, by the pop
+//!   that takes position `q > 0` with `q % segment_size == 0`, never by a pop that finds the queue empty;
 //! - the free list is a LIFO stack; a segment taken from it counts as recycled only if it was retired before (the
 //!   `segment_count - 1` fresh segments left after the first one do not count).
 //!
@@ -249,6 +250,8 @@ struct RefState<M> {
     /// Values accepted / popped so far: queue positions.
     pushed: u64,
     popped: u64,
+    /// Head segments unlinked (and retired) so far.
+    unlinked: u64,
     /// Free list, top last: `true` for a segment retired before (taking it counts as recycled), `false` for a fresh one.
     free: Vec<bool>,
     stats: QueueStats,
@@ -265,6 +268,7 @@ impl<M: ReuseModel> RefState<M> {
             deque: VecDeque::new(),
             pushed: 0,
             popped: 0,
+            unlinked: 0,
             // The queue's first segment is taken from the pool; the other `segment_count - 1` stay free.
             free: vec![false; count - 1],
             stats: QueueStats { segments_allocated: count as u64, ..QueueStats::default() },
@@ -325,16 +329,26 @@ impl<M: ReuseModel> RefState<M> {
         }
         let q = self.popped;
         let size = self.size();
-        if q > 0 && q.is_multiple_of(size) {
-            // The head is the previous, fully claimed segment: unlinked and retired before the claim.
-            self.stats.segments_retired += 1;
-            let reusable = self.reuse.retire();
-            self.make_reusable(reusable);
+        if q > 0 && q.is_multiple_of(size) && self.unlinked < q / size {
+            // The head is the previous, fully claimed segment, which had no successor when its last slot was
+            // claimed: unlinked and retired before the claim.
+            self.unlink();
         }
         let left_in_segment = (size - q % size) as usize;
         let n = max.min(left_in_segment).min(self.deque.len());
         self.popped += n as u64;
+        if self.popped.is_multiple_of(size) && self.pushed > self.popped {
+            // The run emptied its segment, which has a successor: the same pop unlinks it.
+            self.unlink();
+        }
         self.deque.drain(..n).collect()
+    }
+
+    fn unlink(&mut self) {
+        self.unlinked += 1;
+        self.stats.segments_retired += 1;
+        let reusable = self.reuse.retire();
+        self.make_reusable(reusable);
     }
 
     fn expected_stats(&self) -> QueueStats {
