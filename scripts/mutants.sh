@@ -76,7 +76,7 @@ chmod +x "$wrapper"
 # The model binaries in order of cost, cheapest first: a checker runs them one at a time and stops at the first
 # that fails, so a mutant that a cheap model kills does not wait for the expensive ones. A binary missing here runs
 # last (every [[test]] of Cargo.toml whose name starts with the checker's name is run).
-loom_order=(loom_arena loom_strategies loom_pool loom_batch loom_exhaustion loom_queue)
+loom_order=(loom_arena loom_limbo loom_strategies loom_pool loom_batch loom_exhaustion loom_queue)
 shuttle_order=(shuttle_pool_faults shuttle_pool shuttle_arena shuttle_queue)
 
 model_binaries() { # model_binaries CHECKER: the checker's test binaries, cheapest first

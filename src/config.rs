@@ -65,7 +65,7 @@ pub const MAX_INITIAL_SEGMENTS: usize = 1 << 20;
 /// 1 GiB with their stamps), so that a typo fails validation instead of aborting the process on a failed allocation.
 pub const MAX_INITIAL_SLOTS: usize = 1 << 26;
 
-/// Largest `limbo_len`: Limbo allocates its ring (8 bytes an entry) up front.
+/// Largest `limbo_len`: Limbo allocates its ring (4 bytes an entry) up front.
 pub const MAX_LIMBO_LEN: usize = 1 << 20;
 
 impl Config {
