@@ -21,7 +21,7 @@
 //!
 //! # The ring, without a lock
 //!
-//! The ring is an array of `limbo_len` atomic segment ids ([`EMPTY`] when never filled) and a ticket counter. A
+//! The ring is an array of `limbo_len` atomic segment ids (`EMPTY` when never filled) and a ticket counter. A
 //! retirement takes a ticket (`fetch_add`), and *swaps* its segment into entry `ticket % limbo_len`; what the swap
 //! returns is the evicted occupant, and the retirer alone decides its fate (reusable or orphan). Invariants:
 //!
@@ -37,13 +37,13 @@
 //!   sequence jumps once) is harmless: it bends the FIFO order once, nothing more. Single-threaded, entry
 //!   `r % limbo_len` evicts retirement `r - limbo_len`, the FIFO order `tests/exhaustion.rs` relies on. A ring of
 //!   one entry takes no ticket.
-//! - **`pending` counts the swaps that returned [`EMPTY`]**: the occupied entries. Entries are never emptied, so
+//! - **`pending` counts the swaps that returned `EMPTY`**: the occupied entries. Entries are never emptied, so
 //!   it rises to `limbo_len` and stays there, and each occupant is a retired segment not reusable yet (which is
 //!   what [`Reclaim::pending`] asks for); orphans are counted separately.
 //!
 //! # The reference count and the orphan flag, in one word
 //!
-//! [`LimboRefs`] packs the count and the orphan flag ([`ORPHAN`], the top bit) into one `u32`, so the evictor and
+//! [`LimboRefs`] packs the count and the orphan flag (`ORPHAN`, the top bit) into one `u32`, so the evictor and
 //! the last releaser meet on one location: a release is a single `fetch_sub`, and the releaser whose decrement
 //! takes the word from `ORPHAN | 1` to `ORPHAN` knows that it dropped an orphan's last reference, without a fence
 //! and a second load (with two words, as before, every release that reached zero needed a `SeqCst` fence and a
@@ -73,7 +73,7 @@ const ORPHAN: u32 = 1 << 31;
 
 /// Limbo's per-segment state: the reference count (threads inside an operation that protected the segment, plus
 /// transient increments by threads whose re-validation is about to fail) in the low 31 bits, and the orphan flag
-/// ([`ORPHAN`]). Every change to it is a read-modify-write, so an `Acquire` read of it synchronises with every
+/// (`ORPHAN`). Every change to it is a read-modify-write, so an `Acquire` read of it synchronises with every
 /// earlier `Release` decrement (they all head release sequences that reach it).
 #[derive(Debug, Default)]
 pub struct LimboRefs {
@@ -99,7 +99,7 @@ pub struct LimboHandle {
 /// wpool's limbo ring. See the module docs.
 #[derive(Debug)]
 pub struct Limbo {
-    /// The ring: segment ids, [`EMPTY`] until first filled.
+    /// The ring: segment ids, `EMPTY` until first filled.
     entries: Box<[AtomicU32]>,
     /// The next ticket; entry `ticket % entries.len()`.
     next: AtomicUsize,
