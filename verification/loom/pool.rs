@@ -174,16 +174,25 @@ fn submit_races_idle<R: Reclaim>() {
 /// `pool_shutdown_ignores_gate` (the accepted job never ran), `pool_lost_wakeup` and `pool_wake_fence_relaxed`
 /// (the drain ended with the job in the backend, handed back).
 fn submit_races_shutdown<R: Reclaim>() {
-    model(PREEMPTIONS, || {
+    submit_through_races_shutdown::<R>(false);
+}
+
+/// The race of [`submit_races_shutdown`], the submit through the pool (`striped` false: the shared gate counter)
+/// or through a `Submitter` (`striped`: its own gate stripe).
+fn submit_through_races_shutdown<R: Reclaim>(striped: bool) {
+    model(PREEMPTIONS, move || {
         let ran = KeepOnPanic::new(Arc::new(Ran::default()));
         let pool = KeepOnPanic::new(Arc::new(pool::<Segmented<R>>(&ran, 1)));
         let submitter = {
             let pool = KeepOnPanic::new(Arc::clone(&pool));
-            thread::spawn(move || match pool.submit(7) {
-                Ok(()) => true,
-                Err(refused) => {
-                    assert_eq!(refused.into_inner(), 7, "a refused job must come back");
-                    false
+            thread::spawn(move || {
+                let outcome = if striped { pool.submitter().submit(7) } else { pool.submit(7) };
+                match outcome {
+                    Ok(()) => true,
+                    Err(refused) => {
+                        assert_eq!(refused.into_inner(), 7, "a refused job must come back");
+                        false
+                    }
                 }
             })
         };
@@ -201,26 +210,7 @@ fn submit_races_shutdown<R: Reclaim>() {
 /// pushed after the drain began and handed back or never run), `pool_shutdown_skips_stripes` and
 /// `pool_shutdown_ignores_gate`.
 fn striped_submit_races_shutdown<R: Reclaim>() {
-    model(PREEMPTIONS, || {
-        let ran = KeepOnPanic::new(Arc::new(Ran::default()));
-        let pool = KeepOnPanic::new(Arc::new(pool::<Segmented<R>>(&ran, 1)));
-        let submitter = {
-            let pool = KeepOnPanic::new(Arc::clone(&pool));
-            thread::spawn(move || match pool.submitter().submit(7) {
-                Ok(()) => true,
-                Err(refused) => {
-                    assert_eq!(refused.into_inner(), 7, "a refused job must come back");
-                    false
-                }
-            })
-        };
-        let report = pool.shutdown(None);
-        let accepted = submitter.join().unwrap();
-        assert!(report.not_run.is_empty() && !report.deadline_passed, "{report:?}");
-        let expected: &[u32] = if accepted { &[7] } else { &[] };
-        assert_eq!(ran.sorted(), expected, "an accepted job must run once, a refused one never");
-        assert_eq!(report.executed, u64::from(accepted), "{report:?}");
-    });
+    submit_through_races_shutdown::<R>(true);
 }
 
 /// Two workers going idle while the main thread submits one job, retires one worker and waits for the job; then a
