@@ -35,7 +35,7 @@ mod cli {
     use crate::measure::{Clock, quantile};
     use crate::report::{self, Row};
     use crate::subjects::Subject;
-    use crate::workloads::{self, Cell, Mode, Outcome, Policy, Workload};
+    use crate::workloads::{self, Cell, Mode, Outcome, Policy, StallLength, Workload};
     use crate::wpool::{self, Turn};
 
     /// Compare memory-reclamation strategies behind one segmented MPMC queue and one worker pool.
@@ -64,6 +64,10 @@ mod cli {
         /// Slots per segment, one configuration per value [default: 1,64; --full: 1,64,1024]
         #[arg(long, value_delimiter = ',')]
         segment_size: Vec<usize>,
+        /// How long the stall workload's extra handle stays inside its operation, one configuration per value: a
+        /// whole number of milliseconds, or `run` for the whole run [default: 0ms,1ms,10ms,100ms,run]
+        #[arg(long, value_delimiter = ',', value_parser = StallLength::parse)]
+        stall: Vec<StallLength>,
         /// What a segmented queue does when no segment is free
         #[arg(long, value_enum, default_value = "grow")]
         policy: Policy,
@@ -136,6 +140,7 @@ mod cli {
         /// (producers, consumers or workers), one configuration each.
         threads: Vec<(usize, usize)>,
         segment_sizes: Vec<usize>,
+        stall_lengths: Vec<StallLength>,
         policy: Policy,
         duration: Duration,
         runs: usize,
@@ -200,6 +205,10 @@ mod cli {
                 args.workloads.clone()
             };
             workloads.dedup();
+            let mut stall_lengths =
+                if args.stall.is_empty() { StallLength::DEFAULT.to_vec() } else { args.stall.clone() };
+            stall_lengths.sort_unstable();
+            stall_lengths.dedup();
             Ok(Plan {
                 workloads,
                 subjects,
@@ -211,6 +220,7 @@ mod cli {
                     args.threads.iter().map(|&n| (n as usize, n as usize)).collect()
                 },
                 segment_sizes,
+                stall_lengths,
                 policy: args.policy,
                 duration: args.duration.unwrap_or(Duration::from_millis(if args.full { 500 } else { 150 })),
                 runs: args.runs.map_or(if args.full { 5 } else { 3 }, |runs| runs as usize),
@@ -223,28 +233,32 @@ mod cli {
             })
         }
 
-        /// The matrix in groups: one group per workload and thread count, holding its segment sizes. The runs of a
-        /// group are interleaved, so that ratios within it (between subjects, and between segment sizes) are taken
-        /// side by side.
+        /// The matrix in groups: one group per workload and thread count, holding its segment sizes (and, for the
+        /// stall workload, its stall lengths). The runs of a group are interleaved, so that ratios within it
+        /// (between subjects, segment sizes and stall lengths) are taken side by side.
         fn groups(&self) -> Vec<Vec<Cell>> {
             let mut groups = Vec::new();
             for &workload in &self.workloads {
+                let stalls: Vec<Option<StallLength>> = if workload == Workload::Stall {
+                    self.stall_lengths.iter().copied().map(Some).collect()
+                } else {
+                    vec![None]
+                };
                 for &(producers, consumers) in &self.threads {
                     let (policy, duration, window) = (self.policy, self.duration, self.window);
-                    groups.push(
-                        self.segment_sizes
-                            .iter()
-                            .map(|&segment_size| Cell {
-                                workload,
-                                producers,
-                                consumers,
-                                segment_size,
-                                policy,
-                                duration,
-                                window,
-                            })
-                            .collect(),
-                    );
+                    let cells = stalls.iter().flat_map(|&stall| {
+                        self.segment_sizes.iter().map(move |&segment_size| Cell {
+                            workload,
+                            producers,
+                            consumers,
+                            segment_size,
+                            policy,
+                            duration,
+                            window,
+                            stall,
+                        })
+                    });
+                    groups.push(cells.collect());
                 }
             }
             groups
@@ -288,6 +302,7 @@ mod cli {
             consumers: cell.consumers,
             segment_size: cell.segment_size,
             policy: cell.policy.name().to_owned(),
+            stall: cell.stall.map(StallLength::name),
             runs: runs.len(),
             jobs: median.jobs,
             ns_per_job: ns(median),

@@ -9,15 +9,14 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-/// The CSV header; [`Row::to_csv`] and [`Row::from_csv`] follow it field by field.
-pub const CSV_HEADER: &str = "workload,subject,kind,producers,consumers,segment_size,policy,runs,jobs,ns_per_job,\
-ns_per_job_min,ns_per_job_max,mjobs_per_s,p50_ns,p99_ns,allocs_per_job,peak_unreclaimed,segments_allocated,\
-exhaustion_events,handed_back,bytes_per_job";
-
-/// The header before `bytes_per_job` (results files written before wpool's rows); still read.
-const CSV_HEADER_WITHOUT_BYTES: &str = "workload,subject,kind,producers,consumers,segment_size,policy,runs,jobs,\
+/// The CSV header; [`Row::to_csv`] follows it field by field. [`read_csv`] finds its columns by name, so that
+/// files written before a column was added (`stall`, `bytes_per_job`) still read, with the column empty.
+pub const CSV_HEADER: &str = "workload,subject,kind,producers,consumers,segment_size,policy,stall,runs,jobs,\
 ns_per_job,ns_per_job_min,ns_per_job_max,mjobs_per_s,p50_ns,p99_ns,allocs_per_job,peak_unreclaimed,\
-segments_allocated,exhaustion_events,handed_back";
+segments_allocated,exhaustion_events,handed_back,bytes_per_job";
+
+/// The columns a results file may lack: those added after the first version of the format.
+const LATER_COLUMNS: [&str; 2] = ["stall", "bytes_per_job"];
 
 /// One subject in one configuration: the median of its throughput runs and its memory run.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +29,8 @@ pub struct Row {
     pub consumers: usize,
     pub segment_size: usize,
     pub policy: String,
+    /// The stall workload's stall length (`0ms`, `10ms`, `run`: [`crate::workloads::StallLength::name`]).
+    pub stall: Option<String>,
     pub runs: usize,
     /// Jobs in the median throughput run.
     pub jobs: u64,
@@ -57,8 +58,15 @@ impl Row {
     }
 
     /// The configuration this row belongs to: rows with the same key share a table.
-    pub fn table_key(&self) -> (String, usize, usize, String, usize) {
-        (self.workload.clone(), self.producers, self.consumers, self.policy.clone(), self.segment_size)
+    pub fn table_key(&self) -> (String, usize, usize, String, Option<String>, usize) {
+        (
+            self.workload.clone(),
+            self.producers,
+            self.consumers,
+            self.policy.clone(),
+            self.stall.clone(),
+            self.segment_size,
+        )
     }
 
     pub fn to_csv(&self) -> String {
@@ -70,6 +78,7 @@ impl Row {
             self.consumers.to_string(),
             self.segment_size.to_string(),
             self.policy.clone(),
+            optional(self.stall.clone()),
             self.runs.to_string(),
             self.jobs.to_string(),
             format!("{:.2}", self.ns_per_job),
@@ -88,39 +97,42 @@ impl Row {
         .join(",")
     }
 
-    pub fn from_csv(line: &str) -> Result<Row, String> {
+    /// A line of a file whose header is `header` (its column names, in the file's order).
+    pub fn from_csv(header: &[&str], line: &str) -> Result<Row, String> {
         let fields: Vec<&str> = line.split(',').collect();
-        let expected = CSV_HEADER.split(',').count();
-        if fields.len() != expected && fields.len() != expected - 1 {
-            return Err(format!("{} fields, expected {expected}", fields.len()));
+        if fields.len() != header.len() {
+            return Err(format!("{} fields, the header has {}", fields.len(), header.len()));
         }
+        let field = |name: &str| header.iter().position(|&column| column == name).map_or("", |at| fields[at]);
         fn parse<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, String> {
             text.parse().map_err(|_| format!("field `{name}`: cannot read {text:?}"))
         }
         fn parse_optional<T: std::str::FromStr>(name: &str, text: &str) -> Result<Option<T>, String> {
             if text.is_empty() { Ok(None) } else { parse(name, text).map(Some) }
         }
+        let text = |name: &str| field(name).to_owned();
         Ok(Row {
-            workload: fields[0].to_owned(),
-            subject: fields[1].to_owned(),
-            kind: fields[2].to_owned(),
-            producers: parse("producers", fields[3])?,
-            consumers: parse("consumers", fields[4])?,
-            segment_size: parse("segment_size", fields[5])?,
-            policy: fields[6].to_owned(),
-            runs: parse("runs", fields[7])?,
-            jobs: parse("jobs", fields[8])?,
-            ns_per_job: parse("ns_per_job", fields[9])?,
-            ns_per_job_min: parse("ns_per_job_min", fields[10])?,
-            ns_per_job_max: parse("ns_per_job_max", fields[11])?,
-            p50_ns: parse_optional("p50_ns", fields[13])?,
-            p99_ns: parse_optional("p99_ns", fields[14])?,
-            allocs_per_job: parse_optional("allocs_per_job", fields[15])?,
-            peak_unreclaimed: parse_optional("peak_unreclaimed", fields[16])?,
-            segments_allocated: parse_optional("segments_allocated", fields[17])?,
-            exhaustion_events: parse_optional("exhaustion_events", fields[18])?,
-            handed_back: parse("handed_back", fields[19])?,
-            bytes_per_job: parse_optional("bytes_per_job", fields.get(20).copied().unwrap_or(""))?,
+            workload: text("workload"),
+            subject: text("subject"),
+            kind: text("kind"),
+            producers: parse("producers", field("producers"))?,
+            consumers: parse("consumers", field("consumers"))?,
+            segment_size: parse("segment_size", field("segment_size"))?,
+            policy: text("policy"),
+            stall: Some(text("stall")).filter(|stall| !stall.is_empty()),
+            runs: parse("runs", field("runs"))?,
+            jobs: parse("jobs", field("jobs"))?,
+            ns_per_job: parse("ns_per_job", field("ns_per_job"))?,
+            ns_per_job_min: parse("ns_per_job_min", field("ns_per_job_min"))?,
+            ns_per_job_max: parse("ns_per_job_max", field("ns_per_job_max"))?,
+            p50_ns: parse_optional("p50_ns", field("p50_ns"))?,
+            p99_ns: parse_optional("p99_ns", field("p99_ns"))?,
+            allocs_per_job: parse_optional("allocs_per_job", field("allocs_per_job"))?,
+            peak_unreclaimed: parse_optional("peak_unreclaimed", field("peak_unreclaimed"))?,
+            segments_allocated: parse_optional("segments_allocated", field("segments_allocated"))?,
+            exhaustion_events: parse_optional("exhaustion_events", field("exhaustion_events"))?,
+            handed_back: parse("handed_back", field("handed_back"))?,
+            bytes_per_job: parse_optional("bytes_per_job", field("bytes_per_job"))?,
         })
     }
 }
@@ -138,12 +150,21 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> std::io::Result<()> {
 pub fn read_csv(path: &Path) -> Result<Vec<Row>, String> {
     let text = fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
     let mut lines = text.lines();
-    if !matches!(lines.next(), Some(CSV_HEADER | CSV_HEADER_WITHOUT_BYTES)) {
-        return Err(format!("{}: not a segpool results file (its header differs)", path.display()));
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let missing: Vec<&str> =
+        CSV_HEADER.split(',').filter(|column| !header.contains(column) && !LATER_COLUMNS.contains(column)).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{}: not a segpool results file (its header lacks {})",
+            path.display(),
+            missing.join(", ")
+        ));
     }
     lines
         .enumerate()
-        .map(|(index, line)| Row::from_csv(line).map_err(|error| format!("{}:{}: {error}", path.display(), index + 2)))
+        .map(|(index, line)| {
+            Row::from_csv(&header, line).map_err(|error| format!("{}:{}: {error}", path.display(), index + 2))
+        })
         .collect()
 }
 
@@ -171,12 +192,26 @@ pub fn tables(rows: &[Row]) -> Vec<Vec<&Row>> {
     order.into_iter().map(|key| groups.remove(&key).unwrap_or_default()).collect()
 }
 
+/// `count` and `noun`, plural when `count` is not 1 ("1 producer", "2 producers").
+pub fn count(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
+}
+
 /// A table's title: its workload and configuration.
 pub fn title(row: &Row) -> String {
-    let consumers = if matches!(row.workload.as_str(), "queue" | "stall") { "consumers" } else { "workers" };
+    let consumer = if matches!(row.workload.as_str(), "queue" | "stall") { "consumer" } else { "worker" };
+    let stall = match row.stall.as_deref() {
+        Some("run") => ", stalled for the whole run".to_owned(),
+        Some(length) => format!(", stalled for {}", length.replace("ms", " ms")),
+        None => String::new(),
+    };
     format!(
-        "{}: {} producer(s), {} {consumers}, segment size {}, {}",
-        row.workload, row.producers, row.consumers, row.segment_size, row.policy
+        "{}: {}, {}, segment size {}, {}{stall}",
+        row.workload,
+        count(row.producers, "producer"),
+        count(row.consumers, consumer),
+        row.segment_size,
+        row.policy
     )
 }
 
@@ -226,8 +261,9 @@ pub fn markdown_report(rows: &[Row]) -> String {
 
 /// A file name for a table's plot.
 pub fn plot_name(row: &Row, metric: &str) -> String {
+    let stall = row.stall.as_ref().map_or_else(String::new, |stall| format!("-stall{stall}"));
     format!(
-        "{}-{}p{}c-size{}-{}-{metric}.svg",
+        "{}-{}p{}c-size{}-{}{stall}-{metric}.svg",
         row.workload, row.producers, row.consumers, row.segment_size, row.policy
     )
 }
@@ -309,6 +345,7 @@ mod tests {
             consumers: 2,
             segment_size: 64,
             policy: "grow".into(),
+            stall: None,
             runs: 3,
             jobs: 1000,
             ns_per_job: 12.5,
@@ -325,25 +362,52 @@ mod tests {
         }
     }
 
+    fn header() -> Vec<&'static str> {
+        CSV_HEADER.split(',').collect()
+    }
+
     #[test]
     fn csv_round_trips() {
-        let original = row();
-        assert_eq!(Row::from_csv(&original.to_csv()), Ok(original));
+        for original in [row(), Row { workload: "stall".into(), stall: Some("10ms".into()), ..row() }] {
+            assert_eq!(Row::from_csv(&header(), &original.to_csv()), Ok(original));
+        }
     }
 
     #[test]
     fn a_go_row_round_trips_and_old_files_still_read() {
         let go = Row { kind: crate::wpool::KIND.into(), bytes_per_job: Some(41.0), ..row() };
-        assert_eq!(Row::from_csv(&go.to_csv()), Ok(go));
-        let old = row().to_csv().rsplit_once(',').unwrap().0.to_owned();
-        assert_eq!(Row::from_csv(&old), Ok(row()), "a line without bytes_per_job");
-        assert_eq!(CSV_HEADER.rsplit_once(',').unwrap().0, CSV_HEADER_WITHOUT_BYTES);
+        assert_eq!(Row::from_csv(&header(), &go.to_csv()), Ok(go));
+        // A file from before the `stall` and `bytes_per_job` columns: its columns are found by name.
+        let old_header: Vec<&str> = header().into_iter().filter(|column| !LATER_COLUMNS.contains(column)).collect();
+        let old_line: Vec<String> = header()
+            .iter()
+            .zip(row().to_csv().split(','))
+            .filter(|(column, _)| !LATER_COLUMNS.contains(column))
+            .map(|(_, field)| field.to_owned())
+            .collect();
+        assert_eq!(Row::from_csv(&old_header, &old_line.join(",")), Ok(row()), "a line without the later columns");
+        let folder = std::env::temp_dir().join(format!("segpool-report-{}", std::process::id()));
+        fs::create_dir_all(&folder).unwrap();
+        let (old, foreign) = (folder.join("old.csv"), folder.join("foreign.csv"));
+        fs::write(&old, format!("{}\n{}\n", old_header.join(","), old_line.join(","))).unwrap();
+        assert_eq!(read_csv(&old), Ok(vec![row()]));
+        fs::write(&foreign, "name,value\nx,1\n").unwrap();
+        let error = read_csv(&foreign).unwrap_err();
+        assert!(error.contains("not a segpool results file") && error.contains("ns_per_job"), "{error}");
+        fs::remove_dir_all(&folder).unwrap();
     }
 
     #[test]
     fn csv_errors_name_the_field() {
         let line = row().to_csv().replace(",hazard,strategy,1,", ",hazard,strategy,one,");
-        assert_eq!(Row::from_csv(&line), Err("field `producers`: cannot read \"one\"".to_owned()));
+        assert_eq!(Row::from_csv(&header(), &line), Err("field `producers`: cannot read \"one\"".to_owned()));
+    }
+
+    #[test]
+    fn titles_are_plural_correct_and_name_the_stall() {
+        assert_eq!(title(&row()), "empty: 1 producer, 2 workers, segment size 64, grow");
+        let stalled = Row { workload: "stall".into(), consumers: 1, stall: Some("10ms".into()), ..row() };
+        assert_eq!(title(&stalled), "stall: 1 producer, 1 consumer, segment size 64, grow, stalled for 10 ms");
     }
 
     #[test]

@@ -6,11 +6,13 @@
 use std::marker::PhantomData;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use segpool::pool::{Backend, BackendKind, Envelope, MutexDeque, Refused, Segmented};
 use segpool::{Config, ConfigError, QueueStats, Reclaim};
+
+use crate::workloads::StallLength;
 
 /// A family of backends, one per job type.
 pub trait Kind {
@@ -26,9 +28,11 @@ pub trait Inspect {
     fn segment_stats(&self) -> Option<QueueStats>;
 
     /// The `stall` workload's extra thread: waits on `barrier` twice (set up, go) like every thread of a run, and
-    /// for a segmented queue stays inside an operation holding the head segment until `release` is set.
-    fn stall_until(&self, barrier: &Barrier, release: &AtomicBool) {
-        let _ = release;
+    /// for a segmented queue stays inside an operation holding the head segment for `length` after the go (or
+    /// until `release` is set, whichever comes first), then drops its handle: a thread that was preempted and
+    /// then finished, rather than one that idles on (an idle Qsbr handle would go on blocking grace periods).
+    fn stall_until(&self, barrier: &Barrier, release: &AtomicBool, length: StallLength) {
+        let _ = (release, length);
         barrier.wait();
         barrier.wait();
     }
@@ -47,15 +51,24 @@ impl<R: Reclaim, J> Inspect for Segmented<R, J> {
         Some(self.queue().stats())
     }
 
-    fn stall_until(&self, barrier: &Barrier, release: &AtomicBool) {
+    fn stall_until(&self, barrier: &Barrier, release: &AtomicBool, length: StallLength) {
         let mut handle = self.queue().handle();
         let stall = handle.stall();
         barrier.wait();
         barrier.wait();
+        let until = match length {
+            StallLength::For(length) => Some(Instant::now() + length),
+            StallLength::WholeRun => None,
+        };
         while !release.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_millis(1));
+            let left = until.map_or(Duration::from_millis(1), |until| until.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(1)));
         }
         drop(stall);
+        drop(handle);
     }
 }
 

@@ -29,8 +29,8 @@ use runs::{pool_run, queue_run};
 pub enum Workload {
     /// Values through the queue alone: producers push, consumers pop in batches of 64.
     Queue,
-    /// `queue` while one more handle stalls inside an operation for the whole run, holding the head segment
-    /// (strategies only): what a preempted or crashed thread costs each strategy.
+    /// `queue` while one more handle stalls inside an operation, holding the head segment, for each of the
+    /// `--stall` lengths (strategies only): what a preempted or crashed thread costs each strategy.
     Stall,
     /// Pool, empty job: the queue and the pool's hand-off are all the cost.
     Empty,
@@ -84,6 +84,50 @@ impl Policy {
     }
 }
 
+/// How long the `stall` workload's extra handle stays inside its operation, from the start of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StallLength {
+    /// Released after this long (0: entered and left at the start), then the handle is dropped.
+    For(Duration),
+    /// Released when the producers are done: a thread that never comes back.
+    WholeRun,
+}
+
+impl StallLength {
+    /// The lengths of the stall-length experiment (the counterpart of setbench's retire-list size against the
+    /// length of a delay): none, a time slice, a long preemption, most of a default run, and forever.
+    pub const DEFAULT: [StallLength; 5] = [
+        StallLength::For(Duration::ZERO),
+        StallLength::For(Duration::from_millis(1)),
+        StallLength::For(Duration::from_millis(10)),
+        StallLength::For(Duration::from_millis(100)),
+        StallLength::WholeRun,
+    ];
+
+    /// The spelling of the CSV and the `--stall` flag: `0ms`, `10ms`, `run`.
+    pub fn name(self) -> String {
+        match self {
+            StallLength::For(length) => format!("{}ms", length.as_millis()),
+            StallLength::WholeRun => "run".to_owned(),
+        }
+    }
+
+    /// The inverse of [`StallLength::name`]: a whole number of milliseconds up to 600 s, or `run`.
+    pub fn parse(text: &str) -> Result<StallLength, String> {
+        if text == "run" {
+            return Ok(StallLength::WholeRun);
+        }
+        let millis = text
+            .strip_suffix("ms")
+            .and_then(|number| number.parse::<u64>().ok())
+            .ok_or_else(|| format!("{text:?}: write a whole number of milliseconds (e.g. 0ms, 10ms) or `run`"))?;
+        if millis > 600_000 {
+            return Err(format!("{text}: at most 600000ms (600 s)"));
+        }
+        Ok(StallLength::For(Duration::from_millis(millis)))
+    }
+}
+
 /// One configuration of the matrix.
 #[derive(Clone, Copy, Debug)]
 pub struct Cell {
@@ -94,6 +138,8 @@ pub struct Cell {
     pub policy: Policy,
     pub duration: Duration,
     pub window: u64,
+    /// The `stall` workload's stall; `None` for every other workload.
+    pub stall: Option<StallLength>,
 }
 
 impl Cell {
@@ -281,6 +327,7 @@ mod tests {
             policy: Policy::Grow,
             duration: Duration::from_millis(20),
             window: 256,
+            stall: (workload == Workload::Stall).then_some(StallLength::WholeRun),
         }
     }
 

@@ -349,6 +349,7 @@ pub fn summarise(cell: &Cell, mut rounds: Vec<GoResult>) -> Row {
         consumers: cell.consumers,
         segment_size: cell.segment_size,
         policy: cell.policy.name().to_owned(),
+        stall: None,
         runs: rounds.len(),
         jobs: median.iterations,
         ns_per_job: median.ns_per_op,

@@ -35,14 +35,15 @@ fn start_and_join(
 
 /// Producers push until the deadline; consumers pop in batches until every pushed value is popped.
 pub(super) fn queue_run<B: Backend<u64> + Inspect>(backend: &B, cell: Cell, mode: Mode, clock: Clock) -> Outcome {
-    let stalled = cell.workload == Workload::Stall;
-    let barrier = Barrier::new(cell.producers + cell.consumers + 1 + usize::from(stalled));
+    let stalled = cell.stall.filter(|_| cell.workload == Workload::Stall);
+    let barrier = Barrier::new(cell.producers + cell.consumers + 1 + usize::from(stalled.is_some()));
     let progress = Progress::default();
     progress.producers_left.0.store(cell.producers, Ordering::Relaxed);
     let release_stall = AtomicBool::new(false);
     thread::scope(|scope| {
-        if stalled {
-            scope.spawn(|| backend.stall_until(&barrier, &release_stall));
+        if let Some(length) = stalled {
+            let (barrier, release_stall) = (&barrier, &release_stall);
+            scope.spawn(move || backend.stall_until(barrier, release_stall, length));
         }
         let producers: Vec<_> = (0..cell.producers)
             .map(|_| {

@@ -131,6 +131,7 @@ fn cell(workload: Workload, policy: Policy) -> Cell {
         policy,
         duration: Duration::from_millis(150),
         window: 1024,
+        stall: None,
     }
 }
 
