@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::report::{self, Row};
 
+mod stall;
 mod targets;
 use targets::{STRATEGIES, find, targets};
 
@@ -20,6 +21,7 @@ fn sections(rows: &[Row], figures: &[String]) -> Vec<(&'static str, String)> {
         ("method", method_line(rows)),
         ("targets", targets(rows)),
         ("segment-size", segment_size_table(rows)),
+        ("stall-length", stall::stall_length_tables(rows)),
         ("results", report::markdown_report(rows)),
         ("figures", figures.iter().map(|name| format!("![{name}](figures/{name})\n")).collect()),
     ]
