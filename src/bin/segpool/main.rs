@@ -3,7 +3,9 @@
 //! Runs a matrix of workloads (see `workloads.rs`) for every subject (the strategies behind the segmented queue,
 //! and the peers: `Mutex<VecDeque>`, crossbeam's `SegQueue` and channel, io_uring or IOCP, and with `--wpool` the
 //! seed project's own Go benchmark, see `wpool.rs`), prints a table per configuration with ratios against the
-//! `Leak` baseline, and writes `results.csv`, `summary.md` and SVG plots into the output folder.
+//! `Leak` baseline, and writes `results.csv` (one row per subject and configuration), `rounds.csv` (every round's
+//! numbers: `rounds.rs`), `provenance.txt` (commit, compiler, machine, flags: `provenance.rs`), `summary.md` and
+//! SVG plots into the output folder.
 //! `cargo run --release -- paper` regenerates the paper's tables and figures from a results file. `--help` lists
 //! the flags.
 
@@ -12,7 +14,11 @@ mod measure;
 #[cfg(segpool_std)]
 mod paper;
 #[cfg(segpool_std)]
+mod provenance;
+#[cfg(segpool_std)]
 mod report;
+#[cfg(segpool_std)]
+mod rounds;
 #[cfg(segpool_std)]
 mod subjects;
 #[cfg(segpool_std)]
@@ -26,17 +32,23 @@ static ALLOCATOR: measure::CountingAllocator = measure::CountingAllocator;
 
 #[cfg(segpool_std)]
 mod cli {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
     use clap::{CommandFactory, Parser, Subcommand, error::ErrorKind};
     use indicatif::{ProgressBar, ProgressStyle};
 
     use crate::measure::{Clock, quantile};
+    use crate::provenance::{self, Provenance};
     use crate::report::{self, Row};
+    use crate::rounds::{self, Rounds};
     use crate::subjects::Subject;
     use crate::workloads::{self, Cell, Mode, Outcome, Policy, StallLength, Workload};
     use crate::wpool::{self, Turn};
+
+    #[path = "options.rs"]
+    mod options;
+    use options::{Threads, auto_threads, label, prepare_out};
 
     /// Compare memory-reclamation strategies behind one segmented MPMC queue and one worker pool.
     #[derive(Parser, Debug)]
@@ -57,22 +69,22 @@ mod cli {
         #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=64))]
         workers: Vec<u64>,
         /// Matched configurations instead of every producers × workers pair: N producers and N consumers or
-        /// workers for each N, e.g. 1,2,4 (more threads than cores oversubscribes)
-        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=64),
-              conflicts_with_all = ["producers", "workers"])]
-        threads: Vec<u64>,
+        /// workers for each N, e.g. 1,2,4 (more threads than cores oversubscribes); `auto`: 1, 2, 4, … up to the
+        /// logical cores, the core count if it is not a power of two, and twice the cores (one oversubscribed point)
+        #[arg(long, value_delimiter = ',', value_parser = Threads::parse, conflicts_with_all = ["producers", "workers"])]
+        threads: Vec<Threads>,
         /// Slots per segment, one configuration per value [default: 1,64; --full: 1,64,1024]
         #[arg(long, value_delimiter = ',')]
         segment_size: Vec<usize>,
         /// How long the stall workload's extra handle stays inside its operation, one configuration per value: a
         /// whole number of milliseconds, or `run` for the whole run [default: 0ms,1ms,10ms,100ms,run]
-        #[arg(long, value_delimiter = ',', value_parser = StallLength::parse)]
+        #[arg(long, value_delimiter = ',', value_parser = StallLength::parse, allow_hyphen_values = true)]
         stall: Vec<StallLength>,
         /// What a segmented queue does when no segment is free
         #[arg(long, value_enum, default_value = "grow")]
         policy: Policy,
         /// How long producers run in each throughput run, e.g. 300ms or 2s [default: 150ms; --full: 500ms]
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
         duration: Option<Duration>,
         /// Throughput runs per subject and configuration; the table shows the median [default: 3; --full: 5]
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
@@ -86,7 +98,12 @@ mod cli {
         /// The research matrix: producers 1,2; workers 1,2,4; segment sizes 1,64,1024; 5 runs of 500 ms
         #[arg(long)]
         full: bool,
-        /// Where results.csv, summary.md and the plots go
+        /// Pin every thread of a run (producers, consumers, pool workers, the stalled handle) to a core,
+        /// round-robin; recorded in provenance.txt (needs the `affinity` feature, on by default)
+        #[arg(long)]
+        pin: bool,
+        /// Where results.csv, rounds.csv, provenance.txt, summary.md and the plots go (created, and checked
+        /// writable before anything runs)
         #[arg(long, default_value = "results")]
         out: PathBuf,
         /// Add wpool, the seed project (Go), to the pool workloads empty and sha256: DIR is a wpool source tree
@@ -117,6 +134,9 @@ mod cli {
     }
 
     fn parse_duration(text: &str) -> Result<Duration, String> {
+        if text.trim_start().starts_with('-') {
+            return Err(format!("{text}: durations cannot be negative"));
+        }
         let (number, unit) = text
             .find(|c: char| c.is_ascii_alphabetic())
             .map(|at| text.split_at(at))
@@ -146,6 +166,8 @@ mod cli {
         runs: usize,
         window: u64,
         memory: bool,
+        /// `--pin`.
+        pin: bool,
         /// wpool's source tree, when asked for.
         wpool: Option<PathBuf>,
     }
@@ -209,6 +231,10 @@ mod cli {
                 if args.stall.is_empty() { StallLength::DEFAULT.to_vec() } else { args.stall.clone() };
             stall_lengths.sort_unstable();
             stall_lengths.dedup();
+            if args.pin {
+                crate::workloads::pinning_available().map_err(fail)?;
+            }
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             Ok(Plan {
                 workloads,
                 subjects,
@@ -217,7 +243,17 @@ mod cli {
                     let producers = pick(&args.producers, &[1], &[1, 2]);
                     producers.iter().flat_map(|&p| workers.iter().map(move |&w| (p, w))).collect()
                 } else {
-                    args.threads.iter().map(|&n| (n as usize, n as usize)).collect()
+                    let mut counts: Vec<usize> = args
+                        .threads
+                        .iter()
+                        .flat_map(|&threads| match threads {
+                            Threads::Count(count) => vec![count],
+                            Threads::Auto => auto_threads(cores),
+                        })
+                        .collect();
+                    counts.sort_unstable();
+                    counts.dedup();
+                    counts.into_iter().map(|n| (n, n)).collect()
                 },
                 segment_sizes,
                 stall_lengths,
@@ -226,6 +262,7 @@ mod cli {
                 runs: args.runs.map_or(if args.full { 5 } else { 3 }, |runs| runs as usize),
                 window: args.window,
                 memory: !args.no_memory,
+                pin: args.pin,
                 wpool: args
                     .wpool
                     .clone()
@@ -245,7 +282,7 @@ mod cli {
                     vec![None]
                 };
                 for &(producers, consumers) in &self.threads {
-                    let (policy, duration, window) = (self.policy, self.duration, self.window);
+                    let (policy, duration, window, pin) = (self.policy, self.duration, self.window, self.pin);
                     let cells = stalls.iter().flat_map(|&stall| {
                         self.segment_sizes.iter().map(move |&segment_size| Cell {
                             workload,
@@ -256,6 +293,7 @@ mod cli {
                             duration,
                             window,
                             stall,
+                            pin,
                         })
                     });
                     groups.push(cells.collect());
@@ -331,7 +369,10 @@ mod cli {
         Some(harness)
     }
 
-    fn compare(plan: &Plan, out: &std::path::Path) -> Result<(), String> {
+    fn compare(plan: &Plan, out: &Path) -> Result<(), String> {
+        let started = Instant::now();
+        let largest = plan.threads.iter().map(|&(producers, consumers)| producers + consumers).max().unwrap_or(0);
+        let mut provenance = Provenance::capture(plan.pin, largest);
         let groups = plan.groups();
         let cells = groups.iter().map(Vec::len).sum::<usize>();
         let harness = wpool_harness(plan);
@@ -342,7 +383,9 @@ mod cli {
             .map(|(entries, turns)| turns.len() + memory_runs(entries.len()))
             .sum();
         eprintln!(
-            "segpool: {cells} configurations, {total} runs of {:?} each (runs per subject: {}{})",
+            "segpool: {}, {} of {:?} each (runs per subject: {}{})",
+            report::count(cells, "configuration"),
+            report::count(total, "run"),
             plan.duration,
             plan.runs,
             if plan.memory { " + 1 memory run" } else { "" }
@@ -352,8 +395,8 @@ mod cli {
                 .map_err(|error| error.to_string())?,
         );
         let clock = Clock::new();
-        let started = Instant::now();
         let mut rows = Vec::new();
+        let mut raw = Rounds::default();
         for group in &groups {
             let (entries, turns) = plan.rounds(group, harness.is_some());
             let mut throughput: Vec<Vec<Outcome>> = vec![Vec::new(); entries.len()];
@@ -365,22 +408,25 @@ mod cli {
                 match turn {
                     Turn::Ours(index) => {
                         let (cell, subject) = entries[index];
-                        progress.set_message(format!(
-                            "{} {} size {}",
-                            cell.workload.name(),
-                            subject.name(),
-                            cell.segment_size
-                        ));
+                        let round = throughput[index].len() + 1;
+                        let phase = format!("throughput round {round}/{}", plan.runs);
+                        progress.set_message(label(&phase, &cell, subject.name()));
                         let outcome = workloads::run(subject, cell, Mode::Throughput, clock)
                             .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
+                        raw.throughput(subject, &cell, round, &outcome);
                         throughput[index].push(outcome);
                     }
                     Turn::Wpool(at) => {
                         let (cell, harness) = (group[at], harness.as_ref().expect("wpool turns need its harness"));
-                        progress.set_message(format!("{} wpool size {}", cell.workload.name(), cell.segment_size));
+                        let round = go_rounds[at].as_ref().map_or(0, Vec::len) + 1;
+                        let phase = format!("throughput round {round}/{}", plan.runs);
+                        progress.set_message(label(&phase, &cell, "wpool"));
                         if let (Some(rounds), Ok(Some(benchmark))) = (&mut go_rounds[at], wpool::benchmark_for(&cell)) {
                             match harness.round(benchmark, &cell, cell.backend_config().segment_count) {
-                                Ok(round) => rounds.push(round),
+                                Ok(result) => {
+                                    raw.go(&cell, round, &result);
+                                    rounds.push(result);
+                                }
                                 Err(error) => {
                                     progress.suspend(|| eprintln!("segpool: no {} row: {error}", wpool::SUBJECT));
                                     go_rounds[at] = None;
@@ -393,9 +439,11 @@ mod cli {
             }
             for (&(cell, subject), runs) in entries.iter().zip(throughput) {
                 let memory = if plan.memory {
+                    progress.set_message(label("memory", &cell, subject.name()));
                     // As long as a throughput run; allocations are counted over its second half.
                     let outcome = workloads::run(subject, cell, Mode::Memory, clock)
                         .map_err(|error| format!("{} on {}: {error}", cell.workload.name(), subject.name()))?;
+                    raw.memory(subject, &cell, &outcome);
                     progress.inc(1);
                     Some(outcome)
                 } else {
@@ -410,27 +458,33 @@ mod cli {
             }
         }
         progress.finish_and_clear();
-        println!("{}", report::markdown_report(&rows));
-        std::fs::create_dir_all(out).map_err(|error| format!("{}: {error}", out.display()))?;
+        // The files first, then stdout: a reader that closes the pipe early (`| head`) costs no results.
+        let report = report::markdown_report(&rows);
         report::write_csv(&out.join("results.csv"), &rows).map_err(|error| error.to_string())?;
+        raw.write(&out.join(rounds::FILE))?;
+        let plots = crate::draw_figures(&rows, out, &provenance.caption())?;
+        provenance.finish(started.elapsed());
         let summary = format!(
-            "# segpool comparison\n\n{}\n\n{}",
-            crate::paper::method_line(&rows),
-            report::markdown_report(&rows)
+            "# segpool comparison\n\n{}\n\n{report}\n## Provenance\n\n```text\n{}```\n",
+            crate::paper::method_line(&rows, Some(&provenance)),
+            provenance.to_text()
         );
         std::fs::write(out.join("summary.md"), summary).map_err(|error| error.to_string())?;
-        let plots = report::plot_all(&rows, out)?;
-        println!(
-            "{} rows, {} plots in {}/ (results.csv, summary.md) after {:.0?}. Latency: p50/p99 over every {}th job, \
-             from submit (push) to the job's start (pop), with at most {} jobs in flight.",
+        let sidecar = out.join(provenance::FILE);
+        std::fs::write(&sidecar, provenance.to_text()).map_err(|error| format!("{}: {error}", sidecar.display()))?;
+        crate::print_stdout(&report)?;
+        crate::print_stdout(&format!(
+            "{} rows, {} plots in {}/ (results.csv, {}, {}, summary.md) after {:.0?}. Latency: p50/p99 over every \
+             {}th job, from submit (push) to the job's start (pop), with at most {} jobs in flight.",
             rows.len(),
             plots.len(),
             out.display(),
+            rounds::FILE,
+            provenance::FILE,
             started.elapsed(),
             crate::measure::SAMPLE_EVERY,
             plan.window
-        );
-        Ok(())
+        ))
     }
 
     pub fn main() -> std::process::ExitCode {
@@ -438,7 +492,7 @@ mod cli {
         let result = match &args.command {
             Some(Command::Paper { input, paper }) => crate::paper::regenerate(input, paper),
             None => match Plan::from_args(&args) {
-                Ok(plan) => compare(&plan, &args.out),
+                Ok(plan) => prepare_out(&args.out).and_then(|()| compare(&plan, &args.out)),
                 Err(error) => error.exit(),
             },
         };
@@ -459,6 +513,31 @@ mod cli {
 #[cfg(segpool_std)]
 fn main() -> std::process::ExitCode {
     cli::main()
+}
+
+/// The figures of `rows` in `folder`, each captioned with `caption` (the run's provenance in one line:
+/// [`provenance::Provenance::caption`]). Returns the files written.
+#[cfg(segpool_std)]
+fn draw_figures(
+    rows: &[report::Row],
+    folder: &std::path::Path,
+    caption: &str,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    // The plots of report.rs have no caption line; figures.rs's `draw_all(rows, folder, caption)` replaces them.
+    let _ = caption;
+    report::plot_all(rows, folder)
+}
+
+/// Writes `text` and a newline to stdout. A closed stdout (`segpool | head -1`) is a reader that has seen enough,
+/// not an error: the files are already written, so the rest of the output is dropped quietly.
+#[cfg(segpool_std)]
+fn print_stdout(text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {error}")),
+        _ => Ok(()),
+    }
 }
 
 /// Under a model-checker feature the queue's primitives only work inside a model: nothing to measure.

@@ -2,23 +2,26 @@
 //! `papers/` comes from a run of the comparison command.
 //!
 //! A generated section sits between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED: name -->`; the text
-//! around the sections is the authors'. The results file is copied beside the paper (`data/results.csv`) and the
-//! plots are redrawn into `figures/`, so the paper and its data travel together.
+//! around the sections is the authors'. The results file is copied beside the paper (`data/results.csv`), with the
+//! raw rounds and the provenance found beside it (`data/rounds.csv`, `data/provenance.txt`), and the plots are
+//! redrawn into `figures/`, so the paper and its data travel together.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
+use crate::provenance::{self, Provenance};
 use crate::report::{self, Row};
+use crate::rounds;
 
 mod stall;
 mod targets;
 use targets::{STRATEGIES, find, targets};
 
 /// The sections this generator owns, each with its content.
-fn sections(rows: &[Row], figures: &[String]) -> Vec<(&'static str, String)> {
+fn sections(rows: &[Row], figures: &[String], provenance: Option<&Provenance>) -> Vec<(&'static str, String)> {
     vec![
-        ("method", method_line(rows)),
+        ("method", method_line(rows, provenance)),
         ("targets", targets(rows)),
         ("segment-size", segment_size_table(rows)),
         ("stall-length", stall::stall_length_tables(rows)),
@@ -27,8 +30,8 @@ fn sections(rows: &[Row], figures: &[String]) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// One sentence: what the results file holds and how it was measured.
-pub fn method_line(rows: &[Row]) -> String {
+/// What the results file holds, how it was measured and, from its provenance, where and when.
+pub fn method_line(rows: &[Row], provenance: Option<&Provenance>) -> String {
     let runs = rows.iter().map(|row| row.runs).max().unwrap_or(0);
     let configurations = report::tables(rows).len();
     let go = if rows.iter().any(|row| row.kind == crate::wpool::KIND) {
@@ -40,12 +43,12 @@ pub fn method_line(rows: &[Row]) -> String {
     format!(
         "{} rows in {configurations} configurations; each row is the median of {runs} throughput run(s) of one \
          subject, subjects and segment sizes taking turns within each round, plus one memory run (allocations \
-         counted over its second half, unreclaimed segments sampled every 100 µs). Machine: {} logical CPUs, {} \
-         {}.{go}",
+         counted over its second half, unreclaimed segments sampled every 100 µs). {}{go}",
         rows.len(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::env::consts::OS,
-        std::env::consts::ARCH,
+        provenance.map_or_else(
+            || format!("Machine: not recorded (no {} beside the results).", provenance::FILE),
+            Provenance::machine_sentence
+        ),
     )
 }
 
@@ -99,24 +102,52 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
             fs::remove_file(&path).map_err(|error| format!("{}: {error}", path.display()))?;
         }
     }
-    let plots = report::plot_all(&rows, &figures)?;
+    // The sidecars beside the input: without them the paper still regenerates (whether it should is the
+    // authors' call), and says what is missing.
+    let sidecar = |name: &str| {
+        let path = input.with_file_name(name);
+        let text = fs::read(&path).ok();
+        if text.is_none() {
+            // A copy from an earlier input would be taken for this one's.
+            let stale = data.join(name);
+            let removed = fs::remove_file(&stale).is_ok();
+            eprintln!(
+                "segpool paper: no {name} beside {}: none in {}{}",
+                input.display(),
+                data.display(),
+                if removed { " (the earlier copy there is removed)" } else { "" }
+            );
+        }
+        text
+    };
+    let provenance_text = sidecar(provenance::FILE);
+    let provenance = provenance_text.as_deref().map(|text| Provenance::parse(&String::from_utf8_lossy(text)));
+    // Read before anything is written: `input` may be the copy in `data/` itself.
+    let rounds_text = sidecar(rounds::FILE);
+    let caption = provenance.as_ref().map_or_else(|| "provenance not recorded".to_owned(), Provenance::caption);
+    let plots = crate::draw_figures(&rows, &figures, &caption)?;
     let names: Vec<String> =
         plots.iter().filter_map(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned()).collect();
     report::write_csv(&data.join("results.csv"), &rows).map_err(|error| error.to_string())?;
+    for (name, text) in [(provenance::FILE, &provenance_text), (rounds::FILE, &rounds_text)] {
+        if let Some(text) = text {
+            let path = data.join(name);
+            fs::write(&path, text).map_err(|error| format!("{}: {error}", path.display()))?;
+        }
+    }
     let mut text = fs::read_to_string(paper).map_err(|error| format!("{}: {error}", paper.display()))?;
-    for (name, body) in sections(&rows, &names) {
+    for (name, body) in sections(&rows, &names, provenance.as_ref()) {
         text = replace_section(&text, name, &body)?;
     }
     fs::write(paper, text).map_err(|error| format!("{}: {error}", paper.display()))?;
-    println!(
+    crate::print_stdout(&format!(
         "{}: regenerated from {} ({} rows, {} figures in {})",
         paper.display(),
         input.display(),
         rows.len(),
         names.len(),
         figures.display()
-    );
-    Ok(())
+    ))
 }
 
 #[cfg(test)]

@@ -117,6 +117,9 @@ impl StallLength {
         if text == "run" {
             return Ok(StallLength::WholeRun);
         }
+        if text.starts_with('-') {
+            return Err(format!("{text}: durations cannot be negative"));
+        }
         let millis = text
             .strip_suffix("ms")
             .and_then(|number| number.parse::<u64>().ok())
@@ -140,6 +143,8 @@ pub struct Cell {
     pub window: u64,
     /// The `stall` workload's stall; `None` for every other workload.
     pub stall: Option<StallLength>,
+    /// `--pin`: every thread of a run pinned to a core, round-robin ([`pin_thread`]).
+    pub pin: bool,
 }
 
 impl Cell {
@@ -227,6 +232,37 @@ fn instrumented<B: Inspect + Sync>(mode: Mode, backend: &B, work: impl FnOnce() 
     };
     outcome.stats = backend.segment_stats();
     outcome
+}
+
+/// With `--pin`, pins the calling thread, the run's thread number `index`, to core `index mod cores` (the
+/// cores this process may use, in the order the OS lists them), so that a run's threads are spread round-robin.
+/// Numbering in a queue run: producers, then consumers, then the stalled handle; in a pool run the pool's workers
+/// are pinned by the pool (`Builder::pin_workers`: worker `i` on core `i mod cores`) and the producers follow them.
+pub fn pin_thread(cell: &Cell, index: usize) {
+    if !cell.pin {
+        return;
+    }
+    #[cfg(feature = "affinity")]
+    if let Some(cores) = core_affinity::get_core_ids().filter(|cores| !cores.is_empty())
+        && core_affinity::set_for_current(cores[index % cores.len()])
+    {
+        return;
+    }
+    // `Plan::from_args` refuses --pin where it cannot work; a core that refuses a thread here is a bug to see.
+    panic!("--pin: could not pin thread {index} to a core");
+}
+
+/// Whether `--pin` can work in this build and on this machine, or why not.
+pub fn pinning_available() -> Result<(), String> {
+    #[cfg(feature = "affinity")]
+    {
+        match core_affinity::get_core_ids() {
+            Some(cores) if !cores.is_empty() => Ok(()),
+            _ => Err("--pin: this platform does not report the cores this process may use".to_owned()),
+        }
+    }
+    #[cfg(not(feature = "affinity"))]
+    Err("--pin needs the `affinity` feature (on by default); this binary was built without it".to_owned())
 }
 
 /// Waits politely: spins briefly, then yields, so that a waiting thread does not take the core from the thread it
@@ -328,6 +364,7 @@ mod tests {
             duration: Duration::from_millis(20),
             window: 256,
             stall: (workload == Workload::Stall).then_some(StallLength::WholeRun),
+            pin: false,
         }
     }
 

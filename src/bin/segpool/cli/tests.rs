@@ -46,3 +46,74 @@ fn threads_gives_matched_configurations() {
     assert_eq!(crossed, [(1, 1), (1, 2), (2, 1), (2, 2)]);
     assert!(Args::try_parse_from(["segpool", "--threads=2", "--producers=1"]).is_err());
 }
+
+/// `--threads auto`: powers of two up to the cores, the core count itself when it is not one, and one
+/// oversubscribed point at twice the cores.
+#[test]
+fn threads_auto_sweeps_up_to_the_cores_and_one_past() {
+    assert_eq!(auto_threads(1), [1, 2]);
+    assert_eq!(auto_threads(2), [1, 2, 4]);
+    assert_eq!(auto_threads(6), [1, 2, 4, 6, 12]);
+    assert_eq!(auto_threads(8), [1, 2, 4, 8, 16]);
+    assert_eq!(auto_threads(96), [1, 2, 4, 8, 16, 32, 64, 96, 192]);
+    assert_eq!(auto_threads(0), [1, 2], "a machine that reports no cores counts as one");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = |plan: &Plan| plan.threads.iter().map(|&(producers, _)| producers).collect::<Vec<_>>();
+    assert_eq!(threads(&plan(&["--threads=auto"])), auto_threads(cores));
+    let mut mixed = auto_threads(cores);
+    mixed.push(3);
+    mixed.sort_unstable();
+    mixed.dedup();
+    assert_eq!(threads(&plan(&["--threads=3,auto"])), mixed, "explicit counts join the sweep");
+    assert!(Args::try_parse_from(["segpool", "--threads=0"]).is_err());
+    assert!(Args::try_parse_from(["segpool", "--threads=many"]).is_err());
+}
+
+/// Negative durations are named as such, not taken for flags (clap's "unexpected argument").
+#[test]
+fn negative_durations_get_a_plain_message() {
+    for args in [&["--duration", "-1s"][..], &["--duration=-1s"], &["--stall", "-5ms"], &["--stall=0ms,-5ms"]] {
+        let error = Args::try_parse_from(["segpool"].iter().chain(args)).unwrap_err().to_string();
+        assert!(error.contains("durations cannot be negative"), "{args:?}: {error}");
+    }
+    assert_eq!(plan(&["--duration=20ms"]).duration, Duration::from_millis(20));
+}
+
+/// The progress bar names the phase and the configuration.
+#[test]
+fn the_progress_label_names_the_phase_and_the_subject() {
+    let plan = plan(&["--workloads=queue,stall", "--stall=10ms", "--segment-size=64", "--threads=2"]);
+    let groups = plan.groups();
+    assert_eq!(
+        label("throughput round 2/3", &groups[0][0], "hazard"),
+        "throughput round 2/3 · queue · hazard · size 64 · 2p2c"
+    );
+    assert_eq!(label("memory", &groups[1][0], "epoch"), "memory · stall · epoch · size 64 · 2p2c · stall 10ms");
+}
+
+/// The output folder is created and must take a file.
+#[test]
+fn the_output_folder_is_checked_before_the_run() {
+    let folder = std::env::temp_dir().join(format!("segpool-out-{}", std::process::id()));
+    let nested = folder.join("a").join("b");
+    prepare_out(&nested).expect("a new folder is created");
+    assert_eq!(std::fs::read_dir(&nested).unwrap().count(), 0, "the probe is removed");
+    std::fs::write(folder.join("file"), "").unwrap();
+    let error = prepare_out(&folder.join("file").join("x")).unwrap_err();
+    assert!(
+        error.starts_with(&format!("--out {}: cannot create the folder", folder.join("file/x").display())),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// `--pin` reaches every configuration; where the build cannot pin it is refused up front.
+#[test]
+fn pin_is_planned_or_refused() {
+    let args = Args::try_parse_from(["segpool", "--pin", "--workloads=queue"]).unwrap();
+    match Plan::from_args(&args) {
+        Ok(plan) => assert!(plan.groups().iter().flatten().all(|cell| cell.pin)),
+        Err(error) => assert!(crate::workloads::pinning_available().is_err(), "pinning works here: {error}"),
+    }
+    assert!(self::plan(&["--workloads=queue"]).groups().iter().flatten().all(|cell| !cell.pin));
+}

@@ -43,23 +43,30 @@ pub(super) fn queue_run<B: Backend<u64> + Inspect>(backend: &B, cell: Cell, mode
     thread::scope(|scope| {
         if let Some(length) = stalled {
             let (barrier, release_stall) = (&barrier, &release_stall);
-            scope.spawn(move || backend.stall_until(barrier, release_stall, length));
+            scope.spawn(move || {
+                pin_thread(&cell, cell.producers + cell.consumers);
+                backend.stall_until(barrier, release_stall, length)
+            });
         }
         let producers: Vec<_> = (0..cell.producers)
-            .map(|_| {
-                scope.spawn(|| {
+            .map(|index| {
+                let (progress, barrier) = (&progress, &barrier);
+                scope.spawn(move || {
+                    pin_thread(&cell, index);
                     let mut local = backend.local();
                     barrier.wait(); // set up
                     barrier.wait(); // go
-                    produce(&progress, clock, cell.window, |value| {
+                    produce(progress, clock, cell.window, |value| {
                         backend.push(&mut local, value).map_err(|refused| refused.job)
                     })
                 })
             })
             .collect();
         let consumers: Vec<_> = (0..cell.consumers)
-            .map(|_| {
-                scope.spawn(|| {
+            .map(|index| {
+                let (progress, barrier) = (&progress, &barrier);
+                scope.spawn(move || {
+                    pin_thread(&cell, cell.producers + index);
                     let mut local = backend.local();
                     let mut batch = Vec::with_capacity(64);
                     let mut latencies = Vec::with_capacity(1 << 16);
@@ -142,6 +149,7 @@ pub(super) fn pool_run<K: Kind>(cell: Cell, mode: Mode, clock: Clock) -> Result<
             .segment_size(config.segment_size)
             .segment_count(config.segment_count)
             .on_exhausted(config.on_exhausted)
+            .pin_workers(cell.pin)
             .handler(move |job: u64| {
                 if job != 0 {
                     samples.record(clock.now_ns() - job);
@@ -158,12 +166,14 @@ pub(super) fn pool_run<K: Kind>(cell: Cell, mode: Mode, clock: Clock) -> Result<
     let mut outcome = instrumented(mode, pool.backend(), || {
         thread::scope(|scope| {
             let producers: Vec<_> = (0..cell.producers)
-                .map(|_| {
-                    scope.spawn(|| {
+                .map(|index| {
+                    let (progress, barrier, pool) = (&progress, &barrier, &pool);
+                    scope.spawn(move || {
+                        pin_thread(&cell, cell.consumers + index);
                         let submitter = pool.submitter();
                         barrier.wait(); // set up
                         barrier.wait(); // go
-                        produce(&progress, clock, cell.window, |job| {
+                        produce(progress, clock, cell.window, |job| {
                             submitter.submit(job).map_err(|refused| refused.into_inner())
                         })
                     })

@@ -132,6 +132,7 @@ fn cell(workload: Workload, policy: Policy) -> Cell {
         duration: Duration::from_millis(150),
         window: 1024,
         stall: None,
+        pin: false,
     }
 }
 
