@@ -8,6 +8,8 @@
 //! the flags.
 
 #[cfg(segpool_std)]
+mod figures;
+#[cfg(segpool_std)]
 mod measure;
 #[cfg(segpool_std)]
 mod paper;
@@ -419,9 +421,9 @@ mod cli {
             report::markdown_report(&rows)
         );
         std::fs::write(out.join("summary.md"), summary).map_err(|error| error.to_string())?;
-        let plots = report::plot_all(&rows, out)?;
+        let plots = crate::figures::draw_all(&rows, out, "")?;
         println!(
-            "{} rows, {} plots in {}/ (results.csv, summary.md) after {:.0?}. Latency: p50/p99 over every {}th job, \
+            "{} rows, {} figures in {}/ (results.csv, summary.md) after {:.0?}. Latency: p50/p99 over every {}th job, \
              from submit (push) to the job's start (pop), with at most {} jobs in flight.",
             rows.len(),
             plots.len(),

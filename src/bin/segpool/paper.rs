@@ -9,20 +9,37 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
+use crate::figures::Figure;
 use crate::report::{self, Row};
 
 mod targets;
 use targets::{STRATEGIES, find, targets};
 
 /// The sections this generator owns, each with its content.
-fn sections(rows: &[Row], figures: &[String]) -> Vec<(&'static str, String)> {
+fn sections(rows: &[Row], figures: &[Figure]) -> Vec<(&'static str, String)> {
     vec![
         ("method", method_line(rows)),
         ("targets", targets(rows)),
         ("segment-size", segment_size_table(rows)),
         ("results", report::markdown_report(rows)),
-        ("figures", figures.iter().map(|name| format!("![{name}](figures/{name})\n")).collect()),
+        ("figures", figures_section(figures)),
     ]
+}
+
+/// Each figure as a numbered title over its image.
+fn figures_section(figures: &[Figure]) -> String {
+    let mut text = String::new();
+    for (index, figure) in figures.iter().enumerate() {
+        let _ = write!(
+            text,
+            "**Figure {}.** {}\n\n![{}](figures/{})\n\n",
+            index + 1,
+            figure.title,
+            figure.title,
+            figure.file
+        );
+    }
+    text
 }
 
 /// One sentence: what the results file holds and how it was measured.
@@ -97,12 +114,10 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
             fs::remove_file(&path).map_err(|error| format!("{}: {error}", path.display()))?;
         }
     }
-    let plots = report::plot_all(&rows, &figures)?;
-    let names: Vec<String> =
-        plots.iter().filter_map(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned()).collect();
+    let drawn = crate::figures::draw_all(&rows, &figures, "")?;
     report::write_csv(&data.join("results.csv"), &rows).map_err(|error| error.to_string())?;
     let mut text = fs::read_to_string(paper).map_err(|error| format!("{}: {error}", paper.display()))?;
-    for (name, body) in sections(&rows, &names) {
+    for (name, body) in sections(&rows, &drawn) {
         text = replace_section(&text, name, &body)?;
     }
     fs::write(paper, text).map_err(|error| format!("{}: {error}", paper.display()))?;
@@ -111,7 +126,7 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
         paper.display(),
         input.display(),
         rows.len(),
-        names.len(),
+        drawn.len(),
         figures.display()
     );
     Ok(())
