@@ -94,16 +94,17 @@ impl YAxis {
                 if has_zero {
                     ticks.push((floor, "0".to_owned()));
                 }
-                let multiples: &[f64] = if range.1 - low.floor() <= 2.5 { &[1.0, 2.0, 5.0] } else { &[1.0] };
-                for decade in (low.floor() as i32)..=(range.1.floor() as i32) {
-                    for &multiple in multiples {
-                        let value = multiple * 10f64.powi(decade);
-                        let at = value.log10();
-                        if at >= range.0 && at <= range.1 && at > floor + 0.3 {
-                            ticks.push((at, tick_label(value)));
-                        }
-                    }
-                }
+                let ticks_of = |multiples: &[f64]| -> Vec<(f64, String)> {
+                    let decades = (low.floor() as i32)..=(range.1.floor() as i32);
+                    decades
+                        .flat_map(|decade| multiples.iter().map(move |multiple| multiple * 10f64.powi(decade)))
+                        .filter(|value| (range.0..=range.1).contains(&value.log10()) && value.log10() > floor + 0.3)
+                        .map(|value| (value.log10(), tick_label(value)))
+                        .collect()
+                };
+                // Powers of ten alone, unless that leaves fewer than three ticks: then 1, 2 and 5 of each decade.
+                let powers = ticks_of(&[1.0]);
+                ticks.extend(if powers.len() >= 3 { powers } else { ticks_of(&[1.0, 2.0, 5.0]) });
                 YAxis { scale, range, floor, ticks }
             }
         }

@@ -190,10 +190,11 @@ fn draw_legend(area: &Area, items: &[LegendItem]) -> Drawn {
     Ok(())
 }
 
-/// Figures of line panels (up to 3 a row) sharing one legend on the right: one line per series, a marker at
+/// Figures of line panels (up to 3 a row, 4 as 2 × 2) sharing one legend on the right: one line per series, a marker at
 /// each point and a whisker for its min–max. Series are nudged apart horizontally so whiskers do not overlap.
 pub fn lines(path: &Path, title: &str, caption: &str, panels: &[Panel], legend: &[LegendItem]) -> Result<(), String> {
-    let columns = panels.len().clamp(1, 3);
+    // Up to 3 panels a row; 4 as 2 × 2, which leaves no hole.
+    let columns = if panels.len() == 4 { 2 } else { panels.len().clamp(1, 3) };
     let panel_rows = panels.len().div_ceil(columns).max(1);
     let legend_height = 60 + 20 * legend.len() as u32;
     let height = TITLE_HEIGHT + CAPTION_HEIGHT + (PANEL_HEIGHT * panel_rows as u32).max(legend_height);
