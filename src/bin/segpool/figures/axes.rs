@@ -85,7 +85,9 @@ impl YAxis {
                 let low = positive().fold(f64::INFINITY, f64::min);
                 let (low, high) = if low.is_finite() { (low.log10(), max.log10()) } else { (0.0, 1.0) };
                 let has_zero = values.iter().any(|&value| value <= 0.0);
-                // The floor sits most of a decade below the smallest positive value's decade: visibly apart.
+                // With a zero the axis reaches down to 1 (counts are whole numbers, so 1 is the smallest positive
+                // value), and the floor sits most of a decade below that: visibly apart, the same in every panel.
+                let low = if has_zero { low.min(0.0) } else { low };
                 let floor = low.floor() - 0.7;
                 let bottom = if has_zero { floor } else { low };
                 let span = (high - bottom).max(1.0);

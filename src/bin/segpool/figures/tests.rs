@@ -109,6 +109,9 @@ fn a_log_axis_puts_zero_at_its_floor() {
     let labels: Vec<&str> = axis.ticks.iter().map(|(_, label)| label.as_str()).collect();
     assert_eq!(labels, ["0", "1", "10", "100", "1k"]);
     assert!(axis.range.1 >= 5000f64.log10() && axis.range.1 < 4.0, "ends just above the largest: {axis:?}");
+    let from_ten = YAxis::fit(Scale::Log, &[0.0, 10.0, 300.0]);
+    let labels: Vec<&str> = from_ten.ticks.iter().map(|(_, label)| label.as_str()).collect();
+    assert_eq!(labels, ["0", "1", "10", "100"], "with a zero, the axis reaches down to 1");
     let narrow = YAxis::fit(Scale::Log, &[3.0, 640.0]);
     let labels: Vec<&str> = narrow.ticks.iter().map(|(_, label)| label.as_str()).collect();
     assert_eq!(labels, ["5", "10", "20", "50", "100", "200", "500"], "no zero, and 1-2-5 ticks over few decades");
