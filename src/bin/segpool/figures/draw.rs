@@ -24,7 +24,8 @@ const GRID: RGBColor = RGBColor(226, 226, 226);
 const INK: RGBColor = RGBColor(40, 40, 40);
 const CAPTION_INK: RGBColor = RGBColor(110, 110, 110);
 
-/// A marker shape; with 12 colours and 6 shapes, no two of 12 series look alike even in grey print.
+/// A marker shape. Colours tell 12 strategies apart; shapes cycle over 6, so series next to each other in the
+/// legend differ in shape too, which is what survives grey print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Marker {
     Circle,

@@ -12,6 +12,9 @@
 //!
 //! A figure whose data the rows lack (one thread count, one segment size, no stall workload) is skipped. What to
 //! draw is planned first (`choice.rs`) and drawn after, so the tests can check the data without reading SVG.
+//!
+//! SVG only: the SVG backend writes text as `<text>` in the `sans-serif` family and needs no font, whereas
+//! plotters' bitmap backend would need a TTF font loaded (font-kit or an embedded font) to draw any text.
 
 mod axes;
 mod choice;
