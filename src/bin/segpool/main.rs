@@ -5,10 +5,12 @@
 //! seed project's own Go benchmark, see `wpool.rs`), prints a table per configuration with ratios against the
 //! `Leak` baseline, and writes `results.csv` (one row per subject and configuration), `rounds.csv` (every round's
 //! numbers: `rounds.rs`), `provenance.txt` (commit, compiler, machine, flags: `provenance.rs`), `summary.md` and
-//! SVG plots into the output folder.
+//! SVG figures (one per question: `figures/`) into the output folder.
 //! `cargo run --release -- paper` regenerates the paper's tables and figures from a results file. `--help` lists
 //! the flags.
 
+#[cfg(segpool_std)]
+mod figures;
 #[cfg(segpool_std)]
 mod measure;
 #[cfg(segpool_std)]
@@ -102,7 +104,7 @@ mod cli {
         /// round-robin; recorded in provenance.txt (needs the `affinity` feature, on by default)
         #[arg(long)]
         pin: bool,
-        /// Where results.csv, rounds.csv, provenance.txt, summary.md and the plots go (created, and checked
+        /// Where results.csv, rounds.csv, provenance.txt, summary.md and the figures go (created, and checked
         /// writable before anything runs)
         #[arg(long, default_value = "results")]
         out: PathBuf,
@@ -462,7 +464,7 @@ mod cli {
         let report = report::markdown_report(&rows);
         report::write_csv(&out.join("results.csv"), &rows).map_err(|error| error.to_string())?;
         raw.write(&out.join(rounds::FILE))?;
-        let plots = crate::draw_figures(&rows, out, &provenance.caption())?;
+        let figures = crate::figures::draw_all(&rows, out, &provenance.caption())?;
         provenance.finish(started.elapsed());
         let summary = format!(
             "# segpool comparison\n\n{}\n\n{report}\n## Provenance\n\n```text\n{}```\n",
@@ -474,10 +476,10 @@ mod cli {
         std::fs::write(&sidecar, provenance.to_text()).map_err(|error| format!("{}: {error}", sidecar.display()))?;
         crate::print_stdout(&report)?;
         crate::print_stdout(&format!(
-            "{} rows, {} plots in {}/ (results.csv, {}, {}, summary.md) after {:.0?}. Latency: p50/p99 over every \
+            "{} rows, {} figures in {}/ (results.csv, {}, {}, summary.md) after {:.0?}. Latency: p50/p99 over every \
              {}th job, from submit (push) to the job's start (pop), with at most {} jobs in flight.",
             rows.len(),
-            plots.len(),
+            figures.len(),
             out.display(),
             rounds::FILE,
             provenance::FILE,
@@ -513,19 +515,6 @@ mod cli {
 #[cfg(segpool_std)]
 fn main() -> std::process::ExitCode {
     cli::main()
-}
-
-/// The figures of `rows` in `folder`, each captioned with `caption` (the run's provenance in one line:
-/// [`provenance::Provenance::caption`]). Returns the files written.
-#[cfg(segpool_std)]
-fn draw_figures(
-    rows: &[report::Row],
-    folder: &std::path::Path,
-    caption: &str,
-) -> Result<Vec<std::path::PathBuf>, String> {
-    // The plots of report.rs have no caption line; figures.rs's `draw_all(rows, folder, caption)` replaces them.
-    let _ = caption;
-    report::plot_all(rows, folder)
 }
 
 /// Writes `text` and a newline to stdout. A closed stdout (`segpool | head -1`) is a reader that has seen enough,

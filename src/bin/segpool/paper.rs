@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
+use crate::figures::Figure;
 use crate::provenance::{self, Provenance};
 use crate::report::{self, Row};
 use crate::rounds;
@@ -19,15 +20,31 @@ mod targets;
 use targets::{STRATEGIES, find, targets};
 
 /// The sections this generator owns, each with its content.
-fn sections(rows: &[Row], figures: &[String], provenance: Option<&Provenance>) -> Vec<(&'static str, String)> {
+fn sections(rows: &[Row], figures: &[Figure], provenance: Option<&Provenance>) -> Vec<(&'static str, String)> {
     vec![
         ("method", method_line(rows, provenance)),
         ("targets", targets(rows)),
         ("segment-size", segment_size_table(rows)),
         ("stall-length", stall::stall_length_tables(rows)),
         ("results", report::markdown_report(rows)),
-        ("figures", figures.iter().map(|name| format!("![{name}](figures/{name})\n")).collect()),
+        ("figures", figures_section(figures)),
     ]
+}
+
+/// Each figure as a numbered title over its image.
+fn figures_section(figures: &[Figure]) -> String {
+    let mut text = String::new();
+    for (index, figure) in figures.iter().enumerate() {
+        let _ = write!(
+            text,
+            "**Figure {}.** {}\n\n![{}](figures/{})\n\n",
+            index + 1,
+            figure.title,
+            figure.title,
+            figure.file
+        );
+    }
+    text
 }
 
 /// What the results file holds, how it was measured and, from its provenance, where and when.
@@ -125,9 +142,7 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
     // Read before anything is written: `input` may be the copy in `data/` itself.
     let rounds_text = sidecar(rounds::FILE);
     let caption = provenance.as_ref().map_or_else(|| "provenance not recorded".to_owned(), Provenance::caption);
-    let plots = crate::draw_figures(&rows, &figures, &caption)?;
-    let names: Vec<String> =
-        plots.iter().filter_map(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned()).collect();
+    let drawn = crate::figures::draw_all(&rows, &figures, &caption)?;
     report::write_csv(&data.join("results.csv"), &rows).map_err(|error| error.to_string())?;
     for (name, text) in [(provenance::FILE, &provenance_text), (rounds::FILE, &rounds_text)] {
         if let Some(text) = text {
@@ -136,7 +151,7 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
         }
     }
     let mut text = fs::read_to_string(paper).map_err(|error| format!("{}: {error}", paper.display()))?;
-    for (name, body) in sections(&rows, &names, provenance.as_ref()) {
+    for (name, body) in sections(&rows, &drawn, provenance.as_ref()) {
         text = replace_section(&text, name, &body)?;
     }
     fs::write(paper, text).map_err(|error| format!("{}: {error}", paper.display()))?;
@@ -145,7 +160,7 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
         paper.display(),
         input.display(),
         rows.len(),
-        names.len(),
+        drawn.len(),
         figures.display()
     ))
 }

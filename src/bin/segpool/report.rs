@@ -1,13 +1,11 @@
-//! Results: one [`Row`] per subject and configuration, written as CSV, rendered as Markdown tables and SVG plots.
-//! The paper's generator reads the CSV back through [`read_csv`], so the tables in `papers/` and the ones printed
-//! by a run come from the same code.
+//! Results: one [`Row`] per subject and configuration, written as CSV, rendered as Markdown tables (the figures are
+//! drawn by `figures/`). The paper's generator reads the CSV back through [`read_csv`], so the tables in `papers/` and the
+//! ones printed by a run come from the same code.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-use plotters::prelude::*;
+use std::path::Path;
 
 /// The CSV header; [`Row::to_csv`] follows it field by field. [`read_csv`] finds its columns by name, so that
 /// files written before a column was added (`stall`, `bytes_per_job`) still read, with the column empty.
@@ -257,79 +255,6 @@ pub fn markdown_report(rows: &[Row]) -> String {
         let _ = writeln!(text, "{}", crate::wpool::FOOTNOTE);
     }
     text
-}
-
-/// A file name for a table's plot.
-pub fn plot_name(row: &Row, metric: &str) -> String {
-    let stall = row.stall.as_ref().map_or_else(String::new, |stall| format!("-stall{stall}"));
-    format!(
-        "{}-{}p{}c-size{}-{}{stall}-{metric}.svg",
-        row.workload, row.producers, row.consumers, row.segment_size, row.policy
-    )
-}
-
-/// Horizontal bars, one per subject: ns/job for every table, and peak unreclaimed segments (log scale) where a
-/// memory run measured any. Returns the files written.
-pub fn plot_all(rows: &[Row], folder: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut written = Vec::new();
-    for table in tables(rows) {
-        let times: Vec<(String, f64)> = table.iter().map(|row| (row.subject.clone(), row.ns_per_job)).collect();
-        let path = folder.join(plot_name(table[0], "ns_per_job"));
-        bars(&path, &format!("{} — ns/job (median)", title(table[0])), "ns per job", &times, false)?;
-        written.push(path);
-        let peaks: Vec<(String, f64)> = table
-            .iter()
-            .filter_map(|row| row.peak_unreclaimed.map(|peak| (row.subject.clone(), peak as f64)))
-            .collect();
-        if peaks.iter().any(|&(_, peak)| peak > 0.0) {
-            let path = folder.join(plot_name(table[0], "unreclaimed"));
-            let caption = format!("{} — peak unreclaimed segments", title(table[0]));
-            bars(&path, &caption, "segments (log scale)", &peaks, true)?;
-            written.push(path);
-        }
-    }
-    Ok(written)
-}
-
-fn bars(path: &Path, caption: &str, unit: &str, values: &[(String, f64)], log: bool) -> Result<(), String> {
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let height = 80 + 28 * values.len() as u32;
-        let root = SVGBackend::new(path, (900, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let max = values.iter().map(|&(_, value)| value).fold(1.0, f64::max) * 1.15;
-        let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
-        let mut builder = ChartBuilder::on(&root);
-        builder.caption(caption, ("sans-serif", 16)).margin(12).x_label_area_size(40).y_label_area_size(140);
-        let rows = (0..values.len() as u32).into_segmented();
-        let label = |position: &SegmentValue<u32>| match position {
-            SegmentValue::CenterOf(index) => names.get(*index as usize).copied().unwrap_or("").to_owned(),
-            _ => String::new(),
-        };
-        if log {
-            let mut chart = builder.build_cartesian_2d((0.5..max).log_scale(), rows)?;
-            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).x_desc(unit).draw()?;
-            chart.draw_series(values.iter().enumerate().map(|(index, &(_, value))| {
-                let index = index as u32;
-                Rectangle::new(
-                    [(0.5, SegmentValue::Exact(index)), (value.max(0.5), SegmentValue::Exact(index + 1))],
-                    RGBColor(200, 80, 60).filled(),
-                )
-            }))?;
-        } else {
-            let mut chart = builder.build_cartesian_2d(0.0..max, rows)?;
-            chart.configure_mesh().y_label_formatter(&label).y_labels(values.len()).x_desc(unit).draw()?;
-            chart.draw_series(values.iter().enumerate().map(|(index, &(_, value))| {
-                let index = index as u32;
-                Rectangle::new(
-                    [(0.0, SegmentValue::Exact(index)), (value, SegmentValue::Exact(index + 1))],
-                    RGBColor(60, 110, 180).filled(),
-                )
-            }))?;
-        }
-        root.present()?;
-        Ok(())
-    };
-    draw().map_err(|error| format!("{}: {error}", path.display()))
 }
 
 #[cfg(test)]
