@@ -3,7 +3,7 @@
 //!
 //! A generated section sits between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED: name -->`; the text
 //! around the sections is the authors'. The results file is copied beside the paper (`data/results.csv`), with the
-//! raw rounds and the provenance found beside it (`data/rounds.csv`, `data/provenance.txt`), and the plots are
+//! raw rounds and the provenance found beside it (`data/rounds.csv`, `data/provenance.txt`), and the figures are
 //! redrawn into `figures/`, so the paper and its data travel together.
 
 use std::fmt::Write as _;
@@ -112,7 +112,7 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
     for dir in [&figures, &data] {
         fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     }
-    // Old plots of configurations no longer in the results would linger: start from an empty folder.
+    // Old figures of configurations no longer in the results would linger: start from an empty folder.
     for entry in fs::read_dir(&figures).map_err(|error| error.to_string())? {
         let path = entry.map_err(|error| error.to_string())?.path();
         if path.extension().is_some_and(|ext| ext == "svg") {

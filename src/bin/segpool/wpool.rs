@@ -17,7 +17,7 @@ use std::process::Command;
 use crate::report::Row;
 use crate::workloads::{Cell, Policy, Workload};
 
-/// The subject's name in tables, CSV and plots: the harness is part of it.
+/// The subject's name in tables, CSV and figures: the harness is part of it.
 pub const SUBJECT: &str = "wpool (Go harness)";
 /// The CSV `kind` of its rows (ours are "strategy" or "peer").
 pub const KIND: &str = "go-harness";
