@@ -257,3 +257,18 @@ fn stall_lengths_are_selected_by_name_and_old_files_stall_for_the_whole_run() {
     );
     assert!(stall.contains("Hazard leaves 14 segments unreclaimed"), "the whole run's rows: {stall}");
 }
+
+#[test]
+fn the_method_line_counts_each_rows_rounds() {
+    let mut rows = rows();
+    assert!(super::method_line(&rows).contains("the median of 3 throughput rounds of one subject"));
+    for row in rows.iter_mut().take(4) {
+        row.runs = 5;
+    }
+    let line = super::method_line(&rows);
+    let others = rows.len() - 4;
+    assert!(
+        line.contains(&format!("the median of 3–5 throughput rounds (4 rows with 5, {others} rows with 3)")),
+        "{line}"
+    );
+}
