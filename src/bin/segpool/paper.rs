@@ -30,7 +30,8 @@
 //! claim      := comparison ("and" comparison)*
 //! comparison := product ("<" | "<=" | ">" | ">=") product
 //! product    := factor (("*" | "/") factor)*
-//! factor     := number | metric "(" workload "," subject "," size "," PxC ["," stall] ")" | "(" product ")"
+//! factor     := number | metric "(" workload "," subject "," size "," PxC ["," stall] ")"
+//!             | "criterion" "(" group "," function ["," parameter] ")" | "(" product ")"
 //! metric     := ns | min | max | p50 | p99 | allocs | peak | exhaustion | runs
 //! ```
 //!
@@ -39,7 +40,10 @@
 //! `max` the fastest and slowest round's, `p50`/`p99` the latency in ns, `allocs` allocations per job, `peak` the
 //! peak of unreclaimed segments, `exhaustion` the exhaustion events, `runs` the row's rounds. The stall workload
 //! takes a fifth argument, its stall length (`0ms`, `10ms`, … or `run`, the default); files written before the
-//! `stall` column stalled for the whole run, so their stall rows are `run`. Examples:
+//! `stall` column stalled for the whole run, so their stall rows are `run`. `criterion(…)` is a benchmark of
+//! criterion's saved estimates (`data/criterion.csv`, Section 5.5): its median per value or job in ns, the group
+//! quoted when it holds a `/` (`criterion("queue/pairs", hazard, 64)`, `criterion("pool/empty/1p1w", qsbr)`).
+//! Examples:
 //!
 //! ```text
 //! ns(empty, io_uring, 64, 1x1) / ns(empty, crossbeam-channel, 64, 1x1) <= 2.5
@@ -56,6 +60,7 @@ use std::path::Path;
 use crate::report::{self, Row};
 
 mod claims;
+mod criterion;
 mod findings;
 mod targets;
 #[cfg(test)]
@@ -231,20 +236,32 @@ fn replace_section(text: &str, name: &str, body: &str) -> Result<String, String>
 }
 
 /// Rewrites every generated section of `paper` from the results in `input`, after checking the results and every
-/// claim of the paper: nothing is written unless all of them pass.
-pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
+/// claim of the paper: nothing is written unless all of them pass. With `criterion` (criterion's output folder),
+/// its saved estimates replace `data/criterion.csv` beside the paper, from which Section 5.5's table is written.
+pub fn regenerate(input: &Path, paper: &Path, criterion: Option<&Path>) -> Result<(), String> {
     let rows = report::read_csv(input)?;
     check_rows(&rows).map_err(|why| format!("{}: refusing these results: {why}", input.display()))?;
     let original = fs::read_to_string(paper).map_err(|error| format!("{}: {error}", paper.display()))?;
-    let claims = claims::check_all(&paper.display().to_string(), &original, &rows)?;
+    let folder = paper.parent().unwrap_or(Path::new("."));
+    let (figures, data) = (folder.join("figures"), folder.join("data"));
+    let saved = data.join("criterion.csv");
+    let estimates = match criterion {
+        Some(dir) => Some(criterion::collect(dir)?),
+        None if saved.exists() => {
+            let text = fs::read_to_string(&saved).map_err(|error| format!("{}: {error}", saved.display()))?;
+            Some(criterion::from_csv(&text).map_err(|error| format!("{}: {error}", saved.display()))?)
+        }
+        None => None,
+    };
+    let checked = claims::Data { rows: &rows, criterion: estimates.as_deref().unwrap_or(&[]) };
+    let claims = claims::check_all(&paper.display().to_string(), &original, &checked)?;
     // Every section is placed before anything is written, so that a missing marker refuses too; the figures'
     // section is filled in once the plots exist.
     let mut text = original;
-    for (name, body) in sections(&rows).into_iter().chain([("figures", String::new())]) {
+    let late = [("figures", String::new()), ("criterion", criterion::section(estimates.as_deref()))];
+    for (name, body) in sections(&rows).into_iter().chain(late) {
         text = replace_section(&text, name, &body).map_err(|error| format!("{}: {error}", paper.display()))?;
     }
-    let folder = paper.parent().unwrap_or(Path::new("."));
-    let (figures, data) = (folder.join("figures"), folder.join("data"));
     for dir in [&figures, &data] {
         fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     }
@@ -260,6 +277,9 @@ pub fn regenerate(input: &Path, paper: &Path) -> Result<(), String> {
         plots.iter().filter_map(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned()).collect();
     text = replace_section(&text, "figures", &figures_section(&names))?;
     report::write_csv(&data.join("results.csv"), &rows).map_err(|error| error.to_string())?;
+    if let (Some(estimates), Some(_)) = (&estimates, criterion) {
+        fs::write(&saved, criterion::to_csv(estimates)).map_err(|error| format!("{}: {error}", saved.display()))?;
+    }
     fs::write(paper, text).map_err(|error| format!("{}: {error}", paper.display()))?;
     println!(
         "{}: regenerated from {} ({} rows, {} figures in {}; {claims} claims checked)",

@@ -4,7 +4,45 @@
 
 use std::fmt::Write as _;
 
+use super::criterion::Estimate;
 use crate::report::Row;
+
+/// What claims are checked against: the comparison's rows and criterion's saved estimates.
+pub struct Data<'a> {
+    pub rows: &'a [Row],
+    pub criterion: &'a [Estimate],
+}
+
+/// A criterion benchmark: `criterion(group, function[, parameter])`, its median per value or job in ns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Benchmark {
+    group: String,
+    function: String,
+    value: String,
+}
+
+impl Benchmark {
+    fn value(&self, criterion: &[Estimate]) -> Result<f64, String> {
+        if criterion.is_empty() {
+            return Err(format!("{self}: no criterion estimates beside the paper (data/criterion.csv)"));
+        }
+        let estimate = criterion
+            .iter()
+            .find(|e| e.group == self.group && e.function == self.function && e.value == self.value)
+            .ok_or_else(|| format!("{self}: no such benchmark in data/criterion.csv"))?;
+        Ok(estimate.median_ns / estimate.elements.filter(|&elements| elements > 0).unwrap_or(1) as f64)
+    }
+}
+
+impl std::fmt::Display for Benchmark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "criterion(\"{}\", {}", self.group, self.function)?;
+        if !self.value.is_empty() {
+            write!(f, ", {}", self.value)?;
+        }
+        write!(f, ")")
+    }
+}
 
 /// A value of one row: `metric(workload, subject, size, PxC[, stall])`.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +86,7 @@ const METRICS: [(&str, Metric); 9] = [
 enum Expr {
     Number(f64),
     Value(Selector),
+    Criterion(Benchmark),
     Times(Box<Expr>, Box<Expr>),
     Over(Box<Expr>, Box<Expr>),
 }
@@ -267,15 +306,40 @@ impl Parser {
                 if let Ok(number) = word.parse::<f64>() {
                     return Ok(Expr::Number(number));
                 }
+                if word == "criterion" {
+                    return self.benchmark().map(Expr::Criterion);
+                }
                 let metric =
                     METRICS.iter().find(|(name, _)| *name == word).map(|(_, metric)| *metric).ok_or_else(|| {
                         let names: Vec<&str> = METRICS.iter().map(|(name, _)| *name).collect();
-                        format!("`{word}` is neither a number nor a metric ({})", names.join(", "))
+                        format!("`{word}` is neither a number nor a metric ({}, criterion)", names.join(", "))
                     })?;
                 self.selector(metric, &word).map(Expr::Value)
             }
             other => Err(format!("expected a number, a metric or `(`, found {}", Self::describe(other.as_ref()))),
         }
+    }
+
+    fn benchmark(&mut self) -> Result<Benchmark, String> {
+        self.expect("(", "after `criterion`")?;
+        let group = self.argument("a criterion group (quoted: \"queue/pairs\")")?;
+        self.expect(",", "after the group")?;
+        let function = self.argument("a benchmark's function")?;
+        let value = match self.next() {
+            Some(Token::Symbol(",")) => {
+                let value = self.argument("a benchmark's parameter")?;
+                self.expect(")", "after the parameter")?;
+                value
+            }
+            Some(Token::Symbol(")")) => String::new(),
+            other => {
+                return Err(format!(
+                    "expected `,` or `)` after `{function}`, found {}",
+                    Self::describe(other.as_ref())
+                ));
+            }
+        };
+        Ok(Benchmark { group, function, value })
     }
 
     fn selector(&mut self, metric: Metric, name: &str) -> Result<Selector, String> {
@@ -325,26 +389,31 @@ pub fn parse(text: &str) -> Result<Claim, String> {
 }
 
 impl Expr {
-    fn eval(&self, rows: &[Row], seen: &mut Vec<(String, f64)>) -> Result<f64, String> {
+    fn eval(&self, data: &Data, seen: &mut Vec<(String, f64)>) -> Result<f64, String> {
         Ok(match self {
             Expr::Number(number) => *number,
             Expr::Value(selector) => {
-                let value = selector.value(rows)?;
+                let value = selector.value(data.rows)?;
                 seen.push((selector.to_string(), value));
                 value
             }
-            Expr::Times(a, b) => a.eval(rows, seen)? * b.eval(rows, seen)?,
-            Expr::Over(a, b) => a.eval(rows, seen)? / b.eval(rows, seen)?,
+            Expr::Criterion(benchmark) => {
+                let value = benchmark.value(data.criterion)?;
+                seen.push((benchmark.to_string(), value));
+                value
+            }
+            Expr::Times(a, b) => a.eval(data, seen)? * b.eval(data, seen)?,
+            Expr::Over(a, b) => a.eval(data, seen)? / b.eval(data, seen)?,
         })
     }
 }
 
 impl Claim {
     /// `Ok` when every comparison holds; else the measured values and the comparison that failed.
-    pub fn check(&self, rows: &[Row]) -> Result<(), String> {
+    pub fn check(&self, data: &Data) -> Result<(), String> {
         let mut seen = Vec::new();
         for (left, op, right) in &self.0 {
-            let (a, b) = (left.eval(rows, &mut seen)?, right.eval(rows, &mut seen)?);
+            let (a, b) = (left.eval(data, &mut seen)?, right.eval(data, &mut seen)?);
             let holds = match op {
                 Op::Less => a < b,
                 Op::LessEqual => a <= b,
@@ -417,16 +486,16 @@ fn sentence_before(before: &str) -> String {
     }
 }
 
-/// Checks every claim of `paper` (whose file is `name`) against `rows`: all of them, so that one refusal names
+/// Checks every claim of `paper` (whose file is `name`) against `data`: all of them, so that one refusal names
 /// every claim that fails.
-pub fn check_all(name: &str, paper: &str, rows: &[Row]) -> Result<usize, String> {
+pub fn check_all(name: &str, paper: &str, data: &Data) -> Result<usize, String> {
     let markers = markers(paper).map_err(|error| format!("{name}: {error}"))?;
     let failures: Vec<String> = markers
         .iter()
         .filter_map(|marker| {
             let verdict = parse(&marker.expression)
                 .map_err(|error| format!("cannot read it: {error}"))
-                .and_then(|claim| claim.check(rows));
+                .and_then(|claim| claim.check(data));
             verdict.err().map(|why| {
                 format!("{name}:{}: claim `{}` behind \"{}\": {why}", marker.line, marker.expression, marker.sentence)
             })

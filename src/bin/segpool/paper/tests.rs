@@ -54,10 +54,14 @@ fn rows() -> Vec<Row> {
     rows
 }
 
+fn data(rows: &[Row]) -> claims::Data<'_> {
+    claims::Data { rows, criterion: &[] }
+}
+
 /// A paper holding every generated section and `extra` hand-written text.
 fn paper(extra: &str) -> String {
     let mut text = format!("# Paper\n\n{extra}\n");
-    for name in sections(&rows()).iter().map(|(name, _)| *name).chain(["figures"]) {
+    for name in sections(&rows()).iter().map(|(name, _)| *name).chain(["figures", "criterion"]) {
         text.push_str(&format!("\n<!-- BEGIN GENERATED: {name} -->\n<!-- END GENERATED: {name} -->\n"));
     }
     text
@@ -77,7 +81,7 @@ impl Scratch {
     }
 
     fn regenerate(&self) -> Result<(), String> {
-        regenerate(&self.0.join("results.csv"), &self.0.join("paper.md"))
+        regenerate(&self.0.join("results.csv"), &self.0.join("paper.md"), None)
     }
 
     fn paper(&self) -> String {
@@ -166,9 +170,9 @@ fn malformed_claims_are_rejected_with_a_clear_message() {
     }
     assert!(parse("ns(empty, \"wpool (Go harness)\", 64, 1x1) / ns(empty, hazard, 64, 1x1) >= 4").is_ok());
     // In a paper, an unreadable claim is refused like a contradicted one, with its line.
-    let error = claims::check_all("p.md", "a\nb <!-- claim: ns(queue) < 1 -->\n", &rows()).unwrap_err();
+    let error = claims::check_all("p.md", "a\nb <!-- claim: ns(queue) < 1 -->\n", &data(&rows())).unwrap_err();
     assert!(error.contains("p.md:2: claim `ns(queue) < 1`") && error.contains("cannot read it"), "{error}");
-    let error = claims::check_all("p.md", "b <!-- claim: 1 < 2\n", &rows()).unwrap_err();
+    let error = claims::check_all("p.md", "b <!-- claim: 1 < 2\n", &data(&rows())).unwrap_err();
     assert!(error.contains("not closed"), "{error}");
 }
 
@@ -241,11 +245,13 @@ fn stall_lengths_are_selected_by_name_and_old_files_stall_for_the_whole_run() {
     }
     // The rows of `rows()` have no stall column, as in a file from before it: they are the whole-run stall.
     assert_eq!(
-        parse("peak(stall, epoch, 1, 1x1, 10ms) < 3001 and peak(stall, epoch, 1, 1x1) > 100000").unwrap().check(&rows),
+        parse("peak(stall, epoch, 1, 1x1, 10ms) < 3001 and peak(stall, epoch, 1, 1x1) > 100000")
+            .unwrap()
+            .check(&data(&rows)),
         Ok(())
     );
-    assert_eq!(parse("peak(stall, epoch, 1, 1x1, run) > 100000").unwrap().check(&rows), Ok(()));
-    let error = parse("peak(stall, epoch, 1, 1x1, 100ms) < 1").unwrap().check(&rows).unwrap_err();
+    assert_eq!(parse("peak(stall, epoch, 1, 1x1, run) > 100000").unwrap().check(&data(&rows)), Ok(()));
+    let error = parse("peak(stall, epoch, 1, 1x1, 100ms) < 1").unwrap().check(&data(&rows)).unwrap_err();
     assert!(error.contains("peak(stall, epoch, 1, 1x1, 100ms): no such row"), "{error}");
     let stall = findings::sections(&rows).into_iter().find(|(name, _)| *name == "findings-stall").unwrap().1;
     assert!(
@@ -271,4 +277,27 @@ fn the_method_line_counts_each_rows_rounds() {
         line.contains(&format!("the median of 3–5 throughput rounds (4 rows with 5, {others} rows with 3)")),
         "{line}"
     );
+}
+
+#[test]
+fn criterion_claims_read_the_saved_estimates() {
+    let estimate = |function: &str, value: &str, median_ns: f64| super::criterion::Estimate {
+        group: "queue/pairs".into(),
+        function: function.into(),
+        value: value.into(),
+        median_ns,
+        elements: Some(1),
+        measured: "2026-12-02 00:15".into(),
+    };
+    let saved = [estimate("hazard", "1", 100.0), estimate("hazard", "64", 37.0)];
+    let rows = rows();
+    let with = claims::Data { rows: &rows, criterion: &saved };
+    let claim = "criterion(\"queue/pairs\", hazard, 1) / criterion(\"queue/pairs\", hazard, 64) < ns(queue, hazard, 1, \
+                 1x1) / ns(queue, hazard, 64, 1x1)";
+    assert_eq!(parse(claim).unwrap().check(&with), Ok(()), "2.7x in criterion, 5x in the comparison");
+    let error = parse("criterion(\"queue/pairs\", qsbr, 1) < 1").unwrap().check(&with).unwrap_err();
+    assert!(error.contains("criterion(\"queue/pairs\", qsbr, 1): no such benchmark"), "{error}");
+    let error = parse(claim).unwrap().check(&data(&rows)).unwrap_err();
+    assert!(error.contains("no criterion estimates beside the paper"), "{error}");
+    assert!(parse("criterion(queue/pairs, hazard) < 1").unwrap_err().contains("expected `,` after the group"));
 }
