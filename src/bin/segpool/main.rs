@@ -133,6 +133,10 @@ mod cli {
             /// The paper, whose generated sections are rewritten in place
             #[arg(long, default_value = "papers/segpool.md")]
             paper: PathBuf,
+            /// criterion's output folder (target/criterion): its saved estimates replace data/criterion.csv beside
+            /// the paper, from which Section 5.5's table is written
+            #[arg(long, value_name = "DIR")]
+            criterion: Option<PathBuf>,
         },
     }
 
@@ -493,7 +497,9 @@ mod cli {
     pub fn main() -> std::process::ExitCode {
         let args = Args::parse();
         let result = match &args.command {
-            Some(Command::Paper { input, paper }) => crate::paper::regenerate(input, paper),
+            Some(Command::Paper { input, paper, criterion }) => {
+                crate::paper::regenerate(input, paper, criterion.as_deref())
+            }
             None => match Plan::from_args(&args) {
                 Ok(plan) => prepare_out(&args.out).and_then(|()| compare(&plan, &args.out)),
                 Err(error) => error.exit(),

@@ -27,7 +27,8 @@ pub const STRATEGIES: [&str; 12] = [
 /// The strategies the SegmentSize-1 and contention targets name.
 const HEADLINE: [&str; 2] = ["hazard", "epoch"];
 
-/// The row of one subject in one configuration (`threads` producers and as many consumers or workers, Grow).
+/// The row of one subject in one configuration (`threads` producers and as many consumers or workers, Grow; in
+/// the stall workload, the stall for the whole run).
 pub fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, size: usize, threads: usize) -> Option<&'a Row> {
     rows.iter().find(|row| {
         row.workload == workload
@@ -36,6 +37,7 @@ pub fn find<'a>(rows: &'a [Row], workload: &str, subject: &str, size: usize, thr
             && row.producers == threads
             && row.consumers == threads
             && row.policy == "grow"
+            && super::claims::stall_of(row).is_none_or(|stall| stall == "run")
     })
 }
 
