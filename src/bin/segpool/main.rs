@@ -137,6 +137,10 @@ mod cli {
             /// the paper, from which Section 5.5's table is written
             #[arg(long, value_name = "DIR")]
             criterion: Option<PathBuf>,
+            /// A companion (the README) whose generated sections, a subset of the paper's, are rewritten from the
+            /// same results and whose claims are checked with the paper's; `none` for no companion
+            #[arg(long, default_value = "README.md")]
+            readme: PathBuf,
         },
     }
 
@@ -497,8 +501,9 @@ mod cli {
     pub fn main() -> std::process::ExitCode {
         let args = Args::parse();
         let result = match &args.command {
-            Some(Command::Paper { input, paper, criterion }) => {
-                crate::paper::regenerate(input, paper, criterion.as_deref())
+            Some(Command::Paper { input, paper, criterion, readme }) => {
+                let companion = (readme.as_os_str() != "none").then_some(readme.as_path());
+                crate::paper::regenerate(input, paper, criterion.as_deref(), companion)
             }
             None => match Plan::from_args(&args) {
                 Ok(plan) => prepare_out(&args.out).and_then(|()| compare(&plan, &args.out)),

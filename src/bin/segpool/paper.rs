@@ -256,8 +256,15 @@ fn replace_section(text: &str, name: &str, body: &str) -> Result<String, String>
 /// Rewrites every generated section of `paper` from the results in `input`, after checking the results and every
 /// claim of the paper: nothing is written unless all of them pass. With `criterion` (criterion's output folder),
 /// its saved estimates replace `data/criterion.csv` beside the paper, from which Section 5.5's table is written.
-/// The raw rounds and the provenance beside `input` are copied into `data/` too.
-pub fn regenerate(input: &Path, paper: &Path, criterion: Option<&Path>) -> Result<(), String> {
+/// The raw rounds and the provenance beside `input` are copied into `data/` too. With `companion` (the README),
+/// the generated sections it holds (a subset of the paper's, by their markers) are rewritten from the same
+/// results, and its claims are checked with the paper's, so that its results in brief cannot drift from the data.
+pub fn regenerate(
+    input: &Path,
+    paper: &Path,
+    criterion: Option<&Path>,
+    companion: Option<&Path>,
+) -> Result<(), String> {
     let rows = report::read_csv(input)?;
     check_rows(&rows).map_err(|why| format!("{}: refusing these results: {why}", input.display()))?;
     let original = fs::read_to_string(paper).map_err(|error| format!("{}: {error}", paper.display()))?;
@@ -273,7 +280,15 @@ pub fn regenerate(input: &Path, paper: &Path, criterion: Option<&Path>) -> Resul
         None => None,
     };
     let checked = claims::Data { rows: &rows, criterion: estimates.as_deref().unwrap_or(&[]) };
-    let claims = claims::check_all(&paper.display().to_string(), &original, &checked)?;
+    let mut claims = claims::check_all(&paper.display().to_string(), &original, &checked)?;
+    let companion_text = match companion {
+        Some(path) => {
+            let text = fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+            claims += claims::check_all(&path.display().to_string(), &text, &checked)?;
+            Some((path, text))
+        }
+        None => None,
+    };
     // The sidecars beside the input, read before anything is written (`input` may be the copy in `data/`
     // itself). Without them the paper still regenerates, and says what is missing.
     let sidecar = |name: &str| {
@@ -303,6 +318,18 @@ pub fn regenerate(input: &Path, paper: &Path, criterion: Option<&Path>) -> Resul
             fs::remove_file(&path).map_err(|error| format!("{}: {error}", path.display()))?;
         }
     }
+    let companion_text = match companion_text {
+        Some((path, mut text)) => {
+            for (name, body) in sections(&rows, provenance.as_ref()) {
+                if text.contains(&format!("<!-- BEGIN GENERATED: {name} -->")) {
+                    text =
+                        replace_section(&text, name, &body).map_err(|error| format!("{}: {error}", path.display()))?;
+                }
+            }
+            Some((path, text))
+        }
+        None => None,
+    };
     let caption = provenance.as_ref().map_or_else(|| "provenance not recorded".to_owned(), Provenance::caption);
     let drawn = crate::figures::draw_all(&rows, &figures, &caption)?;
     text = replace_section(&text, "figures", &figures_section(&drawn))?;
@@ -323,6 +350,9 @@ pub fn regenerate(input: &Path, paper: &Path, criterion: Option<&Path>) -> Resul
         fs::write(&saved, criterion::to_csv(estimates)).map_err(|error| format!("{}: {error}", saved.display()))?;
     }
     fs::write(paper, text).map_err(|error| format!("{}: {error}", paper.display()))?;
+    if let Some((path, text)) = &companion_text {
+        fs::write(path, text).map_err(|error| format!("{}: {error}", path.display()))?;
+    }
     crate::print_stdout(&format!(
         "{}: regenerated from {} ({} rows, {} figures in {}; {claims} claims checked)",
         paper.display(),

@@ -132,6 +132,14 @@ fn cost(rows: &[Row]) -> String {
             display(&pool_best.subject),
             pool_best.ns_per_job
         );
+        let others: Vec<String> = ["hazard", "crossbeam-channel"]
+            .iter()
+            .filter(|name| **name != pool_best.subject)
+            .filter_map(|name| Some(format!("{} {:.1}", display(name), ns(rows, "empty", name, 64, 1)?)))
+            .collect();
+        if !others.is_empty() {
+            let _ = write!(text, " ({})", list(&others));
+        }
         let backends: Vec<&Row> = rows
             .iter()
             .filter(|row| row.workload == "empty" && row.segment_size == 64 && row.producers == 1 && row.consumers == 1)
@@ -144,14 +152,6 @@ fn cost(rows: &[Row]) -> String {
                 let _ = write!(text, ", behind {} ({:.1})", display(&fastest.subject), fastest.ns_per_job);
             }
             None => {}
-        }
-        let others: Vec<String> = ["hazard", "crossbeam-channel"]
-            .iter()
-            .filter(|name| **name != pool_best.subject)
-            .filter_map(|name| Some(format!("{} {:.1}", display(name), ns(rows, "empty", name, 64, 1)?)))
-            .collect();
-        if !others.is_empty() {
-            let _ = write!(text, " ({})", list(&others));
         }
         text.push('.');
     }

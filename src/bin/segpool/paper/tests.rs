@@ -81,7 +81,7 @@ impl Scratch {
     }
 
     fn regenerate(&self) -> Result<(), String> {
-        regenerate(&self.0.join("results.csv"), &self.0.join("paper.md"), None)
+        regenerate(&self.0.join("results.csv"), &self.0.join("paper.md"), None, None)
     }
 
     fn paper(&self) -> String {
@@ -300,4 +300,29 @@ fn criterion_claims_read_the_saved_estimates() {
     let error = parse(claim).unwrap().check(&data(&rows)).unwrap_err();
     assert!(error.contains("no criterion estimates beside the paper"), "{error}");
     assert!(parse("criterion(queue/pairs, hazard) < 1").unwrap_err().contains("expected `,` after the group"));
+}
+
+/// The README's results in brief are the paper's generated findings, rewritten from the same data; a README
+/// claim the data contradict refuses the whole regeneration, and a section the README lacks is not added to it.
+#[test]
+fn the_readme_companion_is_regenerated_and_its_claims_checked() {
+    let scratch = Scratch::new("companion", &rows(), &paper(""));
+    let readme = scratch.0.join("README.md");
+    let brief =
+        "# Tool\n\nIn brief:\n<!-- BEGIN GENERATED: findings-cost -->\nstale\n<!-- END GENERATED: findings-cost -->\n";
+    let regenerate_both =
+        || regenerate(&scratch.0.join("results.csv"), &scratch.0.join("paper.md"), None, Some(readme.as_path()));
+    fs::write(&readme, brief).unwrap();
+    regenerate_both().unwrap();
+    let written = fs::read_to_string(&readme).unwrap();
+    assert!(!written.contains("stale") && written.contains("Qsbr is the cheapest strategy"), "{written}");
+    assert!(!written.contains("GENERATED: targets"), "only the sections the README holds: {written}");
+    let contradicted =
+        format!("{brief}Hazard wins. <!-- claim: ns(queue, hazard, 64, 1x1) < ns(queue, qsbr, 64, 1x1) -->\n");
+    fs::write(&readme, &contradicted).unwrap();
+    let before = scratch.paper();
+    let error = regenerate_both().unwrap_err();
+    assert!(error.contains("README.md:") && error.contains("Hazard wins."), "{error}");
+    assert_eq!(fs::read_to_string(&readme).unwrap(), contradicted, "the README is untouched");
+    assert_eq!(scratch.paper(), before, "and so is the paper");
 }
