@@ -121,7 +121,7 @@ mod cli {
     const AFTER_HELP: &str = "Without flags: every workload and subject, 1 producer, 1 consumer or worker, segment \
         sizes 1 and 64, the stall workload at five stall lengths, three 150 ms rounds and a memory run each: about three \
         minutes on 2 cores.\nThe paper: cargo run \
-        --release -- --runs 5 --threads 1,2,4 [--wpool DIR] && cargo run --release -- paper";
+        --release -- --runs 5 --threads auto [--wpool DIR] && cargo run --release -- paper";
 
     #[derive(Subcommand, Debug)]
     enum Command {
