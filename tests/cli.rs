@@ -146,7 +146,8 @@ fn a_closed_stdout_ends_quietly_with_the_files_written() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
-/// Negative durations get a message that says so, whether the value follows the flag or an `=`.
+/// Negative durations get a message that says so, whether the value follows the flag or an `=`; a missing one
+/// names the flag that follows.
 #[test]
 fn negative_durations_are_named() {
     let out = folder("negative");
@@ -157,5 +158,8 @@ fn negative_durations_are_named() {
         assert_eq!(status.code(), Some(2), "{args:?}: a usage error");
         assert!(stderr.contains("durations cannot be negative"), "{args:?}: {stderr}");
     }
+    let (status, stderr) = run(&["--duration", "--runs", "1"], &out.join("log"));
+    assert_eq!(status.code(), Some(2), "a missing duration is a usage error");
+    assert!(stderr.contains("--duration needs a value before the next flag, --runs"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -50,7 +50,7 @@ mod cli {
 
     #[path = "options.rs"]
     mod options;
-    use options::{Threads, auto_threads, label, prepare_out};
+    use options::{Threads, auto_threads, label, missing_duration, prepare_out};
 
     /// Compare memory-reclamation strategies behind one segmented MPMC queue and one worker pool.
     #[derive(Parser, Debug)]
@@ -145,9 +145,7 @@ mod cli {
     }
 
     fn parse_duration(text: &str) -> Result<Duration, String> {
-        if text.trim_start().starts_with('-') {
-            return Err(format!("{text}: durations cannot be negative"));
-        }
+        crate::workloads::refuse_negative(text)?;
         let (number, unit) = text
             .find(|c: char| c.is_ascii_alphabetic())
             .map(|at| text.split_at(at))
@@ -499,7 +497,11 @@ mod cli {
     }
 
     pub fn main() -> std::process::ExitCode {
-        let args = Args::parse();
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        if let Some(message) = missing_duration(&argv) {
+            Args::command().error(ErrorKind::InvalidValue, message).exit();
+        }
+        let args = Args::parse_from(argv);
         let result = match &args.command {
             Some(Command::Paper { input, paper, criterion, readme }) => {
                 let companion = (readme.as_os_str() != "none").then_some(readme.as_path());

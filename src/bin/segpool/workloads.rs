@@ -93,6 +93,16 @@ pub enum StallLength {
     WholeRun,
 }
 
+/// A duration that begins with a hyphen is negative, and is named as such. The duration flags accept hyphenated
+/// values only so that this message, and not clap's "unexpected argument", is what a user reads
+/// (`cli::options::missing_duration` catches the flag that clap would then take for a missing value).
+pub fn refuse_negative(text: &str) -> Result<(), String> {
+    if text.trim_start().starts_with('-') {
+        return Err(format!("{text}: durations cannot be negative"));
+    }
+    Ok(())
+}
+
 impl StallLength {
     /// The lengths of the stall-length experiment (the counterpart of setbench's retire-list size against the
     /// length of a delay): none, a time slice, a long preemption, most of a default run, and forever.
@@ -117,9 +127,7 @@ impl StallLength {
         if text == "run" {
             return Ok(StallLength::WholeRun);
         }
-        if text.starts_with('-') {
-            return Err(format!("{text}: durations cannot be negative"));
-        }
+        refuse_negative(text)?;
         let millis = text
             .strip_suffix("ms")
             .and_then(|number| number.parse::<u64>().ok())

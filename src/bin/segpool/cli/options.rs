@@ -1,9 +1,24 @@
 //! What the flags and a run need besides the plan: `--threads`'s values and its `auto` sweep, the check of the
 //! output folder before anything runs, and the progress bar's label.
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 use crate::workloads::Cell;
+
+/// The flags whose values may begin with a hyphen, so that a negative duration gets a plain message.
+const DURATION_FLAGS: [&str; 2] = ["--duration", "--stall"];
+
+/// A duration flag followed by another flag instead of its value (`--duration --runs 5`). Allowed hyphenated
+/// values, clap would take the flag for the duration and report what follows it (`unrecognized subcommand '5'`);
+/// this names the missing value instead.
+pub fn missing_duration(args: &[impl AsRef<OsStr>]) -> Option<String> {
+    args.windows(2).find_map(|pair| {
+        let (flag, next) = (pair[0].as_ref().to_string_lossy(), pair[1].as_ref().to_string_lossy());
+        (DURATION_FLAGS.contains(&flag.as_ref()) && next.starts_with("--"))
+            .then(|| format!("{flag} needs a value before the next flag, {next}"))
+    })
+}
 
 /// One value of `--threads`: a thread count, or `auto` for a sweep up to the machine's cores.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -69,7 +69,8 @@ fn threads_auto_sweeps_up_to_the_cores_and_one_past() {
     assert!(Args::try_parse_from(["segpool", "--threads=many"]).is_err());
 }
 
-/// Negative durations are named as such, not taken for flags (clap's "unexpected argument").
+/// Negative durations are named as such, not taken for flags (clap's "unexpected argument"), and a missing
+/// duration names the flag that clap would have taken for it (before clap parses).
 #[test]
 fn negative_durations_get_a_plain_message() {
     for args in [&["--duration", "-1s"][..], &["--duration=-1s"], &["--stall", "-5ms"], &["--stall=0ms,-5ms"]] {
@@ -77,6 +78,15 @@ fn negative_durations_get_a_plain_message() {
         assert!(error.contains("durations cannot be negative"), "{args:?}: {error}");
     }
     assert_eq!(plan(&["--duration=20ms"]).duration, Duration::from_millis(20));
+    for (args, message) in [
+        (&["--duration", "--runs", "5"][..], "--duration needs a value before the next flag, --runs"),
+        (&["--runs=1", "--stall", "--"], "--stall needs a value before the next flag, --"),
+    ] {
+        assert_eq!(missing_duration(&[&["segpool"][..], args].concat()).as_deref(), Some(message), "{args:?}");
+    }
+    for fine in [&["--duration", "1s", "--runs", "5"][..], &["--duration=-1s", "--runs=5"], &["--runs", "--stall"]] {
+        assert_eq!(missing_duration(fine), None, "{fine:?}");
+    }
 }
 
 /// The progress bar names the phase and the configuration.

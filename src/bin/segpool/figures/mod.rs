@@ -37,10 +37,15 @@ pub struct Figure {
     pub title: String,
 }
 
+/// The file-name prefixes of the figure families above: what [`draw_all`] may remove as stale.
+const FAMILIES: [&str; 5] = ["by-subject-", "threads-", "segment-size-", "unreclaimed-", "stall-length-size"];
+
 /// Draws every figure the rows have data for into `folder`, each with `caption` (one line of provenance) in
-/// small text at its bottom. Returns the figures written, in the paper's order.
+/// small text at its bottom, and removes the figures an earlier run left there that these rows do not redraw, so
+/// that a reused folder shows only this run. Returns the figures written, in the paper's order.
 pub fn draw_all(rows: &[Row], folder: &Path, caption: &str) -> Result<Vec<Figure>, String> {
     let planned = plan(rows);
+    remove_stale(folder, &planned)?;
     for figure in &planned {
         let path = folder.join(&figure.file);
         match &figure.plot {
@@ -51,6 +56,21 @@ pub fn draw_all(rows: &[Row], folder: &Path, caption: &str) -> Result<Vec<Figure
         }
     }
     Ok(planned.into_iter().map(|figure| Figure { file: figure.file, title: figure.title }).collect())
+}
+
+/// Removes the SVGs of `folder` named like one of our figure families that `planned` does not redraw (a figure of
+/// a thread count or a workload this run did not have). Other files, other SVGs included, are left alone.
+fn remove_stale(folder: &Path, planned: &[Planned]) -> Result<(), String> {
+    let entries = std::fs::read_dir(folder).map_err(|error| format!("{}: {error}", folder.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|error| format!("{}: {error}", folder.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.ends_with(".svg") && FAMILIES.iter().any(|family| name.starts_with(family));
+        if ours && !planned.iter().any(|figure| figure.file == name) {
+            std::fs::remove_file(entry.path()).map_err(|error| format!("{}: {error}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// What one figure shows.

@@ -227,3 +227,23 @@ fn draw_all_writes_every_figure_with_its_caption() {
     }
     fs::remove_dir_all(&folder).unwrap();
 }
+
+/// A folder reused from a bigger run keeps none of that run's figures the new rows do not redraw, and nothing that
+/// is not one of ours.
+#[test]
+fn draw_all_removes_the_figures_of_an_earlier_run_and_only_those() {
+    let folder = std::env::temp_dir().join(format!("segpool-figures-stale-{}", std::process::id()));
+    fs::create_dir_all(&folder).unwrap();
+    draw_all(&matrix(&[1, 2, 4], &[1, 64, 1024], &["0ms", "run"]), &folder, "earlier").unwrap();
+    for kept in ["mine.svg", "threads-notes.txt"] {
+        fs::write(folder.join(kept), "not a figure").unwrap();
+    }
+    let figures = draw_all(&matrix(&[1], &[64], &[]), &folder, "later").unwrap();
+    let written: BTreeSet<String> =
+        fs::read_dir(&folder).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut expected: BTreeSet<String> = figures.iter().map(|figure| figure.file.clone()).collect();
+    assert!(!expected.contains("threads-queue.svg"), "one thread count draws no thread figure");
+    expected.extend(["mine.svg".to_owned(), "threads-notes.txt".to_owned()]);
+    assert_eq!(written, expected);
+    fs::remove_dir_all(&folder).unwrap();
+}
