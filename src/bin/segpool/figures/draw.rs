@@ -5,6 +5,7 @@
 use std::error::Error;
 use std::path::Path;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -23,6 +24,16 @@ const PANEL_HEIGHT: u32 = 330;
 const GRID: RGBColor = RGBColor(226, 226, 226);
 const INK: RGBColor = RGBColor(40, 40, 40);
 const CAPTION_INK: RGBColor = RGBColor(110, 110, 110);
+
+/// The axes every plot shares: horizontal grid lines only, dark axes, 13 px labels and 14 px axis titles.
+fn house_style<'m, 'a, 'b, X, Y, DB>(mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged,
+    Y: Ranged,
+    DB: DrawingBackend,
+{
+    mesh.disable_x_mesh().bold_line_style(GRID).axis_style(INK).label_style((FONT, 13)).axis_desc_style((FONT, 14))
+}
 
 /// A marker shape. Colours tell 12 strategies apart; shapes cycle over 6, so series next to each other in the
 /// legend differ in shape too, which is what survives grey print.
@@ -235,13 +246,7 @@ fn draw_panel(area: &Area, panel: &Panel) -> Drawn {
             Ticked::new(x_low - x_pad, x_high + x_pad, &panel.x.ticks),
             Ticked::new(y.range.0, y.range.1, &y.ticks),
         )?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .bold_line_style(GRID)
-        .axis_style(INK)
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 14))
+    house_style(&mut chart.configure_mesh())
         .x_desc(&panel.x.title)
         .y_desc(&panel.y_title)
         .x_label_formatter(&|at| label_at(&panel.x.ticks, *at))
@@ -321,13 +326,7 @@ pub fn bars(
                 Ticked { range: -0.55..count as f64 - 0.45, ticks: (0..count).map(|index| index as f64).collect() },
                 Ticked::new(y.range.0, y.range.1, &y.ticks),
             )?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(GRID)
-            .axis_style(INK)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+        house_style(&mut chart.configure_mesh())
             .y_desc(y_title)
             // The group names are drawn below, wrapped or turned: plotters' own placement of turned labels
             // guesses text widths and lands them on the axis.
