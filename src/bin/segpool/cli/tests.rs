@@ -111,7 +111,7 @@ fn the_output_folder_is_checked_before_the_run() {
     std::fs::write(folder.join("file"), "").unwrap();
     let error = prepare_out(&folder.join("file").join("x")).unwrap_err();
     assert!(
-        error.starts_with(&format!("--out {}: cannot create the folder", folder.join("file/x").display())),
+        error.starts_with(&format!("--out {}: cannot create the folder", folder.join("file").join("x").display())),
         "{error}"
     );
     std::fs::remove_dir_all(&folder).unwrap();
