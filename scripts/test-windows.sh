@@ -63,17 +63,29 @@ built=$(date +%s)
 export WINEPREFIX="${WINEPREFIX:-$target_dir/wine-prefix}"
 # wineserver -w: wait until the prefix's Wine session has ended. /usr/bin/wineserver comes with Debian's `wine`,
 # which wine64 only recommends; wine64's own copy is the fallback.
-wait_for_wine() {
-    if command -v wineserver >/dev/null; then wineserver -w; else /usr/lib/wine/wineserver64 -w; fi
+wineserver_run() {
+    if command -v wineserver >/dev/null; then wineserver "$@"; else /usr/lib/wine/wineserver64 "$@"; fi
 }
-# Create (first run, ~10 s) or update the prefix now, and let that Wine session end, rather than inside the first
-# test binary's run. Its output is Wine's, not ours.
+wait_for_wine() { wineserver_run -w; }
+# Create (first run, ~10 s) or update the prefix. Its output is Wine's, not ours.
 say "preparing the Wine prefix $WINEPREFIX"
 if ! scripts/windows/wine-runner.sh wineboot -u >/dev/null 2>&1; then
     echo "error: Wine does not start (wineboot -u failed); see: WINEDEBUG=err+all scripts/windows/wine-runner.sh wineboot -u" >&2
     exit 1
 fi
-wait_for_wine
+# Then one Wine server, and one set of Wine's service processes, for every test binary. By default the server
+# exits a few seconds after its last client, and a binary that starts just as it exits dies with "wine client
+# error:0: recvmsg: Connection reset by peer" (seen once here); -p keeps it until the -k after the tests. The
+# services are started by the second wineboot, with their output to /dev/null: started by a test binary instead,
+# they would hold the pipe to tee below open for as long as the server lives. The session of the first wineboot
+# is ended first, since -p refuses to start while a server runs.
+wineserver_run -k >/dev/null 2>&1 || true
+wait_for_wine || true
+wineserver_run -p
+if ! scripts/windows/wine-runner.sh wineboot >/dev/null 2>&1; then
+    echo "error: Wine does not start its services (wineboot failed)" >&2
+    exit 1
+fi
 ready=$(date +%s)
 # Doctests: Wine's DLL search includes WINEPATH. Drive Z: is the Unix root in every Wine prefix.
 export WINEPATH="Z:$shim_dir${WINEPATH:+;$WINEPATH}"
@@ -83,8 +95,8 @@ log="$target_dir/$target/test-windows.log"
 status=0
 cargo test --target "$target" --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 finished=$(date +%s)
-# Wine's server (and its helper processes) linger a few seconds after the last Windows process: wait for them, so
-# that nothing outlives the run.
+# Stop the persistent server and wait for it and its helper processes, so that nothing outlives the run.
+wineserver_run -k || true
 wait_for_wine || true
 
 # One line per test binary, from cargo's "Running <source> (<exe>)" / "Doc-tests" headers and libtest's summaries.
