@@ -1,4 +1,5 @@
-#![cfg(segpool_std)]
+// Not under Miri: these tests spawn the binary, which Miri's isolation forbids (and which it could not interpret).
+#![cfg(all(segpool_std, not(miri)))]
 //! The comparison command as a user meets it: the binary itself, run in a child process with a tiny matrix (one
 //! workload, one or two subjects, 10 ms rounds), each under a time limit after which it is killed and the test
 //! fails, so that a hang fails fast. What a run writes (rounds.csv, provenance.txt), how it fails (an unwritable
